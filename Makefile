@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# torch is always installed through constraints.txt (pins the CPU build; an unpinned
+# torch would pull several GB of CUDA packages).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q -c constraints.txt
+
+.PHONY: demo test install install-dev docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core-installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e ".[dev]"
+	touch $@ $(VENV)/.core-installed
+
+install: $(VENV)/.core-installed
+install-dev: $(VENV)/.dev-installed
+
+demo: install
+	$(VENV)/bin/nndoctor demo
+
+test: install-dev
+	$(PY) -m pytest -q
+
+docs: install
+	$(PY) -m nndoctor.core.catalogue > docs/rules.md
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

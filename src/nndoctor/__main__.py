@@ -1,0 +1,3 @@
+from nndoctor.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `nndoctor` command line. One module per command; `app.py` assembles them."""

@@ -1,0 +1,84 @@
+"""What every command shares: the Typer app, report output and the one-line error policy."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from nndoctor.core.errors import UsageError
+from nndoctor.core.report import EXIT_CANNOT_JUDGE, Report
+
+app = typer.Typer(
+    name="nndoctor",
+    help="Finds out why a deep-learning project is quietly failing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FAIL_ON_HELP = "Exit 1 on findings of this severity or worse: error or warning."
+JSON_HELP = "Also write the report as JSON to this path."
+
+
+def fail(message: str) -> NoReturn:
+    """Bad usage: one clear line on stderr, exit code 2."""
+    print(f"nndoctor: error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_CANNOT_JUDGE)
+
+
+def check_fail_on(fail_on: str) -> str:
+    if fail_on not in ("error", "warning"):
+        fail(f"--fail-on takes 'error' or 'warning', got {fail_on!r}")
+    return fail_on
+
+
+def split_names(values: list[str] | None) -> list[str]:
+    """--select a,b --select c → ['a', 'b', 'c']."""
+    names: list[str] = []
+    for value in values or []:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    return names
+
+
+def finish(
+    report: Report,
+    *,
+    json_path: Path | None,
+    fail_on: str,
+    console: Console | None = None,
+    verbose: bool = False,
+) -> NoReturn:
+    """Print the report, write the JSON if asked, and exit with the report's code."""
+    from nndoctor.report.terminal import render_report
+
+    render_report(report, console or Console(highlight=False), verbose=verbose)
+    if json_path is not None:
+        report.to_json(json_path)
+    raise typer.Exit(report.exit_code(fail_on))
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Invoke the app, turning UsageError into one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except UsageError as error:
+        print(f"nndoctor: error: {error}", file=sys.stderr)
+        return EXIT_CANNOT_JUDGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # click's own usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return EXIT_CANNOT_JUDGE
+        if isinstance(error, click.exceptions.Abort):
+            return 130
+        raise
+    return 0

@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+
+def nndoctor(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "nndoctor", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_rules_lists_internal_error():
+    result = nndoctor("rules")
+    assert result.returncode == 0
+    assert "internal-error" in result.stdout
+
+
+def test_explain_prints_sections():
+    result = nndoctor("explain", "internal-error")
+    assert result.returncode == 0
+    assert "Why it matters" in result.stdout and "Fixes" in result.stdout
+
+
+def test_unknown_rule_is_one_line_exit_2():
+    result = nndoctor("explain", "no-such-rule")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown rule" in result.stderr
