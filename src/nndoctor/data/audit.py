@@ -1,0 +1,133 @@
+"""`nndoctor.audit`: audit a dataset and its splits before anyone trains on it.
+
+    report = nndoctor.audit(train_df, val=val_df, test=test_df, label="y", group="patient_id")
+
+Loads the splits into an `AuditData`, runs every measure module in
+`nndoctor.data.measures` (each contained: a crash becomes an internal-error finding), then
+judges the measurements with the rules of the `data` area.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from nndoctor.core.config import load_config
+from nndoctor.core.engine import internal_error_finding, run_rules
+from nndoctor.core.errors import UsageError
+from nndoctor.core.registry import load_rules
+from nndoctor.core.report import Report
+from nndoctor.core.rule import Measurements
+from nndoctor.data.extra import require
+from nndoctor.data.view import AuditData, AuditOptions, Split
+
+MEASURES_PACKAGE = "nndoctor.data.measures"
+
+
+def make_options(options: Mapping[str, Any]) -> AuditOptions:
+    """AuditOptions from keyword overrides; an unknown name is a UsageError listing the valid ones."""
+    unknown = sorted(set(options) - set(AuditOptions.names()))
+    if unknown:
+        raise UsageError(
+            f"unknown audit option(s) {', '.join(unknown)}; the options are: {', '.join(AuditOptions.names())}"
+        )
+    return AuditOptions(**options)
+
+
+def measure_modules() -> list[Any]:
+    """Every module of nndoctor.data.measures, in name order (discovered, no central list)."""
+    package = importlib.import_module(MEASURES_PACKAGE)
+    names = sorted(info.name for info in pkgutil.iter_modules(package.__path__, MEASURES_PACKAGE + "."))
+    return [importlib.import_module(name) for name in names]
+
+
+def run_measures(data: AuditData, options: AuditOptions) -> Measurements:
+    """Fill Measurements from every measure module.
+
+    A crashing measure is recorded in `internal_faults` (judged by the internal-error rule)
+    and the measurements it did not take are reported as skipped, so its silence is visible.
+    """
+    m = Measurements()
+    faults = []
+    for module in measure_modules():
+        short = module.__name__.rsplit(".", 1)[-1]
+        try:
+            module.measure(data, m, options)
+        except Exception as error:  # noqa: BLE001 — one broken measure must not hide the others
+            finding = internal_error_finding(f"data measure {short!r}", error)
+            faults.append({"source": f"data measure {short!r}", **finding.evidence})
+            for name in getattr(module, "MEASUREMENTS", ()):
+                if name not in m:
+                    m.mark_unavailable(name, f"the {short} measure failed ({type(error).__name__})")
+    m["internal_faults"] = faults
+    return m
+
+
+def audit(
+    train: Any,
+    val: Any = None,
+    test: Any = None,
+    *,
+    label: str | None = None,
+    group: str | Mapping[str, Any] | None = None,
+    source: str | Mapping[str, Any] | None = None,
+    annotators: Sequence[str] | None = None,
+    text: str | Sequence[str] | None = None,
+    embeddings: Any = None,
+    task: str | None = None,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    **options: Any,
+) -> Report:
+    """Audit `train` (and `val`, `test`) for leakage, duplicates, imbalance, shift and label problems.
+
+    Each split is a pandas DataFrame, a CSV/Parquet path, an `(X, y)` tuple of numpy
+    arrays or torch tensors, or a torch Dataset yielding `(input, label)` pairs.
+
+    * `label`: the label column (for `(X, y)` input, the name to show; default "label").
+    * `group`: column whose values must not appear in two splits (patient, photo, user id).
+    * `source`: column naming where a row came from (lab, scanner, site, batch).
+    * `annotators`: columns holding each annotator's label, for agreement checks.
+    * `text`: text column(s), checked for near-duplicates with MinHash.
+    * `embeddings`: per-sample embeddings, `{"train": array, "val": array, ...}`.
+    * `task`: "classification" or "regression" (inferred from the labels if omitted).
+    * `select` / `ignore`: rule ids or the area "data"; `thresholds`: {rule: {name: value}}.
+    * `**options`: caps and knobs of `AuditOptions` (e.g. `model_sample_cap=20_000`).
+
+    Returns a Report; `report.context` records the split sizes and any sampling applied.
+    """
+    require("pandas")
+    require("sklearn")
+    audit_options = make_options(options)
+    config = load_config()
+    registry = load_rules()
+    rules = registry.select(
+        areas=["data"], select=list(select or config.select) or None,
+        ignore=[*(ignore or []), *config.ignore] or None,
+    )
+    from nndoctor.data.load import load_audit_data
+
+    data = load_audit_data(
+        {"train": train, "val": val, "test": test},
+        label=label, group=group, source=source, annotators=annotators, text=text,
+        embeddings=embeddings, task=task, options=audit_options,
+    )
+    m = run_measures(data, audit_options)
+    report = Report(command="audit")
+    run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
+    report.context.update(data.notes)
+    report.context.update({
+        "splits": data.sizes,
+        "label": data.label,
+        "task": data.task,
+        "options": {k: v for k, v in asdict(audit_options).items() if v != getattr(AuditOptions, k, None)},
+    })
+    if not report.context["options"]:
+        del report.context["options"]
+    return report
+
+
+__all__ = ["AuditData", "AuditOptions", "Split", "audit", "make_options", "measure_modules", "run_measures"]
