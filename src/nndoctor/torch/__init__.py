@@ -1,0 +1,1 @@
+"""PyTorch adapters: hooks, probes, interception, preflight experiments, state snapshots."""
