@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+
+@register
+class LabelIssues(Rule):
+    """Some rows look mislabelled: a model trained on the other rows confidently disagrees.
+
+    What it detects:
+        Confident learning (cleanlab's `find_label_issues`) on out-of-fold predicted
+        probabilities of a quick gradient-boosted model fitted on a capped sample: rows
+        whose given label is much less likely than another class, beyond the per-class
+        confidence thresholds. The worst rows are listed with their ids, given label,
+        suggested label and self-confidence (the out-of-fold probability of the given label).
+
+    Why it matters:
+        Wrong labels are one of the most common and painful causes of poor models (000
+        §2.2): they cap the accuracy you can reach, and in validation/test they make the
+        metric itself wrong. Separately stored labels, independent shuffling, a bad
+        `merge` or a label-changing augmentation break input-label pairs silently.
+
+    Likely causes:
+        - Inputs and labels stored apart and joined or shuffled out of step (`merge` without checking keys, shuffling X and y separately).
+        - Annotation mistakes or tired annotators (004), ambiguous classes (000 §2.5).
+        - An augmentation or preprocessing step that changes the label or breaks the pairing.
+
+    Fixes:
+        - Look at the listed rows by hand with their inputs; fix the wrong labels at the source (000 §2.2).
+        - Check the pipeline that joins inputs and labels: assert keys after every `merge`, shuffle `(X, y)` together (`sklearn.utils.shuffle(X, y)`).
+        - If many rows are ambiguous rather than wrong, relabel them with several annotators or use soft labels / label smoothing (`nn.CrossEntropyLoss(label_smoothing=0.1)`).
+        - To train through remaining noise, drop the flagged rows (`cleanlab.classification.CleanLearning`) or use a noise-robust loss.
+
+    Example:
+        label-issues: 512 of 10,000 checked rows (5.1%) look mislabelled (limit 2.0%);
+        worst: train row 4711 labelled 'cat', model says 'dog' (self-confidence 0.003).
+    """
+
+    id = "label-issues"
+    title = "likely mislabelled samples"
+    severity = "warning"
+    area = "data"
+    requires = ("label_issues",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        # Curated benchmark test sets carry ~3.4% label errors on average (Northcutt et
+        # al. 2021); 2% flagged rows is where a manual review starts paying off, and a
+        # well-separated clean dataset flags ~0%.
+        flagged_fraction_min: float = 0.02,
+        # A handful of flagged rows in a small dataset is not a pattern worth a warning.
+        flagged_rows_min: int = 10,
+        # Below this out-of-fold accuracy the quick model is too weak to tell a wrong
+        # label from a hard or ambiguous sample, so the finding is only informative.
+        model_accuracy_trusted_min: float = 0.90,
+    ) -> list[Finding]:
+        result = m["label_issues"]
+        checked = int(result["n_checked"])
+        flagged = int(result["n_issues"])
+        fraction = flagged / checked if checked else 0.0
+        if fraction < flagged_fraction_min or flagged < flagged_rows_min:
+            return []
+        accuracy = float(result["model_accuracy"])
+        trusted = accuracy >= model_accuracy_trusted_min
+        worst = result.get("worst", [])
+        worst_text = ""
+        if worst:
+            first = worst[0]
+            worst_text = (
+                f"; worst: {first['split']} row {first['row_id']} labelled {first['given']!r}, "
+                f"model says {first['suggested']!r} (self-confidence {first['self_confidence']:.3f})"
+            )
+        caveat = "" if trusted else (
+            f" — the quick model is only {accuracy:.0%} accurate out of fold, so some of these may be "
+            "hard or ambiguous rather than wrong"
+        )
+        sampled = " (sampled)" if result.get("sampled") else ""
+        message = (
+            f"{flagged:,} of {checked:,} checked rows{sampled} ({fraction:.1%}) look mislabelled "
+            f"(limit {flagged_fraction_min:.1%}){worst_text}{caveat}."
+        )
+        return [
+            self.finding(
+                message,
+                severity=None if trusted else "info",
+                where=[f"{row['split']}:{row['row_id']}" for row in worst],
+                evidence={
+                    "n_checked": checked,
+                    "n_issues": flagged,
+                    "fraction": round(fraction, 5),
+                    "flagged_fraction_min": flagged_fraction_min,
+                    "model_accuracy": round(accuracy, 4),
+                    "per_split": result.get("per_split", {}),
+                    "sampled": bool(result.get("sampled")),
+                    "sample_cap": result.get("sample_cap"),
+                    "worst": worst,
+                },
+            )
+        ]
