@@ -52,6 +52,8 @@ class AuditData:
     label: str | None
     task: str  # "classification" | "regression" (inferred, overridable with task=)
     notes: dict[str, Any] = field(default_factory=dict)  # caps/sampling applied -> report.context
+    # Results shared between measures (row hashes, id-like columns); not part of the report.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def train(self) -> Split:

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+
+@register
+class SplitOverlapNear(Rule):
+    """Evaluation rows are near copies of training rows, far more often than within train.
+
+    What it detects:
+        Val/test rows whose nearest train row (FAISS search on embeddings, or on the numeric
+        features standardised with train statistics) is much closer than train rows usually
+        are to each other, and text rows whose MinHash similarity to a train text is high.
+        It compares against the same measurement inside train, so dense or low-dimensional
+        data does not raise it. Exact copies are left to split-overlap-exact.
+
+    Why it matters:
+        Crops of one photo, frames of one video, re-sent messages or slightly edited
+        records in both splits let the model recognise instead of generalise, so the test
+        score is too optimistic (004: "parts of one photo").
+
+    Likely causes:
+        - Several samples cut from one source (crops, tiles, windows, frames) split at random.
+        - Augmented copies made before the split.
+        - Near-identical records (re-scans, resubmissions, templates) in the raw data.
+
+    Fixes:
+        - Split by source: `sklearn.model_selection.GroupShuffleSplit` / `GroupKFold` with the
+          photo / recording / patient id as `groups`, then audit with `--group`.
+        - Deduplicate near copies before splitting (cluster on embeddings, keep one per cluster).
+        - Augment only after the split, inside the training pipeline.
+
+    Example:
+        split-overlap-near: 800 of 10,000 test rows (8.0%) lie within 0.2x the typical
+        nearest-neighbour distance of a train row (within train: 0.0%); the threshold is 0.5%.
+    """
+
+    id = "split-overlap-near"
+    title = "near-duplicate rows across splits"
+    severity = "warning"
+    area = "data"
+    requires = ("split_overlap_near",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        distance_ratio_max: float = 0.2,  # 5x closer than the typical train neighbour; rare by chance beyond 3 dims
+        text_similarity_min: float = 0.8,  # MinHash Jaccard of word 3-grams: the same text, lightly edited
+        near_fraction_min: float = 0.005,  # 0.5% of an eval split already moves its metric
+        baseline_ratio_min: float = 5.0,  # and 5x the rate of such pairs inside train itself
+        near_rows_min: int = 3,  # a pair or two happens in any large dataset
+    ) -> list[Finding]:
+        findings = []
+        for pair in m["split_overlap_near"]:
+            if "similarity" in pair:
+                near = (pair["similarity"] >= text_similarity_min) & ~pair["exact"]
+                baseline = float(np.mean(pair["baseline_similarity"] >= text_similarity_min)) \
+                    if len(pair["baseline_similarity"]) else 0.0
+                criterion = f"MinHash similarity >= {text_similarity_min:g} to a {pair['a']} text"
+            else:
+                near = (pair["distance_ratio"] <= distance_ratio_max) & ~pair["exact"]
+                reference = pair["baseline_ratio"]
+                baseline = float(np.mean((reference > 0) & (reference <= distance_ratio_max)))
+                criterion = (f"within {distance_ratio_max:g}x the typical nearest-neighbour distance "
+                             f"of a {pair['a']} row")
+            count = int(near.sum())
+            fraction = count / max(pair["n_queried"], 1)
+            if count < near_rows_min or fraction < near_fraction_min or fraction < baseline_ratio_min * baseline:
+                continue
+            positions = np.flatnonzero(near)[:20]
+            findings.append(self.finding(
+                f"{count} of {pair['n_queried']} {pair['b']} rows ({fraction:.1%}) lie {criterion} "
+                f"(within {pair['a']} itself: {baseline:.1%}); the threshold is {near_fraction_min:.1%}.",
+                where=pair["rows_b"][positions].tolist(),
+                evidence={"splits": [pair["a"], pair["b"]], "method": pair["method"], "near_rows": count,
+                          "rows_checked": pair["n_queried"], "fraction": fraction, "baseline_fraction": baseline,
+                          "approximate_search": pair["approximate"],
+                          f"{pair['b']}_rows": pair["rows_b"][positions[:10]].tolist(),
+                          f"nearest_{pair['a']}_rows": pair["rows_a"][positions[:10]].tolist()},
+            ))
+        return findings
