@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+
+@register
+class EvalModeMissing(Rule):
+    """An evaluation pass ran with Dropout or BatchNorm still in training mode.
+
+    What it detects:
+        A forward pass of a training model with gradients disabled (`torch.no_grad()` or
+        `torch.inference_mode()`: an evaluation pass) while modules that behave differently
+        in training — Dropout, BatchNorm, InstanceNorm with running statistics, attention
+        or RNN dropout — are still in training mode. Measured as `no_grad_forwards`, one
+        record per model and step. An error when a normalisation layer is involved, a
+        warning for dropout alone. Models without such modules never fire.
+
+    Why it matters:
+        PyTorch never switches modes by itself (002 #2). In training mode Dropout drops
+        random units, so validation metrics are noisy and pessimistic; BatchNorm normalises
+        with the statistics of the evaluation batch and folds them into its running
+        averages, so results depend on the batch size and evaluation data leaks into the
+        model.
+
+    Likely causes:
+        - `model.eval()` is missing before the validation or test loop.
+        - `model.eval()` was called on a copy or a submodule, not the model being evaluated.
+        - `model.train()` at the start of the epoch, but no `model.eval()` before evaluation.
+
+    Fixes:
+        - Call `model.eval()` before evaluating and `model.train()` before training again.
+        - Keep `with torch.no_grad():` as well: eval mode and disabled gradients are two different switches.
+        - Deliberate Monte-Carlo dropout? Then ignore this rule for the run: `--ignore eval-mode-missing`.
+
+    Example:
+        eval-mode-missing: evaluation pass of Net at step 40 ran with 2 of 2 mode-dependent
+        modules in training mode: drop (Dropout), bn1 (BatchNorm1d) (threshold 1 pass).
+    """
+
+    id = "eval-mode-missing"
+    title = "evaluation in training mode"
+    severity = "warning"
+    area = "code"
+    requires = ("no_grad_forwards",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        min_step: int = 1,  # no-grad forwards before the first update are often shape probes or warm-ups
+        min_passes: int = 1,  # one evaluation in training mode already gives wrong numbers (002 #2)
+    ) -> list[Finding]:
+        passes = [
+            record for record in m["no_grad_forwards"]
+            if record["step"] >= min_step and record["train_mode_modules"]
+        ]
+        if not passes or len(passes) < min_passes:
+            return []
+        first = passes[0]
+        names = first["train_mode_modules"]
+        normalisation = any("Norm" in name for name in names)
+        return [
+            self.finding(
+                f"Evaluation pass of {first['model']} at step {first['step']} ran with "
+                f"{first['train_mode_count']} of {first['mode_dependent_count']} mode-dependent "
+                f"modules in training mode: {', '.join(names[:4])}; {len(passes)} such pass(es) "
+                f"(threshold {min_passes}).",
+                step=first["step"],
+                where=[name.split(" ")[0] for name in names],
+                severity="error" if normalisation else "warning",
+                evidence={
+                    "model": first["model"],
+                    "passes_in_training_mode": len(passes),
+                    "train_mode_modules": names,
+                    "mode_dependent_modules": first["mode_dependent_count"],
+                },
+            )
+        ]

@@ -1,0 +1,110 @@
+"""Turning the session's measurements into findings: rule selection, periodic judging,
+live one-line printing of new findings, `--stop-on`, and the final report."""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from nndoctor.core.engine import run_rules
+from nndoctor.core.finding import SEVERITIES, Finding
+from nndoctor.core.registry import load_rules
+from nndoctor.core.report import Report
+from nndoctor.core.rule import Measurements, Rule
+from nndoctor.torch.watch.faults import StopRun
+
+RUN_AREAS = ("code", "preflight", "dynamics")
+# Of the preflight experiments only this one is judged from a live run: it needs nothing
+# but the first observed loss.
+PREFLIGHT_RULES_IN_RUN = {"initial-loss-off"}
+# Judge at most this often when nothing new happened, and at least this far apart when a
+# new event (a stale gradient, an evaluation pass, a loss call) asks for a prompt answer.
+JUDGE_INTERVAL_SECONDS = 2.0
+EVENT_JUDGE_INTERVAL_SECONDS = 0.05
+
+
+def select_rules(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[type[Rule]]:
+    registry = load_rules()
+    rules = registry.select(areas=RUN_AREAS, select=list(select or []), ignore=list(ignore or []))
+    return [r for r in rules if r.area != "preflight" or r.id in PREFLIGHT_RULES_IN_RUN]
+
+
+def finding_key(finding: Finding) -> tuple[str, str]:
+    return finding.rule, repr(finding.where)
+
+
+class Judge:
+    def __init__(
+        self,
+        *,
+        select: Iterable[str] | None = None,
+        ignore: Iterable[str] | None = None,
+        thresholds: dict[str, dict[str, Any]] | None = None,
+        live: bool = True,
+        stop_on: str | None = None,
+        stream: TextIO | None = None,
+        command: str = "run",
+    ) -> None:
+        if stop_on is not None and stop_on not in SEVERITIES[:2]:
+            raise ValueError(f"stop_on must be 'error' or 'warning', got {stop_on!r}")
+        self.rules = select_rules(select, ignore)
+        self.thresholds = thresholds or {}
+        self.live = live
+        self.stop_on = stop_on
+        self.stream = stream
+        self.command = command
+        self.fired: dict[tuple[str, str], Finding] = {}
+        self.last_time = 0.0
+        self.dirty = True
+
+    def due(self) -> bool:
+        elapsed = time.monotonic() - self.last_time
+        return elapsed >= JUDGE_INTERVAL_SECONDS or (self.dirty and elapsed >= EVENT_JUDGE_INTERVAL_SECONDS)
+
+    def judge(self, parts: list[Measurements]) -> Report:
+        """Run the rules on each part (the first carries the run-wide measurements, the
+        others one more model each) and merge."""
+        self.last_time = time.monotonic()
+        self.dirty = False
+        report = Report(command=self.command)
+        for index, measurements in enumerate(parts):
+            partial = run_rules(measurements, self.rules, thresholds=self.thresholds, command=self.command)
+            if index == 0:
+                report = partial
+            else:
+                report.extend(partial)
+        return report
+
+    def announce(self, report: Report) -> None:
+        """Print each finding the first time it fires; stop the run if asked to."""
+        stop: Finding | None = None
+        for finding in report.sorted_findings():
+            key = finding_key(finding)
+            if key in self.fired:
+                continue
+            self.fired[key] = finding
+            if self.live:
+                self._print_live(finding)
+            if self.stop_on is not None and finding.rank <= SEVERITIES.index(self.stop_on) and stop is None:
+                stop = finding
+        if stop is not None:
+            raise StopRun(stop)
+
+    def _print_live(self, finding: Finding) -> None:
+        from rich.console import Console
+
+        from nndoctor.report.terminal import live_line
+
+        stream = self.stream or sys.stderr
+        console = Console(file=stream, highlight=False, soft_wrap=True)
+        console.print(live_line(finding))
+
+    def final(self, report: Report) -> Report:
+        """The final judgement plus every finding that fired earlier and is gone now (a
+        loss spike that recovered is still worth knowing about)."""
+        present = {finding_key(f) for f in report.findings}
+        for key, finding in self.fired.items():
+            if key not in present:
+                report.findings.append(finding)
+        return report

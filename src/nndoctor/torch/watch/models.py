@@ -1,0 +1,81 @@
+"""What the session knows about one watched model and one optimizer."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from nndoctor.torch.watch.eval_mode import mode_dependent_modules
+from nndoctor.torch.watch.params import ParameterTracker, fingerprint
+
+SENTINEL_PARAMETERS = 2
+
+
+@dataclass
+class WatchedModel:
+    """A root nn.Module whose parameters receive gradients from a training loss."""
+
+    module: nn.Module
+    label: str
+    tracker: ParameterTracker
+    monitor: Any = None
+    optimizer_ids: set[int] = field(default_factory=set)
+    stale_keys: list[int] = field(default_factory=list)
+    forwarded: bool = False
+    last_inputs: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+    hook_handle: Any = None
+    _mode_modules: list[tuple[str, nn.Module]] | None = None
+    _sentinels: list[tuple[torch.Tensor, int, torch.Tensor]] = field(default_factory=list)
+
+    @property
+    def mode_modules(self) -> list[tuple[str, nn.Module]]:
+        if self._mode_modules is None:
+            self._mode_modules = mode_dependent_modules(self.module)
+        return self._mode_modules
+
+    @property
+    def manual(self) -> bool:
+        """No optimizer updates this model: updates (if any) are written by hand."""
+        return not self.optimizer_ids
+
+    def snapshot_sentinels(self) -> None:
+        """Remember a couple of small parameters that got gradients, to notice a manual
+        update (`p.data.add_(...)` changes values without bumping `_version`)."""
+        tracker = self.tracker
+        candidates = [i for i in sorted(tracker.got_grad) if tracker.params[i].requires_grad]
+        candidates.sort(key=lambda i: (tracker.params[i].numel() > 4096, -i))
+        self._sentinels = [
+            (tracker.params[i], tracker.params[i]._version, fingerprint(tracker.params[i]))
+            for i in candidates[:SENTINEL_PARAMETERS]
+        ]
+
+    def sentinels_changed(self) -> bool:
+        for param, version, values in self._sentinels:
+            if param._version != version or not torch.equal(fingerprint(param), values):
+                return True
+        return False
+
+    def clear_sentinels(self) -> None:
+        self._sentinels = []
+
+
+@dataclass
+class OptimizerInfo:
+    ref: Any  # weakref to the optimizer
+    name: str
+    param_ids: set[int]
+    param_count: int
+    models: list[WatchedModel]
+    stale_keys: list[int]
+    models_version: int
+
+    @staticmethod
+    def count_params(optimizer: torch.optim.Optimizer) -> int:
+        return sum(len(group["params"]) for group in optimizer.param_groups)
+
+    @staticmethod
+    def make_ref(optimizer: torch.optim.Optimizer) -> Any:
+        return weakref.ref(optimizer)
