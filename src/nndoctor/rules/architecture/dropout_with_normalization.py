@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+
+@register
+class DropoutWithNormalization(Rule):
+    """Dropout is used together with normalization layers; dropout before batch norm shifts its statistics.
+
+    What it detects:
+        Active dropout (p > 0) in a model that also normalizes activations. Dropout that
+        runs before a BatchNorm layer is a warning; dropout alongside LayerNorm/GroupNorm,
+        or only after the last BatchNorm (a classifier head), is a note.
+
+    Why it matters:
+        During training dropout changes the variance of what reaches the next batch-norm
+        layer; at evaluation it does not, so the running statistics BatchNorm learned no
+        longer match and accuracy drops for no visible reason. Dropout also adds noise
+        that makes it hard to tell whether poor results come from randomness or from a
+        real bug: the debugging checklist says dropout and normalization should not be
+        used together — keep the normalization, remove the dropout (003 §4.5.3 #4, 000 §1.1.2).
+
+    Likely causes:
+        - Dropout added out of habit to a network that already has batch normalization.
+        - A block ordered Dropout → Conv/Linear → BatchNorm (e.g. a copied wide-ResNet block).
+        - Regularization switched on from the start, before the model was shown to learn.
+
+    Fixes:
+        - Remove the dropout layers (or set `p=0`) while debugging; the normalization already regularizes.
+        - If you need dropout, put it only after the last BatchNorm layer (in the classifier head).
+        - Add regularization back (weight decay first) only once the model overfits a small batch.
+
+    Example:
+        dropout-with-normalization: dropout 'block.1 (Dropout)' (p=0.3) runs before batch
+        norm 'block.3 (BatchNorm1d)'; dropout should not feed batch normalization (threshold p > 0).
+    """
+
+    id = "dropout-with-normalization"
+    title = "dropout used together with normalization"
+    severity = "warning"
+    area = "architecture"
+    requires = ("dropout_normalization",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        dropout_p_min: float = 0.0,  # any active dropout changes the variance BatchNorm sees (003 §4.5.3 #4)
+    ) -> list[Finding]:
+        seen = m["dropout_normalization"]
+        dropouts = [d for d in seen["dropout"] if d["p"] > dropout_p_min]
+        norms = seen["normalization"]
+        if not dropouts or not norms:
+            return []
+        first_dropout = min(dropouts, key=lambda d: d["order"])
+        fed = [n for n in norms if n["kind"] == "batch" and n["order"] > first_dropout["order"]]
+        evidence = {
+            "dropout_layers": _unique(d["where"] for d in dropouts),
+            "dropout_p_max": max(d["p"] for d in dropouts),
+            "normalization_layers": _unique(n["where"] for n in norms)[:8],
+            "normalization_kinds": _unique(n["kind"] for n in norms),
+        }
+        if fed:
+            return [self.finding(
+                f"dropout '{first_dropout['where']}' (p={first_dropout['p']:g}) runs before batch norm "
+                f"'{fed[0]['where']}'; dropout should not feed batch normalization (threshold p > {dropout_p_min:g}).",
+                where=_unique([first_dropout["where"], fed[0]["where"]]),
+                evidence={**evidence, "batchnorm_after_dropout": _unique(n["where"] for n in fed)[:8]},
+            )]
+        kinds = " and ".join(f"{kind} norm" for kind in evidence["normalization_kinds"])
+        return [self.finding(
+            f"{len(evidence['dropout_layers'])} dropout layer(s) (p up to {evidence['dropout_p_max']:g}) are used "
+            f"together with {kinds}; while debugging, switch dropout off (p > {dropout_p_min:g} counts).",
+            severity="info",
+            where=evidence["dropout_layers"][:8],
+            evidence=evidence,
+            fixes=[
+                "While debugging, build the model with dropout=0 (e.g. `nn.TransformerEncoderLayer(..., dropout=0.0)`) "
+                "so that randomness cannot hide a bug; put it back once the model learns.",
+                "Keep the normalization layers: they stabilize training and already regularize a little.",
+            ],
+        )]
+
+
+def _unique(items) -> list:  # noqa: ANN001
+    seen: list = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen

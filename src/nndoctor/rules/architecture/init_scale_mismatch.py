@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+RELU_FAMILY = {"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "prelu", "rrelu"}
+SQUASHING = {"tanh", "sigmoid", "hardtanh", "softsign"}
+
+
+@register
+class InitScaleMismatch(Rule):
+    """At initialization the activations shrink, grow or saturate from layer to layer.
+
+    What it detects:
+        On the real batch, before any training, the RMS of each weight layer's output is
+        measured in execution order (the output layer is left out). The rule fires when
+        the last hidden layer's RMS is more than 100× smaller or larger than the first's,
+        or when most units of several tanh/sigmoid layers already sit in the flat part of
+        the curve.
+
+    Why it matters:
+        Weights are initialized so that activations keep roughly unit variance through
+        the layers; otherwise the gradients are multiplied through the same too-small or
+        too-large factors and vanish or explode on the way back, and deep networks stop
+        learning. He (Kaiming) initialization suits ReLU layers, Xavier initialization
+        suits tanh/sigmoid layers (003 §4.2).
+
+    Likely causes:
+        - A hand-written initialization with a fixed standard deviation (`normal_(std=0.01)`, `std=1`) that ignores the layer width.
+        - Xavier initialization with ReLU layers, or He initialization with tanh layers, in a deep network.
+        - A deep stack without normalization layers or residual connections.
+
+    Fixes:
+        - For ReLU-family layers: `nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")` and `nn.init.zeros_(layer.bias)`.
+        - For tanh/sigmoid layers: `nn.init.xavier_uniform_(layer.weight, gain=nn.init.calculate_gain("tanh"))`.
+        - Or delete the custom initialization and keep PyTorch's default, and add `nn.LayerNorm`/`nn.BatchNorm1d` between layers of deep stacks.
+
+    Example:
+        init-scale-mismatch: activation RMS falls from 0.046 at layer '0' to 1.6e-20 at
+        '36' across 19 layers (ratio 3.5e-19, limits 0.01–100).
+    """
+
+    id = "init-scale-mismatch"
+    title = "activation scale collapses or explodes at init"
+    severity = "warning"
+    area = "architecture"
+    requires = ("layer_activation_rms",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        layers_min: int = 3,  # a trend needs a few layers; two are one step of noise
+        rms_ratio_low: float = 1e-2,  # 100× shrinkage: default PyTorch init stays ≥ 0.05 on ReLU MLPs
+        rms_ratio_high: float = 1e2,  # 100× growth: std=1 weights on 64-wide ReLU layers grow ~5× a layer
+        saturated_fraction_high: float = 0.5,  # half the tanh/sigmoid units with slope < 1% (003 §4.2)
+        saturated_layers_min: int = 2,  # hidden layers (after the first) that must be saturated
+    ) -> list[Finding]:
+        layers = m["layer_activation_rms"][:-1]  # the output layer's scale is the task's, not init's
+        if len(layers) < layers_min:
+            return []
+        activations = {layer["activation"] for layer in layers if layer["activation"]}
+        first, last = layers[0], layers[-1]
+        series = [layer["rms"] for layer in layers]
+        evidence = {"layers": len(layers), "first_layer": first["name"], "last_layer": last["name"],
+                    "rms_first": first["rms"], "rms_last": last["rms"], "rms_by_depth": _thin(series),
+                    "activations": sorted(activations)}
+        fixes = _fixes(self, activations)
+        if first["rms"] > 0 and math.isfinite(first["rms"]):
+            ratio = last["rms"] / first["rms"]
+            if ratio < rms_ratio_low or ratio > rms_ratio_high or not math.isfinite(ratio):
+                verb = "falls" if ratio < rms_ratio_low else "grows"
+                return [self.finding(
+                    f"activation RMS {verb} from {first['rms']:.2g} at layer '{first['name']}' ({first['kind']}) "
+                    f"to {last['rms']:.2g} at '{last['name']}' across {len(layers)} layers (ratio {ratio:.2g}, "
+                    f"limits {rms_ratio_low:g}–{rms_ratio_high:g}).",
+                    where=[first["name"], last["name"]],
+                    evidence={**evidence, "rms_ratio": ratio}, fixes=fixes,
+                )]
+        saturated = [layer for layer in layers[1:]
+                     if (layer["saturated_fraction"] or 0.0) >= saturated_fraction_high]
+        if len(saturated) >= saturated_layers_min:
+            worst = max(layer["saturated_fraction"] for layer in saturated)
+            return [self.finding(
+                f"{len(saturated)} hidden layers start saturated: up to {worst:.0%} of their "
+                f"{saturated[0]['activation']} units are in the flat part of the curve "
+                f"(threshold {saturated_fraction_high:.0%} in {saturated_layers_min} layers).",
+                where=[layer["name"] for layer in saturated][:8],
+                evidence={**evidence, "saturated_layers": len(saturated), "saturated_fraction_max": worst},
+                fixes=fixes,
+            )]
+        return []
+
+
+def _fixes(rule: Rule, activations: set[str]) -> list[str]:
+    fixes = rule.doc().fixes
+    if activations & SQUASHING and not activations & RELU_FAMILY:
+        return [fixes[1], fixes[2], fixes[0]]
+    return fixes
+
+
+def _thin(series: list[float], keep: int = 8) -> list[float]:
+    """At most `keep` values, evenly spaced, always including the first and last."""
+    if len(series) <= keep:
+        return series
+    step = (len(series) - 1) / (keep - 1)
+    return [series[round(i * step)] for i in range(keep)]

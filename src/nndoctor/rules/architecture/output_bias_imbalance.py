@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+
+@register
+class OutputBiasImbalance(Rule):
+    """The final layer's bias starts far from what the targets say the untrained model should predict.
+
+    What it detects:
+        Binary/multi-label targets: the output bias versus the log prior log(pos/neg) of
+        each output. Class-index targets: the centered bias versus the centered log class
+        frequencies (softmax ignores a common shift). Regression: the model's mean output
+        versus the targets' mean, in target standard deviations. Classes count only when
+        the batch's imbalance is statistically clear (z ≥ 4 against balance).
+
+    Why it matters:
+        An untrained classifier should predict the class frequencies. With a zero bias on
+        a 1:20 dataset it predicts 50/50 instead, the first phase of training is spent
+        only learning the bias (the "hockey stick" loss curve), and the large initial
+        gradients can push the model into always predicting the majority class. The seed
+        says to initialize the final bias to log(positives/negatives) for an imbalanced
+        binary classifier and to the mean target (or normalize the targets) for
+        regression (003 §4.2, §4.5.1).
+
+    Likely causes:
+        - Default (near-zero) bias on an imbalanced dataset.
+        - Regression targets in raw units (prices, counts) that were not standardized.
+
+    Fixes:
+        - Binary: `nn.init.constant_(model.head.bias, math.log(n_pos / n_neg))`.
+        - Multi-class: `with torch.no_grad(): model.head.bias.copy_(torch.log(class_freq))` (class frequencies summing to 1).
+        - Regression: standardize the targets (`y = (y - y_mean) / y_std`) or set `model.head.bias.fill_(y_mean)`.
+
+    Example:
+        output-bias-imbalance: output 'head' has bias 0.03 but the targets' log prior is
+        -3.0 (48 of 1000 positive), a gap of 3 nats (threshold 1 nat).
+    """
+
+    id = "output-bias-imbalance"
+    title = "final bias far from the targets' prior"
+    severity = "info"
+    area = "architecture"
+    requires = ("output_layer",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        imbalance_z_min: float = 4.0,  # a 4-sigma departure from balance is not batch noise
+        gap_nats_min: float = 1.0,  # 1 nat off the log prior: the initial loss is visibly too high (003 §4.2)
+        gap_nats_warning: float = 3.0,  # ≥ 1:20 imbalance left at bias 0: training starts in the wrong place
+        regression_gap_std_min: float = 3.0,  # mean output 3 target-stds away from the mean target
+        regression_gap_std_warning: float = 10.0,  # the bias must travel 10 stds before learning starts
+    ) -> list[Finding]:
+        layer = m["output_layer"]
+        targets = layer.get("targets") or {}
+        bias = layer.get("bias") or []
+        if targets.get("kind") == "class_index":
+            gap, detail, evidence = _class_gap(bias, targets["counts"], imbalance_z_min)
+        elif targets.get("kind") == "binary":
+            gap, detail, evidence = _binary_gap(bias, targets["n"], targets["positives"], imbalance_z_min)
+        elif targets.get("kind") == "regression":
+            return self._regression(layer, targets, regression_gap_std_min, regression_gap_std_warning)
+        else:
+            return []
+        if gap is None or gap < gap_nats_min:
+            return []
+        return [self.finding(
+            f"output '{layer['name']}' {detail}, a gap of {gap:.2g} nats (threshold {gap_nats_min:g}).",
+            severity="warning" if gap >= gap_nats_warning else "info",
+            where=layer["name"], evidence={**evidence, "gap_nats": gap},
+        )]
+
+    def _regression(self, layer: dict, targets: dict, gap_min: float, gap_warning: float) -> list[Finding]:
+        gaps = [abs(t - o) / s for t, o, s in zip(targets["target_mean"], targets["output_mean"],
+                                                 targets["target_std"]) if s > 0]
+        if not gaps or max(gaps) < gap_min:
+            return []
+        unit = gaps.index(max(gaps))
+        mean, std, out = (targets[k][unit] for k in ("target_mean", "target_std", "output_mean"))
+        return [self.finding(
+            f"regression targets average {mean:.4g} (std {std:.3g}) but the untrained output "
+            f"'{layer['name']}' averages {out:.3g}: {max(gaps):.3g} target stds away (threshold {gap_min:g}).",
+            severity="warning" if max(gaps) >= gap_warning else "info",
+            where=layer["name"],
+            evidence={"target_mean": mean, "target_std": std, "output_mean": out, "gap_std": max(gaps),
+                      "n": targets["n"]},
+            fixes=[self.doc().fixes[2], "Or set the final bias to the mean target before training."],
+        )]
+
+
+def _binary_gap(bias: list[float], n: int, positives: list[int], z_min: float):
+    worst = None
+    for unit, (b, pos) in enumerate(zip(bias, positives)):
+        neg = n - pos
+        if pos == 0 or neg == 0 or abs(pos - n / 2) / math.sqrt(n / 4) < z_min:
+            continue
+        prior = math.log((pos + 0.5) / (neg + 0.5))
+        if worst is None or abs(b - prior) > worst[0]:
+            worst = (abs(b - prior), unit, b, prior, pos)
+    if worst is None:
+        return None, "", {}
+    gap, unit, b, prior, pos = worst
+    which = f" unit {unit}" if len(bias) > 1 else ""
+    detail = f"has bias{which} {b:.2g} but the targets' log prior log(pos/neg) is {prior:.2g} ({pos} of {n} positive)"
+    return gap, detail, {"bias": b, "log_prior": prior, "positives": pos, "n": n, "unit": unit}
+
+
+def _class_gap(bias: list[float], counts: list[int], z_min: float):
+    n, classes = sum(counts), len(counts)
+    if n == 0 or classes < 2 or len(bias) != classes:
+        return None, "", {}
+    share = 1 / classes
+    z = max(abs(c - n * share) / math.sqrt(n * share * (1 - share)) for c in counts)
+    if z < z_min:
+        return None, "", {}
+    log_freq = [math.log((c + 0.5) / (n + 0.5 * classes)) for c in counts]
+    centered_prior = [v - sum(log_freq) / classes for v in log_freq]
+    centered_bias = [b - sum(bias) / classes for b in bias]
+    gaps = [abs(b - p) for b, p in zip(centered_bias, centered_prior)]
+    worst = gaps.index(max(gaps))
+    detail = (f"has centered bias {centered_bias[worst]:.2g} for class {worst} but its centered log "
+              f"frequency is {centered_prior[worst]:.2g} ({counts[worst]} of {n} samples)")
+    return max(gaps), detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
+                               "imbalance_z": z}

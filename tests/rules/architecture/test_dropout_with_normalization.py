@@ -1,0 +1,49 @@
+import torch
+from torch import nn
+
+from nndoctor.core.rule import Measurements
+from nndoctor.rules.architecture.dropout_with_normalization import DropoutWithNormalization
+from nndoctor.torch.architecture import measure_architecture
+
+
+def measured(model, batch=16):
+    m = Measurements()
+    measure_architecture(model, torch.randn(batch, 8), None, m)
+    return m
+
+
+def test_dropout_feeding_batchnorm_is_a_warning():
+    model = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.3), nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                          nn.Linear(16, 2))
+    [finding] = DropoutWithNormalization().check(measured(model))
+    assert (finding.rule, finding.severity) == ("dropout-with-normalization", "warning")
+    assert finding.evidence["dropout_p_max"] == 0.3
+    assert finding.evidence["batchnorm_after_dropout"] == ["3 (BatchNorm1d)"]
+
+
+def test_dropout_after_the_last_batchnorm_or_with_layernorm_is_only_a_note():
+    head_dropout = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+    [finding] = DropoutWithNormalization().check(measured(head_dropout))
+    assert finding.severity == "info"
+    layer_norm = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.1), nn.LayerNorm(16), nn.Linear(16, 2))
+    [finding] = DropoutWithNormalization().check(measured(layer_norm))
+    assert finding.severity == "info" and finding.evidence["normalization_kinds"] == ["layer"]
+
+
+def test_no_finding_without_dropout_or_without_normalization():
+    assert DropoutWithNormalization().check(measured(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16)))) == []
+    assert DropoutWithNormalization().check(measured(nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.5)))) == []
+    zero = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.0), nn.BatchNorm1d(16))
+    assert DropoutWithNormalization().check(measured(zero)) == []
+
+
+def test_eval_mode_dropout_inside_a_training_model_is_ignored():
+    model = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.3), nn.BatchNorm1d(16))
+    model[1].eval()
+    assert DropoutWithNormalization().check(measured(model)) == []
+
+
+def test_threshold_on_dropout_probability():
+    m = measured(nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.2), nn.BatchNorm1d(16)))
+    assert DropoutWithNormalization().check(m, dropout_p_min=0.2) == []
+    assert len(DropoutWithNormalization().check(m, dropout_p_min=0.19)) == 1

@@ -1,0 +1,74 @@
+import math
+
+import torch
+from torch import nn
+
+from nndoctor.core.rule import Measurements
+from nndoctor.rules.architecture.output_bias_imbalance import OutputBiasImbalance
+from nndoctor.torch.architecture import measure_architecture
+
+
+def classifier(outputs):
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, outputs))
+
+
+def measured(model, targets):
+    m = Measurements()
+    measure_architecture(model, torch.randn(len(targets), 8), targets, m)
+    return m
+
+
+def binary_targets(positives, n):
+    return (torch.arange(n) < positives).float().view(-1, 1)
+
+
+def test_zero_bias_on_1_to_39_binary_targets_warns():
+    model = classifier(1)
+    nn.init.zeros_(model[2].bias)
+    [finding] = OutputBiasImbalance().check(measured(model, binary_targets(10, 400)))
+    assert (finding.rule, finding.severity) == ("output-bias-imbalance", "warning")
+    assert math.isclose(finding.evidence["log_prior"], math.log(10.5 / 390.5))
+    assert finding.evidence["positives"] == 10 and finding.where == "2"
+
+
+def test_moderate_imbalance_is_a_note_and_log_prior_bias_is_healthy():
+    model = classifier(1)
+    nn.init.zeros_(model[2].bias)
+    [finding] = OutputBiasImbalance().check(measured(model, binary_targets(40, 400)))
+    assert finding.severity == "info"
+    nn.init.constant_(model[2].bias, math.log(40 / 360))
+    assert OutputBiasImbalance().check(measured(model, binary_targets(40, 400))) == []
+
+
+def test_balanced_targets_and_small_noisy_batches_are_healthy():
+    torch.manual_seed(0)
+    assert OutputBiasImbalance().check(measured(classifier(1), binary_targets(32, 64))) == []
+    assert OutputBiasImbalance().check(measured(classifier(10), torch.randint(0, 10, (64,)))) == []
+    assert OutputBiasImbalance().check(measured(classifier(1), binary_targets(4, 16))) == []  # z < 4
+
+
+def test_multiclass_uses_centered_log_frequencies():
+    counts = [300, 60, 30, 10]
+    targets = torch.cat([torch.full((c,), k) for k, c in enumerate(counts)])
+    model = classifier(4)
+    nn.init.zeros_(model[2].bias)
+    [finding] = OutputBiasImbalance().check(measured(model, targets))
+    assert finding.evidence["class_counts"] == counts and finding.evidence["class"] in (0, 3)
+    with torch.no_grad():
+        model[2].bias.copy_(torch.log(torch.tensor(counts, dtype=torch.float) / 400) + 7.0)  # shift is free
+    assert OutputBiasImbalance().check(measured(model, targets)) == []
+
+
+def test_unnormalized_regression_targets():
+    torch.manual_seed(0)
+    [finding] = OutputBiasImbalance().check(measured(classifier(1), 250 + torch.randn(64, 1) * 10))
+    assert finding.severity == "warning" and finding.evidence["gap_std"] > 20
+    assert OutputBiasImbalance().check(measured(classifier(1), torch.randn(64, 1))) == []
+
+
+def test_threshold_on_gap_in_nats():
+    layer = {"name": "head", "bias": [0.0], "targets": {"kind": "binary", "n": 1000, "positives": [100]}}
+    gap = abs(math.log(100.5 / 900.5))
+    assert OutputBiasImbalance().check({"output_layer": layer}, gap_nats_min=gap + 1e-6) == []
+    [finding] = OutputBiasImbalance().check({"output_layer": layer}, gap_nats_min=gap - 1e-6)
+    assert math.isclose(finding.evidence["gap_nats"], gap)
