@@ -10,6 +10,7 @@ from nndoctor.cli.common import app, run_cli
 COMMAND_MODULES = (
     "nndoctor.cli.catalogue_cmds",
     "nndoctor.cli.audit",
+    "nndoctor.cli.run",
 )
 
 

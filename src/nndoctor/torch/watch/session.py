@@ -408,12 +408,18 @@ class Session:
                 self._record_initial_loss(self._last_loss_call)
 
     def _record_initial_loss(self, call: dict[str, Any]) -> None:
-        value = _mean_loss_value(call["kind"], call["output"], call["prediction"], call["reduction"])
-        if self._initial_loss_record is None or not math.isfinite(value):
+        if self._initial_loss_record is None:
             return
-        self.initial_loss = self._initial_loss_record(
-            call["kind"], value, call["prediction"].detach(), call["target"], self.step)
-        self.judge.dirty = True
+        options = dict(call["kwargs"])
+        output = call["output"].detach().float()
+        if call["reduction"] == "none":
+            value, options["reduction"] = float(output.mean()), "mean"
+        else:
+            value = float(output.sum())
+        if math.isfinite(value):
+            self.initial_loss = self._initial_loss_record(
+                call["kind"], value, call["prediction"].detach(), call["target"], self.step, options)
+            self.judge.dirty = True
 
     # ------------------------------------------------------------------ manual updates
     def _prepare_manual_update(self, watched: WatchedModel) -> None:
