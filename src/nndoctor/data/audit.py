@@ -43,16 +43,20 @@ def measure_modules() -> list[Any]:
     return [importlib.import_module(name) for name in names]
 
 
-def run_measures(data: AuditData, options: AuditOptions) -> Measurements:
+def run_measures(data: AuditData, options: AuditOptions, needed: set[str] | None = None) -> Measurements:
     """Fill Measurements from every measure module.
 
-    A crashing measure is recorded in `internal_faults` (judged by the internal-error rule)
+    A module that declares `MEASUREMENTS` (the names it produces) is skipped when `needed`
+    (the measurements the selected rules require) shares none of them. A crashing measure is recorded in `internal_faults` (judged by the internal-error rule)
     and the measurements it did not take are reported as skipped, so its silence is visible.
     """
     m = Measurements()
     faults = []
     for module in measure_modules():
         short = module.__name__.rsplit(".", 1)[-1]
+        produced = getattr(module, "MEASUREMENTS", None)
+        if needed is not None and produced is not None and not set(produced) & needed:
+            continue
         try:
             module.measure(data, m, options)
         except Exception as error:  # noqa: BLE001 — one broken measure must not hide the others
@@ -115,7 +119,8 @@ def audit(
         label=label, group=group, source=source, annotators=annotators, text=text,
         embeddings=embeddings, task=task, options=audit_options,
     )
-    m = run_measures(data, audit_options)
+    needed = {name for rule in rules for name in rule.requires}
+    m = run_measures(data, audit_options, needed)
     report = Report(command="audit")
     run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
     report.context.update(data.notes)
