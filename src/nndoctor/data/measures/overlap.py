@@ -23,6 +23,10 @@ MIN_NUMERIC_COLUMNS = 2
 # Raw inputs wider than this are randomly projected to PROJECTED_DIMS (distances are kept
 # within a few percent by Johnson-Lindenstrauss), so 3072-pixel images stay cheap.
 PROJECTED_DIMS = 64
+# The scale of "near": the distance to the 10th nearest train row — beyond the handful of
+# siblings (crops of one photo) a row may have — so clusters of near copies inside train do
+# not shrink the yardstick.
+FAR_NEIGHBOUR = 10
 # IVF index: lists ≈ 4·sqrt(n) and probes per query; near copies sit in their twin's cell.
 IVF_PROBES = 8
 # Text: word 3-gram shingles (char 5-grams for texts under 3 words); LSH candidate threshold
@@ -165,20 +169,20 @@ def _near_vectors(data: AuditData, pairs: list[tuple[Split, Split]], options: Au
             index, approximate = _index(vectors_a[kept_a], options)
             indexes[a.name] = (index, approximate, kept_a)
         index, approximate, kept_a = indexes[a.name]
-        if reference is None:  # typical distance of a train row to its nearest other train row
+        if reference is None:  # distances from train rows to their nearest other train rows
             reference = _reference_distances(index, vectors_a[kept_a], options)
+            typical, dimension = _scale(reference)
         queried = _sample(len(vectors_b), options.near_dup_query_cap, options.seed)
         distances, neighbours = index.search(vectors_b[queried], 1)
         distances = np.sqrt(np.maximum(distances[:, 0], 0.0))
         found = neighbours[:, 0] >= 0
-        typical = float(np.median(reference[reference > 0])) if np.any(reference > 0) else 0.0
         exact = _exact(data, a, b, options)["exact_mask_b"][queried]
         results.append({
             "a": a.name, "b": b.name, "method": method, "approximate": approximate,
             "n_indexed": len(kept_a), "n_queried": len(queried), "n_b": len(b),
-            "typical_distance": typical,
+            "typical_distance": typical, "neighbour_rank": FAR_NEIGHBOUR, "dimension_estimate": dimension,
             "distance_ratio": np.where(found, distances / typical if typical > 0 else np.inf, np.inf),
-            "baseline_ratio": reference / typical if typical > 0 else np.full(len(reference), np.inf),
+            "baseline_ratio": reference[:, 0] / typical if typical > 0 else np.full(len(reference), np.inf),
             "exact": exact,
             "rows_b": b.row_ids[queried],
             "rows_a": a.row_ids[kept_a[np.where(found, neighbours[:, 0], 0)]],
@@ -187,12 +191,34 @@ def _near_vectors(data: AuditData, pairs: list[tuple[Split, Split]], options: Au
 
 
 def _reference_distances(index: Any, vectors: np.ndarray, options: AuditOptions) -> np.ndarray:
+    """For a sample of train rows: distances to the 1st, FAR_NEIGHBOUR-th and 2·FAR_NEIGHBOUR-th
+    nearest other train rows (the query itself excluded)."""
     sample = _sample(len(vectors), options.near_dup_reference_sample, options.seed + 1)
-    distances, neighbours = index.search(vectors[sample], 3)
-    own = neighbours == sample[:, None]
-    # the nearest row that is not the query itself (a duplicate at distance 0 counts)
-    masked = np.where(own | (neighbours < 0), np.inf, distances)
-    return np.sqrt(np.maximum(masked.min(axis=1), 0.0))
+    wanted = 2 * FAR_NEIGHBOUR + 1
+    distances, neighbours = index.search(vectors[sample], wanted)
+    others = (neighbours != sample[:, None]) & (neighbours >= 0)
+    result = np.full((len(sample), 3), np.inf)
+    for row in range(len(sample)):
+        kept = np.sqrt(np.maximum(distances[row][others[row]], 0.0))
+        for column, rank in enumerate((1, FAR_NEIGHBOUR, 2 * FAR_NEIGHBOUR)):
+            if len(kept) >= rank:
+                result[row, column] = kept[rank - 1]
+    return result
+
+
+def _scale(reference: np.ndarray) -> tuple[float, float]:
+    """Typical distance of a train row to its FAR_NEIGHBOUR-th neighbour, and the intrinsic
+    dimension that the growth from the FAR_NEIGHBOUR-th to the 2·FAR_NEIGHBOUR-th neighbour implies
+    (distances grow as rank^(1/D) in D-dimensional data; ln 2 / ln(d_2k / d_k))."""
+    far, farther = reference[:, 1], reference[:, 2]
+    usable = np.isfinite(far) & (far > 0)
+    if not usable.any():
+        return 0.0, math.inf
+    typical = float(np.median(far[usable]))
+    usable &= np.isfinite(farther)
+    growth = float(np.median(farther[usable])) / typical if usable.any() else 1.0
+    dimension = math.log(2) / math.log(growth) if growth > 1.0 else math.inf
+    return typical, float(min(dimension, 1e6))
 
 
 def _shingles(text: str) -> set[bytes]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,14 +13,15 @@ from nndoctor.core.rule import Rule
 
 @register
 class SplitOverlapNear(Rule):
-    """Evaluation rows are near copies of training rows, far more often than within train.
+    """Evaluation rows are near copies of training rows.
 
     What it detects:
         Val/test rows whose nearest train row (FAISS search on embeddings, or on the numeric
-        features standardised with train statistics) is much closer than train rows usually
-        are to each other, and text rows whose MinHash similarity to a train text is high.
-        It compares against the same measurement inside train, so dense or low-dimensional
-        data does not raise it. Exact copies are left to split-overlap-exact.
+        features standardised with train statistics) is far closer than the typical distance
+        from a train row to its 10th nearest train row, and text rows whose MinHash
+        similarity to a train text is high. How often such close pairs occur by chance is
+        worked out from the data's intrinsic dimension (dense low-dimensional data has many),
+        and only a clear excess is reported. Exact copies are left to split-overlap-exact.
 
     Why it matters:
         Crops of one photo, frames of one video, re-sent messages or slightly edited
@@ -38,8 +40,8 @@ class SplitOverlapNear(Rule):
         - Augment only after the split, inside the training pipeline.
 
     Example:
-        split-overlap-near: 800 of 10,000 test rows (8.0%) lie within 0.2x the typical
-        nearest-neighbour distance of a train row (within train: 0.0%); the threshold is 0.5%.
+        split-overlap-near: 800 of 10,000 test rows (8.0%) lie within 0.1x the typical distance
+        to a train row's 10th neighbour (by chance: 0.0%); the threshold is 0.5% and 5x chance.
     """
 
     id = "split-overlap-near"
@@ -52,10 +54,10 @@ class SplitOverlapNear(Rule):
         self,
         m: Mapping[str, Any],
         *,
-        distance_ratio_max: float = 0.2,  # 5x closer than the typical train neighbour; rare by chance beyond 3 dims
+        distance_ratio_max: float = 0.1,  # 10x closer than the 10th neighbour: a copy, not a neighbour
         text_similarity_min: float = 0.8,  # MinHash Jaccard of word 3-grams: the same text, lightly edited
         near_fraction_min: float = 0.005,  # 0.5% of an eval split already moves its metric
-        baseline_ratio_min: float = 5.0,  # and 5x the rate of such pairs inside train itself
+        chance_ratio_min: float = 5.0,  # and 5x the rate that dense data of this dimension gives by chance
         near_rows_min: int = 3,  # a pair or two happens in any large dataset
     ) -> list[Finding]:
         findings = []
@@ -64,26 +66,39 @@ class SplitOverlapNear(Rule):
                 near = (pair["similarity"] >= text_similarity_min) & ~pair["exact"]
                 baseline = float(np.mean(pair["baseline_similarity"] >= text_similarity_min)) \
                     if len(pair["baseline_similarity"]) else 0.0
+                chance = 0.0  # distinct texts practically never share 80% of their word 3-grams
                 criterion = f"MinHash similarity >= {text_similarity_min:g} to a {pair['a']} text"
             else:
                 near = (pair["distance_ratio"] <= distance_ratio_max) & ~pair["exact"]
                 reference = pair["baseline_ratio"]
-                baseline = float(np.mean((reference > 0) & (reference <= distance_ratio_max)))
-                criterion = (f"within {distance_ratio_max:g}x the typical nearest-neighbour distance "
-                             f"of a {pair['a']} row")
+                baseline = float(np.mean(reference <= distance_ratio_max))
+                chance = chance_rate(distance_ratio_max, pair["neighbour_rank"], pair["dimension_estimate"])
+                criterion = (f"within {distance_ratio_max:g}x the typical distance to a {pair['a']} row's "
+                             f"{pair['neighbour_rank']}th neighbour")
             count = int(near.sum())
             fraction = count / max(pair["n_queried"], 1)
-            if count < near_rows_min or fraction < near_fraction_min or fraction < baseline_ratio_min * baseline:
+            if count < near_rows_min or fraction < near_fraction_min or fraction < chance_ratio_min * chance:
                 continue
             positions = np.flatnonzero(near)[:20]
             findings.append(self.finding(
                 f"{count} of {pair['n_queried']} {pair['b']} rows ({fraction:.1%}) lie {criterion} "
-                f"(within {pair['a']} itself: {baseline:.1%}); the threshold is {near_fraction_min:.1%}.",
+                f"(by chance: {chance:.1%}; within {pair['a']} itself: {baseline:.1%}); the threshold is "
+                f"{near_fraction_min:.1%} and {chance_ratio_min:g}x chance.",
                 where=pair["rows_b"][positions].tolist(),
                 evidence={"splits": [pair["a"], pair["b"]], "method": pair["method"], "near_rows": count,
-                          "rows_checked": pair["n_queried"], "fraction": fraction, "baseline_fraction": baseline,
+                          "rows_checked": pair["n_queried"], "fraction": fraction, "chance_fraction": chance,
+                          "fraction_within_" + pair["a"]: baseline,
                           "approximate_search": pair["approximate"],
                           f"{pair['b']}_rows": pair["rows_b"][positions[:10]].tolist(),
                           f"nearest_{pair['a']}_rows": pair["rows_a"][positions[:10]].tolist()},
             ))
         return findings
+
+
+def chance_rate(ratio: float, rank: int, dimension: float) -> float:
+    """Share of rows whose nearest neighbour lies within `ratio` times the typical distance to
+    the rank-th neighbour, in locally uniform data of this dimension: about rank·ratio^D
+    neighbours fall in that ball on average (Poisson), so P = 1 - exp(-rank·ratio^D)."""
+    if not math.isfinite(dimension):
+        return 0.0
+    return float(1.0 - math.exp(-rank * ratio ** dimension))
