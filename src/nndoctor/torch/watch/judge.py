@@ -24,10 +24,23 @@ JUDGE_INTERVAL_SECONDS = 2.0
 EVENT_JUDGE_INTERVAL_SECONDS = 0.05
 
 
+# What a run measures for the code rules. Code rules that need a preflight experiment
+# (batch mixing, determinism, …) are left out of a run rather than listed as skipped in
+# every report: `nndoctor run --preflight` runs them on the first step.
+RUN_CODE_MEASUREMENTS = {
+    "loss_calls", "parameter_status", "steps_observed", "stale_grad_updates",
+    "no_grad_forwards", "initial_loss", "internal_faults",
+}
+
+
 def select_rules(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[type[Rule]]:
     registry = load_rules()
     rules = registry.select(areas=RUN_AREAS, select=list(select or []), ignore=list(ignore or []))
-    return [r for r in rules if r.area != "preflight" or r.id in PREFLIGHT_RULES_IN_RUN]
+    return [
+        r for r in rules
+        if (r.area != "preflight" or r.id in PREFLIGHT_RULES_IN_RUN)
+        and (r.area != "code" or set(r.requires) <= RUN_CODE_MEASUREMENTS)
+    ]
 
 
 def finding_key(finding: Finding) -> tuple[str, str]:

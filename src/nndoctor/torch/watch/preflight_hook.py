@@ -15,6 +15,7 @@ import math
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 
 from nndoctor.core.report import Report
 
@@ -34,10 +35,12 @@ def _first_tensor(outputs: Any) -> Any:
     return outputs
 
 
-def replay_loss(function: Callable[..., Any], kwargs: dict[str, Any], shape: list[int]) -> Callable[[Any, Any], Any]:
+def replay_loss(function_name: str, kwargs: dict[str, Any], shape: list[int]) -> Callable[[Any, Any], Any]:
     """A `loss_fn(outputs, targets)` that calls the intercepted loss function the way the
     script did: on the model's (first) output tensor, flattened like the script's
-    prediction when the shapes differ (the usual `logits.view(-1, vocab)`)."""
+    prediction when the shapes differ (the usual `logits.view(-1, vocab)`). The function
+    is looked up on torch.nn.functional at call time, so preflight's own loss recorder
+    sees the call."""
 
     def loss_fn(outputs: Any, targets: Any) -> Any:
         prediction = _first_tensor(outputs)
@@ -46,7 +49,7 @@ def replay_loss(function: Callable[..., Any], kwargs: dict[str, Any], shape: lis
                 prediction = prediction.reshape(-1, *shape[1:])
             elif len(shape) == 1:
                 prediction = prediction.reshape(-1)
-        return function(prediction, targets, **kwargs)
+        return getattr(F, function_name)(prediction, targets, **kwargs)
 
     return loss_fn
 

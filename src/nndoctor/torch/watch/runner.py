@@ -63,7 +63,8 @@ def _exit_code(code: Any) -> int:
 
 
 def _visible(frame: traceback.FrameSummary) -> bool:
-    return not (frame.filename.startswith(_OWN_DIR) or frame.filename in _HIDDEN_FILES)
+    name = frame.filename
+    return not (name.startswith(_OWN_DIR) or name in _HIDDEN_FILES or name == "<frozen runpy>")
 
 
 def _strip_own_frames(exception: traceback.TracebackException) -> None:

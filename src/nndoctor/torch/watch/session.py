@@ -239,15 +239,15 @@ class Session:
             if original is None:
                 continue
             self._originals[function_name] = original
-            setattr(F, function_name, self._wrap_loss(original, kind))
+            setattr(F, function_name, self._wrap_loss(original, function_name, kind))
 
-    def _wrap_loss(self, original: Any, kind: str) -> Any:
+    def _wrap_loss(self, original: Any, function_name: str, kind: str) -> Any:
         session = self
 
         def watched_loss(*args: Any, **kwargs: Any) -> Any:
             output = original(*args, **kwargs)
             if not session.suspended and not session._in_loss:
-                session._on_loss_call(original, kind, args, kwargs, output)
+                session._on_loss_call(function_name, kind, args, kwargs, output)
             return output
 
         watched_loss.__wrapped__ = original  # type: ignore[attr-defined]
@@ -562,7 +562,7 @@ class Session:
         if in_training:
             self.judge.dirty = True
 
-    def _on_loss_call(self, original: Any, kind: str, args: tuple[Any, ...],
+    def _on_loss_call(self, function_name: str, kind: str, args: tuple[Any, ...],
                       kwargs: dict[str, Any], output: Any) -> None:
         self._in_loss = True
         try:
@@ -574,7 +574,7 @@ class Session:
             if grad_mode:
                 self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
                                         "target": target, "reduction": reduction,
-                                        "function": original, "kwargs": kwargs}
+                                        "function": function_name, "kwargs": kwargs}
             elif self.models:
                 self._eval_sum += _mean_loss_value(kind, output, prediction, reduction)
                 self._eval_count += 1
