@@ -35,10 +35,11 @@ def test_large_test_set_is_silent():
     assert EvalSetTooSmall().check(sizes(2000, accuracy=0.9, given=True)) == []
 
 
-def test_medium_set_is_info_and_rare_class_warns():
+def test_medium_set_and_rare_class_are_info():
     assert EvalSetTooSmall().check(sizes(1000))[0].severity == "info"
     finding = EvalSetTooSmall().check(sizes(20000, smallest_n=40))[0]
-    assert finding.severity == "warning" and "'rare' has 40 rows" in finding.message
+    assert finding.severity == "info" and "'rare' has 40 rows" in finding.message
+    assert EvalSetTooSmall().check(sizes(300, smallest_n=40))[0].severity == "warning"
 
 
 def test_regression_mse_interval():

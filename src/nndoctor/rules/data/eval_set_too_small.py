@@ -79,8 +79,9 @@ class EvalSetTooSmall(Rule):
         accuracy_halfwidth_points_info: float = 2.0,
         # At ±5 points even a 10-point difference is barely resolved (warning).
         accuracy_halfwidth_points_warning: float = 5.0,
-        # Smallest-class recall known only to ±10 points (fewer than ~100 rows) is a guess.
-        class_recall_halfwidth_points_warning: float = 10.0,
+        # Smallest-class recall known only to ±10 points (fewer than ~93 rows) is a guess
+        # (info: the accuracy can still be well measured).
+        class_recall_halfwidth_points_max: float = 10.0,
         # Regression: MSE known only to ±10% (info) / ±25% (warning) of its value.
         mse_relative_halfwidth_info: float = 0.10,
         mse_relative_halfwidth_warning: float = 0.25,
@@ -109,10 +110,10 @@ class EvalSetTooSmall(Rule):
             halfwidth = 100 * wilson_halfwidth(p, n)
             small_n = split.get("smallest_class_n")
             class_halfwidth = 100 * wilson_halfwidth(0.5, int(small_n)) if small_n is not None else 0.0
-            class_warn = class_halfwidth > class_recall_halfwidth_points_warning
-            if halfwidth <= accuracy_halfwidth_points_info and not class_warn:
+            class_small = class_halfwidth > class_recall_halfwidth_points_max
+            if halfwidth <= accuracy_halfwidth_points_info and not class_small:
                 continue
-            warn = halfwidth > accuracy_halfwidth_points_warning or class_warn
+            warn = halfwidth > accuracy_halfwidth_points_warning
             limit = accuracy_halfwidth_points_warning if halfwidth > accuracy_halfwidth_points_warning \
                 else accuracy_halfwidth_points_info
             needed = rows_for_halfwidth(p, accuracy_halfwidth_points_info / 100)
@@ -122,11 +123,11 @@ class EvalSetTooSmall(Rule):
             if halfwidth > accuracy_halfwidth_points_info:
                 text += (f", above the {limit:g}-point limit; ~{needed:,} rows would give "
                          f"±{accuracy_halfwidth_points_info:g} points")
-            if class_warn:
-                class_needed = rows_for_halfwidth(0.5, class_recall_halfwidth_points_warning / 100)
+            if class_small:
+                class_needed = rows_for_halfwidth(0.5, class_recall_halfwidth_points_max / 100)
                 text += (f"; the smallest class {split['smallest_class']!r} has {small_n} rows, so its "
                          f"recall is known to ±{class_halfwidth:.0f} points (limit "
-                         f"{class_recall_halfwidth_points_warning:g}; needs ~{class_needed} rows)")
+                         f"{class_recall_halfwidth_points_max:g}; needs ~{class_needed} rows)")
             findings.append(self.finding(
                 text + ".",
                 severity="warning" if warn else "info", where=split["split"],
