@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
-from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, check_fail_on, fail, finish, split_names
+from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, finish, split_names
 from nndoctor.core.errors import UsageError
+
+
+def fail(message: str) -> NoReturn:
+    """Bad usage: raised as UsageError so run_cli prints one line and exits 2."""
+    raise UsageError(message)
 
 
 def _embeddings(values: list[str] | None) -> dict[str, Any] | None:
@@ -71,7 +76,8 @@ def audit_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every detail of each finding."),
 ) -> None:
     """Audit a dataset's splits for leakage, duplicates, imbalance, shift and label problems."""
-    check_fail_on(fail_on)
+    if fail_on not in ("error", "warning"):
+        fail(f"--fail-on takes 'error' or 'warning', got {fail_on!r}")
     options = _options(option)
     if max_rows is not None:
         if max_rows < 1:
@@ -79,15 +85,12 @@ def audit_command(
         options["max_rows"] = max_rows
     from nndoctor.data.audit import audit
 
-    try:
-        report = audit(
-            train, val=val, test=test, label=label, group=group, source=source,
-            annotators=split_names(annotators) or None, text=split_names(text) or None,
-            embeddings=_embeddings(embeddings), task=task,
-            select=split_names(select) or None, ignore=split_names(ignore) or None, **options,
-        )
-    except UsageError as error:
-        fail(str(error))
+    report = audit(
+        train, val=val, test=test, label=label, group=group, source=source,
+        annotators=split_names(annotators) or None, text=split_names(text) or None,
+        embeddings=_embeddings(embeddings), task=task,
+        select=split_names(select) or None, ignore=split_names(ignore) or None, **options,
+    )
     report.context["files"] = {name: str(path) for name, path in
                                (("train", train), ("val", val), ("test", test)) if path is not None}
     finish(report, json_path=json_path, fail_on=fail_on, verbose=verbose)

@@ -104,7 +104,6 @@ def audit(
     Returns a Report; `report.context` records the split sizes and any sampling applied.
     """
     require("pandas")
-    require("sklearn")
     audit_options = make_options(options)
     config = load_config()
     registry = load_rules()
@@ -119,6 +118,7 @@ def audit(
         label=label, group=group, source=source, annotators=annotators, text=text,
         embeddings=embeddings, task=task, options=audit_options,
     )
+    require("sklearn")
     needed = {name for rule in rules for name in rule.requires}
     m = run_measures(data, audit_options, needed)
     report = Report(command="audit")
