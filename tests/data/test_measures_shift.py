@@ -1,0 +1,134 @@
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from nndoctor.core.rule import Measurements
+from nndoctor.data.load import load_audit_data
+from nndoctor.data.measures import shift
+from nndoctor.data.view import AuditOptions
+from nndoctor.rules.data.source_predictable import SourcePredictable
+from nndoctor.rules.data.split_shift import SplitShift
+
+FEATURES = [f"f{i}" for i in range(6)]
+
+
+def table(n, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
+    frame["y"] = (frame["f0"] + 0.2 * rng.normal(size=n) > 0).astype(int)
+    return frame
+
+
+def measured(splits, options=None, **columns):
+    data = load_audit_data(splits, label="y", **columns)
+    m = Measurements()
+    shift.measure(data, m, options or AuditOptions(cv_folds=3))
+    return m, data
+
+
+def test_random_split_is_silent():
+    train, test = train_test_split(table(3000), test_size=0.3, random_state=0)
+    m, _ = measured({"train": train, "test": test})
+    result = m["split_shift"][0]
+    assert abs(result["auc"] - 0.5) < 0.06
+    assert SplitShift().check(m) == []
+
+
+def test_standardisation_fitted_on_train_is_silent():
+    frame = table(3000)
+    frame[FEATURES] = frame[FEATURES] * [1, 10, 100, 0.1, 5, 50] + 7
+    train, test = train_test_split(frame, test_size=0.3, random_state=1)
+    scaler = StandardScaler().fit(train[FEATURES])
+    train, test = train.copy(), test.copy()
+    train[FEATURES] = scaler.transform(train[FEATURES])
+    test[FEATURES] = scaler.transform(test[FEATURES])
+    m, _ = measured({"train": train, "val": test})
+    assert SplitShift().check(m) == []
+
+
+def test_planted_shift_fires_and_names_the_feature():
+    train, test = train_test_split(table(3000), test_size=0.3, random_state=0)
+    test = test.copy()
+    test["f3"] += 1.0
+    m, _ = measured({"train": train, "test": test})
+    finding = SplitShift().check(m)[0]
+    assert finding.evidence["auc"] > 0.7
+    assert finding.evidence["top_features"][0]["feature"] == "f3"
+    assert "'f3'" in finding.message
+
+
+def test_grouped_split_with_distinct_groups_is_silent_when_group_is_given():
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(120), 25)
+    signature = rng.normal(scale=2.0, size=(120, len(FEATURES)))  # each patient is a tight cluster
+    frame = pd.DataFrame(signature[patients] + 0.2 * rng.normal(size=(len(patients), len(FEATURES))),
+                         columns=FEATURES)
+    frame["y"] = (frame["f0"] > 0).astype(int)
+    frame["patient"] = patients
+    train_rows, test_rows = next(GroupShuffleSplit(test_size=0.25, random_state=0).split(frame, groups=patients))
+    splits = {"train": frame.iloc[train_rows], "test": frame.iloc[test_rows]}
+    m, _ = measured(splits, group="patient")
+    assert m["split_shift"][0]["grouped_cv"] is True
+    assert SplitShift().check(m) == []
+
+
+def test_identifier_and_category_columns_do_not_fake_a_shift():
+    frame = table(3000)
+    frame["record_id"] = [f"rec-{i:06d}" for i in range(len(frame))]  # unique per row
+    frame["site"] = np.random.default_rng(0).choice(["a", "b", "c"], len(frame))
+    train, test = train_test_split(frame, test_size=0.3, random_state=0)
+    m, _ = measured({"train": train, "test": test})
+    assert SplitShift().check(m) == []
+
+
+def test_sample_cap_is_applied_and_noted():
+    class SmallCap(AuditOptions):
+        shift_sample_cap = 1000
+
+    train, test = train_test_split(table(4000), test_size=0.5, random_state=0)
+    m, data = measured({"train": train, "test": test}, options=SmallCap(cv_folds=3))
+    result = m["split_shift"][0]
+    assert result["n_train_rows"] == 500 and result["n_other_rows"] == 500 and result["sampled"]
+    assert "shift_sample_cap=1000" in data.notes["split_shift"]["test"]
+
+
+def lab_table(n, batch_offset, label_mix=False, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = table(n, seed)
+    frame["lab"] = rng.choice(["lab_a", "lab_b", "lab_c"], n)
+    frame["f2"] += frame["lab"].map({"lab_a": 0.0, "lab_b": batch_offset, "lab_c": -batch_offset})
+    if label_mix:  # lab_a mostly sends positives: the source is predictable through the label only
+        positives = frame["y"] == 1
+        frame.loc[positives, "lab"] = np.where(rng.random(positives.sum()) < 0.8, "lab_a", "lab_b")
+        frame.loc[~positives, "lab"] = np.where(rng.random((~positives).sum()) < 0.8, "lab_c", "lab_b")
+    return frame
+
+
+def test_batch_effect_is_predictable():
+    frame = lab_table(3000, batch_offset=2.0)
+    m, _ = measured({"train": frame.iloc[:2400], "test": frame.iloc[2400:]}, source="lab")
+    finding = SourcePredictable().check(m)[0]
+    assert finding.evidence["auc"] > 0.85 and finding.evidence["n_sources"] == 3
+    assert finding.evidence["top_features"][0]["feature"] == "f2"
+
+
+def test_no_batch_effect_is_silent():
+    frame = lab_table(3000, batch_offset=0.0)
+    m, _ = measured({"train": frame}, source="lab")
+    assert abs(m["source_predictability"]["auc"] - 0.5) < 0.06
+    assert SourcePredictable().check(m) == []
+
+
+def test_source_predictable_only_through_its_class_mix_is_silent():
+    frame = lab_table(3000, batch_offset=0.0, label_mix=True)
+    m, _ = measured({"train": frame}, source="lab")
+    result = m["source_predictability"]
+    assert result["label_only_auc"] > 0.7
+    assert SourcePredictable().check(m) == []
+
+
+def test_unavailable_reasons():
+    m, _ = measured({"train": table(200)})
+    assert "only a train split" in m.unavailable["split_shift"]
+    assert "no source column" in m.unavailable["source_predictability"]
