@@ -114,10 +114,10 @@ class Judge:
         console.print(live_line(finding))
 
     def final(self, report: Report) -> Report:
-        """The final judgement plus every finding that fired earlier and is gone now (a
-        loss spike that recovered is still worth knowing about)."""
-        present = {finding_key(f) for f in report.findings}
-        for key, finding in self.fired.items():
-            if key not in present:
+        """The final judgement plus the findings of rules that fired earlier and are silent
+        now (a loss spike that recovered is still worth knowing about)."""
+        present = {f.rule for f in report.findings}
+        for finding in self.fired.values():
+            if finding.rule not in present:
                 report.findings.append(finding)
         return report

@@ -109,7 +109,8 @@ def run_target(session: Session, *, script: str | None = None, module: str | Non
     session.install()
     try:
         if script is not None:
-            runpy.run_path(script, run_name="__main__")
+            # Python gives `__main__.__file__` (and tracebacks) the absolute path.
+            runpy.run_path(os.path.abspath(script), run_name="__main__")
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit_:

@@ -22,7 +22,9 @@ user's program continues exactly as it would without nndoctor.
 from __future__ import annotations
 
 import math
+import sys
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -51,6 +53,7 @@ DISCOVERY_MAX_BACKWARDS = 50
 PER_ROW_KINDS = {"cross_entropy", "nll"}
 
 _active: Session | None = None
+_RELAYED_WARNINGS: set[tuple[Any, ...]] = set()
 
 
 def active_session() -> Session | None:
@@ -77,6 +80,37 @@ def _mean_loss_value(kind: str, output: torch.Tensor, prediction: Any, reduction
     else:
         count = prediction.numel()
     return total / max(count, 1)
+
+
+def _may_warn(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Would torch warn inside this loss call (size mismatch, kl_div's 'mean', legacy
+    arguments)? Those warnings name the caller's line, which must stay the user's."""
+    if kind == "kl_div" or "size_average" in kwargs or "reduce" in kwargs:
+        return True
+    prediction, target = _loss_target_tensor(args, kwargs)
+    return (isinstance(prediction, torch.Tensor) and isinstance(target, torch.Tensor)
+            and prediction.shape != target.shape)
+
+
+def _call_relaying_warnings(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                            caller: Any) -> Any:
+    """Call the loss and re-issue its warnings at the caller's line, through the normal
+    filters, exactly as if the wrapper were not there."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        output = original(*args, **kwargs)
+    for warning in caught:
+        key = (warning.category, str(warning.message), caller.f_code.co_filename, caller.f_lineno)
+        if key in _RELAYED_WARNINGS:
+            # catch_warnings invalidates the per-module registries, so "show once per
+            # location" (Python's default) is kept here.
+            continue
+        _RELAYED_WARNINGS.add(key)
+        registry = caller.f_globals.setdefault("__warningregistry__", {})
+        warnings.warn_explicit(warning.message, warning.category, caller.f_code.co_filename,
+                               caller.f_lineno, module=caller.f_globals.get("__name__"),
+                               registry=registry, module_globals=caller.f_globals)
+    return output
 
 
 class Session:
@@ -245,7 +279,10 @@ class Session:
         session = self
 
         def watched_loss(*args: Any, **kwargs: Any) -> Any:
-            output = original(*args, **kwargs)
+            if _may_warn(kind, args, kwargs):
+                output = _call_relaying_warnings(original, args, kwargs, sys._getframe(1))
+            else:
+                output = original(*args, **kwargs)
             if not session.suspended and not session._in_loss:
                 session._on_loss_call(function_name, kind, args, kwargs, output)
             return output
