@@ -132,3 +132,25 @@ def test_unavailable_reasons():
     m, _ = measured({"train": table(200)})
     assert "only a train split" in m.unavailable["split_shift"]
     assert "no source column" in m.unavailable["source_predictability"]
+
+
+def test_encoding_handles_mixed_column_types():
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = table(n)
+    frame["when"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    frame.loc[::50, "when"] = pd.NaT
+    frame["zoned"] = frame["when"].dt.tz_localize("UTC")
+    frame["waited"] = pd.to_timedelta(rng.integers(0, 100, n), unit="min")
+    frame["flag"] = rng.random(n) < 0.5
+    frame["empty"] = np.nan
+    frame["wild"] = np.where(rng.random(n) < 0.05, np.inf, rng.normal(size=n))
+    frame["kind"] = pd.Categorical(rng.choice(["x", "y", None], n))
+    m, _ = measured({"train": frame.iloc[:300], "test": frame.iloc[300:]})
+    assert SplitShift().check(m) == []
+
+
+def test_tiny_evaluation_split_is_skipped_with_reason():
+    frame = table(300)
+    m, data = measured({"train": frame.iloc[:290], "test": frame.iloc[290:]})
+    assert "fewer than 20 rows" in m.unavailable["split_shift"]

@@ -23,6 +23,7 @@ def test_fires_with_weights_and_log_prior_numbers():
     assert "nn.CrossEntropyLoss(weight=torch.tensor([0.5263, 10]))" in text
     assert "pos_weight=torch.tensor(19))" in text
     assert f"{math.log(250 / 4750):.4g}" in text
+    assert "model.head.bias.data = torch.tensor([-0.05129, -2.996])" in text
     assert "WeightedRandomSampler" in text and "focal" in text
     assert "19.0:1" in finding.message and "10:1" in finding.message
 

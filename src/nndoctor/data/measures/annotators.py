@@ -143,7 +143,8 @@ def agreement_summary(codes: np.ndarray, names: list[str], n_categories: int,
         "mean_pairwise_agreement": round(float(np.mean([p["agreement"] for p in pairwise])), 4) if pairwise else None,
         "majority_vote_agreement": _leave_one_out_majority(codes),
         "label_agreement_with_annotators": _label_agreement(codes, label_codes),
-        "least_agreeing_annotator": min(mean_kappa, key=lambda n: np.nan_to_num(mean_kappa[n], nan=2.0)),
+        "least_agreeing_annotator": (min(mean_kappa, key=lambda n: np.nan_to_num(mean_kappa[n], nan=2.0))
+                                     if len(names) > 2 else None),
         "pairwise": pairwise[:45],
     }
 

@@ -20,10 +20,11 @@ from nndoctor.data.view import AuditData, AuditOptions, Split
 MEASUREMENTS = ("split_shift", "source_predictability")
 SHIFT_SAMPLE_CAP = 20_000  # default of the `shift_sample_cap` option (rows per model, all splits)
 MAX_SOURCES = 20  # most frequent sources kept; rarer ones are left out and noted
-MAX_PERMUTED_FEATURES = 30  # features scored by permutation (preselected by univariate drift)
+MAX_PERMUTED_FEATURES = 20  # features scored by permutation (preselected by univariate drift)
 MAX_EMBEDDING_DIMS = 64  # embeddings used as features are randomly projected down to this
 CATEGORICAL_MAX_LEVELS = 255  # HistGradientBoosting's native categorical limit
 TOP_FEATURES = 10
+MIN_ROWS_PER_SIDE = 20  # fewer rows than this in a split give no usable AUC
 
 
 def option(options: AuditOptions, name: str, default: Any) -> Any:
@@ -75,9 +76,11 @@ def _encode_column(column: Any, pd: Any) -> tuple[np.ndarray | None, bool]:
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return pd.to_numeric(column, errors="coerce").astype(float).to_numpy(), False
     if pd.api.types.is_datetime64_any_dtype(column):
-        stamps = column.astype("int64").astype(float).to_numpy()
-        stamps[column.isna().to_numpy()] = np.nan
-        return stamps, False
+        naive = column.dt.tz_convert(None) if getattr(column.dt, "tz", None) is not None else column
+        stamps = naive.to_numpy(dtype="datetime64[ns]").view("int64").astype(float)
+        return np.where(column.isna().to_numpy(), np.nan, stamps), False
+    if pd.api.types.is_timedelta64_dtype(column):
+        return column.dt.total_seconds().to_numpy(dtype=float), False
     codes, uniques = pd.factorize(column.astype("object"), sort=True)
     if len(uniques) == 0:
         return None, False
@@ -95,9 +98,9 @@ def quick_classifier(n_classes: int, categorical: np.ndarray, seed: int) -> Any:
     (each round grows one tree per class)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    rounds = int(min(60, max(15, 200 // n_classes))) if n_classes > 2 else 60
+    rounds = int(max(10, 120 // n_classes)) if n_classes > 2 else 40
     return HistGradientBoostingClassifier(
-        max_iter=rounds, learning_rate=0.15, max_leaf_nodes=15, early_stopping=False, random_state=seed,
+        max_iter=rounds, learning_rate=0.2, max_leaf_nodes=15, early_stopping=False, random_state=seed,
         categorical_features=categorical if categorical.any() else None,
     )
 
@@ -207,6 +210,9 @@ def _measure_split_shift(data: AuditData, m: Measurements, options: AuditOptions
         return
     results = []
     for index, other in enumerate(data.others):
+        if min(len(data.train), len(other)) < MIN_ROWS_PER_SIDE:
+            data.notes.setdefault("split_shift", {})[other.name] = f"skipped: fewer than {MIN_ROWS_PER_SIDE} rows"
+            continue
         rng = np.random.default_rng(options.seed + index)
         positions = [sample_positions(len(split), cap // 2, rng) for split in (data.train, other)]
         x, names, categorical = encode([data.train, other], positions, options.seed)
@@ -228,6 +234,9 @@ def _measure_split_shift(data: AuditData, m: Measurements, options: AuditOptions
             data.notes.setdefault("split_shift", {})[other.name] = (
                 f"adversarial validation on {len(positions[0])} train + {len(positions[1])} {other.name} "
                 f"rows (shift_sample_cap={cap})")
+    if not results:
+        m.mark_unavailable("split_shift", f"every evaluation split has fewer than {MIN_ROWS_PER_SIDE} rows")
+        return
     m["split_shift"] = results
 
 

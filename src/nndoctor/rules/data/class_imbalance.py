@@ -124,6 +124,8 @@ def _fixes(classes: list[str], counts: dict[str, int], weights: list[float],
         bias_text = f"torch.tensor({_vector(log_prior)})"
     fixes = [
         f"Weight the loss: `nn.CrossEntropyLoss(weight={weight_text})`, weights n / (k * n_c){order}.",
+        f"Initialise the output bias to the log class prior: `model.head.bias.data = {bias_text}` "
+        "so the first predictions already match the class frequencies (003 §4.2).",
     ]
     if len(classes) == 2:
         negative, positive = classes
@@ -137,8 +139,6 @@ def _fixes(classes: list[str], counts: dict[str, int], weights: list[float],
         "majority examples stop dominating the gradient.",
         "Resample with `torch.utils.data.WeightedRandomSampler(weights=[1 / n_c of each sample's "
         "class], num_samples=len(dataset))`, or oversample the minority after splitting, never before.",
-        f"Initialise the output bias to the log class prior: `model.head.bias.data = {bias_text}` "
-        "so the first predictions already match the class frequencies (003 §4.2).",
         "Report per-class recall / F1 / balanced accuracy and the confusion matrix instead of "
         "accuracy alone.",
     ]

@@ -84,7 +84,7 @@ class StratificationMismatch(Rule):
                 )
             findings.append(
                 self.finding(
-                    f"{lead}; chi-square p = {p_value:.2g} < {p_value_max:g}.",
+                    f"{lead}; chi-square p {_p_text(p_value)} < {p_value_max:g}.",
                     where=split,
                     evidence={
                         "split": split,
@@ -103,3 +103,8 @@ class StratificationMismatch(Rule):
                 )
             )
         return findings
+
+
+def _p_text(p_value: float) -> str:
+    """'= 2e-41', or '< 1e-300' when the p-value underflows to zero."""
+    return f"= {p_value:.2g}" if p_value > 0 else "< 1e-300"
