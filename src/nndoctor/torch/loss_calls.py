@@ -14,6 +14,7 @@ Both preflight and `nndoctor run` produce the `loss_calls` measurement from here
 """
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,15 @@ def describe_loss_call(
     return record
 
 
+def _call_options(function: Any, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments after input and target, by name (positional ones included)."""
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {k: v for k, v in kwargs.items() if k not in ("input", "target")}
+    return {k: v for k, v in list(bound.arguments.items())[2:] if v is not None}
+
+
 @dataclass
 class LossCall:
     kind: str
@@ -169,6 +179,9 @@ class LossCall:
     target: Any
     output: Any
     record: dict[str, Any]
+    # Keyword arguments of the call (reduction, label_smoothing, ignore_index, pos_weight…):
+    # preflight's loss expectations depend on them.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -201,7 +214,8 @@ class LossCallRecorder:
                 self._inside = True
                 try:
                     record = describe_loss_call(kind, prediction, target, step=self.step)
-                    self.calls.append(LossCall(kind, prediction, target, output, record))
+                    options = _call_options(original, args, kwargs)
+                    self.calls.append(LossCall(kind, prediction, target, output, record, options))
                 finally:
                     self._inside = False
             return output

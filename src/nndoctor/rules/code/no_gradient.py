@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+from nndoctor.rules.code.param_status_helpers import names_text, numel
+
+
+@register
+class NoGradient(Rule):
+    """Trainable parameters receive no gradient (or an exactly zero one) from the loss.
+
+    What it detects:
+        Parameters with requires_grad=True whose `.grad` is still None, or exactly zero
+        everywhere, after a backward pass of your loss (000 §1.4: "check whether gradients
+        are zero").
+
+    Why it matters:
+        A parameter without gradient never learns: the layer stays at its random
+        initialisation while the loss goes down a little through the other layers, so
+        nothing crashes and the model is silently worse.
+
+    Likely causes:
+        - The layer is defined in `__init__` but never used in `forward` (or its output is discarded).
+        - The graph is cut: `.detach()`, `.data`, `.item()`, `.numpy()`, `torch.no_grad()` or an in-place overwrite between the layer and the loss.
+        - Its output is multiplied by zero, or only reaches the loss through argmax/round/comparisons, which have no gradient.
+        - The loss itself was detached (`torch.tensor(loss.item())`, computed under no_grad).
+
+    Fixes:
+        - Check that every module created in `__init__` is called in `forward`; remove unused ones or pass `find_unused_parameters` only if intended.
+        - Remove `.detach()` / `.data` / `.item()` between the layer and the loss; return the loss tensor itself.
+        - Replace non-differentiable steps (argmax, round) with differentiable ones (softmax, straight-through estimators).
+        - Print `[(n, p.grad is None) for n, p in model.named_parameters()]` after `loss.backward()`.
+
+    Example:
+        no-gradient: 2 trainable parameters (aux_head.weight, aux_head.bias; 650 values)
+        got no gradient from the loss (threshold: every trainable parameter gets one).
+    """
+
+    id = "no-gradient"
+    title = "trainable parameters get no gradient"
+    severity = "warning"
+    area = "code"
+    requires = ("parameter_status",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        affected_share_for_error: float = 1.0,  # when every trainable value is cut off, nothing learns: an error
+    ) -> list[Finding]:
+        trainable = [p for p in m["parameter_status"] if p.get("trainable")]
+        missing = [p for p in trainable if not p.get("got_grad") or p.get("grad_all_zero")]
+        if not missing:
+            return []
+        share = numel(missing) / max(numel(trainable), 1)
+        none = [p for p in missing if not p.get("got_grad")]
+        zero = [p for p in missing if p.get("got_grad")]
+        parts = []
+        if none:
+            parts.append(f"{len(none)} got no gradient ({names_text(none)})")
+        if zero:
+            parts.append(f"{len(zero)} got an all-zero gradient ({names_text(zero)})")
+        detached = " — the loss itself does not require grad, so it is cut off from the model" if m.get("loss_detached") else ""
+        return [self.finding(
+            f"Of {len(trainable)} trainable parameters, {' and '.join(parts)}: {share:.0%} of the trainable "
+            f"values (threshold: none){detached}.",
+            severity="error" if share >= affected_share_for_error else "warning",
+            where=[p["name"] for p in missing],
+            step=m.get("steps_observed") if m.get("steps_observed") else None,
+            evidence={"no_gradient": [p["name"] for p in none], "zero_gradient": [p["name"] for p in zero],
+                      "affected_values": numel(missing), "trainable_values": numel(trainable),
+                      "loss_detached": bool(m.get("loss_detached"))},
+        )]

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+
+LABELS = {"batch": "the batch", "two_samples": "two samples"}
+OPTIMIZER_CAUSES = [
+    "The learning rate is too low (the loss barely moves) or too high (it grows or becomes NaN).",
+    "Momentum or weight decay settings that fight the updates; a scheduler whose base lr is wrong.",
+]
+OPTIMIZER_FIXES = [
+    "Start from Adam with lr=1e-3 (`torch.optim.Adam(model.parameters(), lr=1e-3)`), then tune.",
+    "Sweep the learning rate by factors of 10 (1e-5 … 1) on one batch and keep the largest that does not diverge.",
+]
+
+
+def _progress(run: Mapping[str, Any]) -> float | None:
+    """Share of the distance from the initial loss to the floor covered by the best loss."""
+    distance = run["initial"] - run["floor"]
+    if not math.isfinite(run["initial"]) or distance <= 1e-8 * max(1.0, abs(run["initial"])):
+        return None
+    best = run["best"] if math.isfinite(run["best"]) else run["initial"]
+    return (run["initial"] - best) / distance
+
+
+def _diverged(run: Mapping[str, Any]) -> bool:
+    return bool(run["non_finite"]) or (math.isfinite(run["final"]) and run["final"] > run["initial"])
+
+
+def _describe(run: Mapping[str, Any], progress: float | None) -> str:
+    share = f", {progress:.0%} of the way to its floor {run['floor']:.3g}" if progress is not None else ""
+    return (f"with {run['optimizer']} the loss on {LABELS.get(run['data'], run['data'])} went from "
+            f"{run['initial']:.4g} to {run['final']:.4g} in {run['steps']} steps{share}")
+
+
+@register
+class CannotOverfitBatch(Rule):
+    """The model cannot memorise a single batch (or two samples), which a working setup always can.
+
+    What it detects:
+        Copies of the model are trained on your one batch, and on its first two samples,
+        for a bounded number of steps (000 §1.4: the loss should drop sharply within
+        10–100 updates; 001, 003: any model can overfit one or two samples). Each is
+        trained with your optimizer settings and with Adam 1e-3 (000 §1.1.3). If Adam
+        fails too, the code or architecture is broken; if only your settings fail, it is
+        the learning rate or optimizer. Progress is measured towards the lowest reachable
+        loss (label smoothing, soft targets and duplicated inputs with different targets
+        raise it above 0).
+
+    Why it matters:
+        If a model cannot memorise 32 examples it will not learn from millions: something
+        between data, model, loss and optimizer is disconnected, and longer training or
+        more data will not fix it.
+
+    Likely causes:
+        - Parameters left out of the optimizer or frozen; gradients that are zero or blocked (`.detach()`, `.data`, `torch.no_grad()` in forward).
+        - The wrong loss for the task, or its input/target shapes broadcasting (000 §1.4).
+        - The input never reaches the output (overwritten, multiplied by zero, dead activations).
+        - A learning rate far too low or too high (when only your optimizer fails).
+
+    Fixes:
+        - Look at the no-gradient, params-not-updated and loss-broadcasting findings first; they name the broken part.
+        - Assert shapes in the training step (`assert pred.shape == target.shape`) and print a few predictions next to their targets.
+        - Simplify until it overfits: remove regularisation, normalisation and extra layers (000 §1.1), then add them back one by one.
+        - If only your optimizer fails, use `torch.optim.Adam(model.parameters(), lr=1e-3)` or sweep the learning rate by factors of 10.
+
+    Example:
+        cannot-overfit-batch: with Adam(lr=0.001) the loss on the batch went from 2.31 to
+        2.29 in 200 steps, 1% of the way to its floor 0 (threshold 50%); with SGD(lr=0.01)
+        2.31 → 2.30.
+    """
+
+    id = "cannot-overfit-batch"
+    title = "cannot overfit one batch"
+    severity = "error"
+    area = "preflight"
+    requires = ("overfit",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        reference_progress_min: float = 0.5,  # healthy tiny MLP/CNN/LSTM/transformers measured 0.75–0.99 within the budget; broken wiring stays near 0 or at the label entropy
+        user_progress_min: float = 0.1,  # your settings only need to move the loss clearly; slow-but-working SGD passes
+    ) -> list[Finding]:
+        runs = m["overfit"]["runs"]
+        reference = {r["data"]: r for r in runs if r["reference"]}
+        user = {r["data"]: r for r in runs if not r["reference"]}
+        evidence = {
+            f"{r['data']}_{'adam' if r['reference'] else 'yours'}": {
+                "optimizer": r["optimizer"], "initial": r["initial"], "final": r["final"], "floor": r["floor"],
+                "steps": r["steps"], "progress": _progress(r)} for r in runs
+        }
+        for data, run in reference.items():
+            progress = _progress(run)
+            if progress is not None and (progress < reference_progress_min or run["non_finite"]):
+                mine = f"; {_describe(user[data], _progress(user[data]))}" if data in user else ""
+                return [self.finding(
+                    f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} "
+                    f"(threshold {reference_progress_min:.0%}){mine} — the reference optimizer fails too, "
+                    "so the code or architecture is at fault.",
+                    evidence=evidence,
+                )]
+        for data, run in user.items():
+            progress = _progress(run)
+            if progress is None or data not in reference:
+                continue
+            if progress < user_progress_min or _diverged(run):
+                ref = reference[data]
+                what = "diverged" if _diverged(run) else f"covered only {progress:.0%} (threshold {user_progress_min:.0%})"
+                return [self.finding(
+                    f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} — it {what}, while "
+                    f"{_describe(ref, _progress(ref))}: a learning-rate/optimizer problem.",
+                    severity="warning", evidence=evidence, causes=OPTIMIZER_CAUSES, fixes=OPTIMIZER_FIXES,
+                )]
+        return []

@@ -1,0 +1,162 @@
+"""`nndoctor.preflight(model, (inputs, targets), loss_fn, optimizer)`: the checks an
+experienced practitioner runs before a long training run, as experiments on copies.
+
+Order of work: validate the arguments (one-line UsageErrors), snapshot every piece of
+state, forward the real batch on the model (loss calls, output, initial loss), then run
+the experiments the selected rules need on deep copies, each isolated so that a crash
+becomes an `internal-error` finding, restore the snapshot, and judge with the rules.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nndoctor.core.config import load_config
+from nndoctor.core.engine import run_rules
+from nndoctor.core.errors import UsageError
+from nndoctor.core.registry import load_rules
+from nndoctor.core.report import Report
+from nndoctor.core.rule import Measurements
+from nndoctor.torch.preflight import (
+    batch_mixing, custom_functions, determinism, forward, gradients, input_sensitivity, overfit,
+)
+from nndoctor.torch.preflight.snapshot import StateSnapshot
+from nndoctor.torch.preflight.validation import (
+    check_batch, check_devices, check_loss_fn, check_model, check_optimizer, parse_options,
+)
+from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
+
+AREAS = ["code", "preflight", "architecture"]
+Experiment = Callable[[Workbench, Measurements], None]
+# name → (function, measurements it produces, experiments it needs first). The forward
+# pass always runs first: it is also the check that model and loss accept the batch.
+EXPERIMENTS: dict[str, tuple[Experiment, tuple[str, ...], tuple[str, ...]]] = {
+    "gradients": (gradients.run, ("parameter_status", "steps_observed", "loss_detached"), ()),
+    "overfit": (overfit.run, ("overfit",), ()),
+    "input_sensitivity": (input_sensitivity.run, ("input_sensitivity",), ("overfit",)),
+    "batch_mixing": (batch_mixing.run, ("batch_mixing",), ()),
+    "custom_functions": (custom_functions.run, ("custom_functions",), ()),
+    "determinism": (determinism.run, ("determinism",), ()),
+}
+
+PRODUCED = {"output_check", "loss_calls", "initial_loss", "internal_faults"}.union(
+    *(provides for _, provides, _ in EXPERIMENTS.values())
+)
+
+
+def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **options: Any) -> Report:
+    """Run the preflight experiments and return a Report of findings.
+
+    * `model`: a torch.nn.Module; `batch`: `(inputs, targets)` where inputs is a tensor
+      (passed as `model(x)`), a tuple/list (`model(*inputs)`) or a dict (`model(**inputs)`),
+      with samples on dim 0 of every tensor; `loss_fn(outputs, targets)` returns a scalar.
+    * `optimizer`: the torch optimizer you train with (its class and settings are re-created
+      on copies; the optimizer itself is never stepped), or None.
+    * options: `steps` (overfit budget, default 200), `seed` (default 0), `select` / `ignore`
+      (rule ids or areas: code, preflight, architecture), `thresholds` ({rule: {name: value}}).
+
+    Nothing is left changed: parameters, buffers, gradients, train/eval flags, optimizer
+    state, RNG states and the input tensors are restored bit for bit.
+    """
+    opts = parse_options(options)
+    check_model(model)
+    check_loss_fn(loss_fn)
+    check_optimizer(optimizer)
+    checked = check_batch(batch)
+    device = check_devices(model, checked)
+    config = load_config()
+    registry = load_rules()
+    rules = registry.select(
+        areas=AREAS, select=list(opts.select or config.select) or None,
+        ignore=[*opts.ignore, *config.ignore] or None,
+    )
+    # Live-run rules of the code area (missing-zero-grad, …) need a training loop to watch;
+    # preflight leaves them out rather than listing them as skipped in every report.
+    rules = [rule for rule in rules if rule.area != "code" or set(rule.requires) <= PRODUCED]
+    needed = {name for rule in rules for name in rule.requires}
+    m = Measurements()
+    m["internal_faults"] = []
+    bench = Workbench(model, checked, loss_fn, optimizer, opts)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    snapshot = StateSnapshot.capture(model, optimizer, checked.inputs, checked.targets)
+    try:
+        forward.run(bench, m)
+        timings["forward"] = time.perf_counter() - started
+        for name in _experiments_for(needed):
+            _run_isolated(name, bench, m, timings)
+        if any(rule.area == "architecture" for rule in rules):
+            _run_architecture(bench, m, timings)
+    finally:
+        snapshot.restore()
+    report = Report(command="preflight")
+    run_rules(m, rules, thresholds=config.merged_thresholds(opts.thresholds), report=report)
+    report.context.update({
+        "model": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "batch_size": checked.n_samples,
+        "device": str(device) if device is not None else "several",
+        "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+        "steps_budget": opts.steps,
+        "seed": opts.seed,
+        "seconds": {name: round(value, 3) for name, value in timings.items()},
+    })
+    return report
+
+
+def _experiments_for(needed: set[str]) -> list[str]:
+    chosen: list[str] = []
+
+    def add(name: str) -> None:
+        for dependency in EXPERIMENTS[name][2]:
+            add(dependency)
+        if name not in chosen:
+            chosen.append(name)
+
+    for name, (_, provides, _) in EXPERIMENTS.items():
+        if needed & set(provides) or (name == "overfit" and "output_check" in needed):
+            add(name)
+    return [name for name in EXPERIMENTS if name in chosen]
+
+
+def _run_isolated(name: str, bench: Workbench, m: Measurements, timings: dict[str, float]) -> None:
+    """Run one experiment; a crash becomes an internal fault and its measurements are
+    marked unavailable, so the rules that need them are listed as skipped, not silent."""
+    function, provides, _ = EXPERIMENTS[name]
+    started = time.perf_counter()
+    try:
+        function(bench, m)
+    except ExperimentUnavailable as reason:
+        for measurement in provides:
+            m.mark_unavailable(measurement, str(reason))
+    except UsageError:
+        raise
+    except Exception as error:  # noqa: BLE001 — isolation is the point
+        _fault(m, f"preflight experiment {name}", error)
+        for measurement in provides:
+            m.mark_unavailable(measurement, f"the {name} experiment failed (see internal-error)")
+    finally:
+        timings[name] = time.perf_counter() - started
+
+
+def _run_architecture(bench: Workbench, m: Measurements, timings: dict[str, float]) -> None:
+    """PRE-B's architecture lints, measured on the real batch (optional module)."""
+    try:
+        from nndoctor.torch.architecture import measure_architecture
+    except ImportError:
+        return
+    started = time.perf_counter()
+    try:
+        measure_architecture(bench.model, bench.batch.inputs, bench.batch.targets, m, batch_size=bench.batch.n_samples)
+    except Exception as error:  # noqa: BLE001
+        _fault(m, "preflight architecture measurements", error)
+    timings["architecture"] = time.perf_counter() - started
+
+
+def _fault(m: Measurements, source: str, error: BaseException) -> None:
+    m["internal_faults"].append({
+        "source": source, "exception": type(error).__name__, "detail": str(error)[:300],
+        "step": None, "count": 1,
+    })

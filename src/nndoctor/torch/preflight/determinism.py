@@ -1,0 +1,57 @@
+"""Two short runs from the same weights and the same seed must agree (000 §1.2).
+
+Both copies keep the user's train/eval flags, dropout included: with the torch, numpy and
+python generators seeded identically, dropout masks repeat exactly, so only randomness
+nndoctor cannot seed (an unseeded generator of the model's own, wall-clock or OS entropy,
+non-deterministic kernels) makes the runs differ.
+"""
+from __future__ import annotations
+
+import torch
+
+from nndoctor.core.rule import Measurements
+from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench, seed_everything
+
+STEPS = 3  # a difference shows in the first updates; more steps only add time
+
+
+def _one_run(bench: Workbench) -> tuple[list[float], list[torch.Tensor]]:
+    seed_everything(bench.options.seed)
+    model = bench.fresh_model()
+    optimizer = bench.user_optimizer(model) or bench.adam(model)
+    with torch.enable_grad():
+        losses = bench.train(model, optimizer, bench.batch.inputs, bench.batch.targets, STEPS)
+    return losses, [p.detach() for p in model.parameters()]
+
+
+def _relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    a, b = a.double(), b.double()
+    scale = max(float(a.abs().max()) if a.numel() else 0.0, 1e-12)
+    return float((a - b).abs().max()) / scale if a.numel() else 0.0
+
+
+def run(bench: Workbench, m: Measurements) -> None:
+    if not bench.trainable() or not bench.results.get("loss_requires_grad", True):
+        raise ExperimentUnavailable("nothing in the model can be trained, so runs cannot differ by training")
+    first_losses, first_params = _one_run(bench)
+    second_losses, second_params = _one_run(bench)
+    loss_differences = [
+        abs(a - b) / max(abs(a), abs(b), 1e-12) if a == a and b == b else (0.0 if a != a and b != b else float("inf"))
+        for a, b in zip(first_losses, second_losses)
+    ]
+    first_step = next((i for i, d in enumerate(loss_differences) if d > 0), None)
+    m["determinism"] = {
+        "steps": STEPS,
+        "losses_first": first_losses,
+        "losses_second": second_losses,
+        "max_loss_relative_difference": max(loss_differences, default=0.0),
+        "max_parameter_relative_difference": max(
+            (_relative_difference(a, b) for a, b in zip(first_params, second_params)), default=0.0
+        ),
+        "first_differing_step": first_step,
+        "bitwise_identical": first_losses == second_losses and all(
+            torch.equal(a, b) for a, b in zip(first_params, second_params)
+        ),
+    }

@@ -1,0 +1,117 @@
+"""Forward the real batch once: does the model consume the data and give a valid output,
+and what does the loss look like before any training (003 §4.5.2 #1–#3)?
+
+Produces `output_check`, `loss_calls` and `initial_loss`. The model's own errors, a
+non-scalar loss and the like are the user's usage errors and propagate as UsageError.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from nndoctor.core.rule import Measurements
+from nndoctor.torch.expectations import initial_loss_record, loss_floor
+from nndoctor.torch.loss_calls import LossCall, LossCallRecorder
+from nndoctor.torch.preflight.structures import (
+    call_model, iter_tensors, primary_output, rows_identical,
+)
+from nndoctor.torch.preflight.validation import check_loss_value, user_call_error
+from nndoctor.torch.preflight.workbench import Workbench
+
+
+def record_loss(bench: Workbench, model: torch.nn.Module, inputs: Any, targets: Any) -> tuple[Any, torch.Tensor, list[LossCall]]:
+    """One forward and loss under the loss-call recorder; user errors become UsageErrors."""
+    with LossCallRecorder(step=0) as recorder:
+        try:
+            outputs = call_model(model, inputs)
+        except Exception as error:  # noqa: BLE001 — reported to the user in one line
+            raise user_call_error("model(inputs) on the batch", error) from None
+        try:
+            loss = bench.loss_fn(outputs, targets)
+        except Exception as error:  # noqa: BLE001
+            raise user_call_error("loss_fn(outputs, targets) on the batch", error) from None
+    return outputs, check_loss_value(loss), recorder.calls
+
+
+def call_value(call: LossCall) -> float:
+    """The value of one loss call; an unreduced call is averaged as the user must have done."""
+    output = call.output
+    if not isinstance(output, torch.Tensor) or output.numel() == 0:
+        return float("nan")
+    return float(output.detach().float().mean())
+
+
+def batch_floor(calls: list[LossCall], inputs: Any, n_samples: int) -> float:
+    """The lowest reachable total loss on this batch: the sum of each loss call's floor."""
+    groups = [g for g in rows_identical(inputs, n_samples) if len(g) > 1]
+    return sum(
+        loss_floor(call.kind, call.prediction.detach(), call.target, call.options, groups)
+        for call in calls if isinstance(call.prediction, torch.Tensor)
+    )
+
+
+def _spread(output: torch.Tensor) -> tuple[float, float]:
+    """Largest difference between samples of any output element, and the output's scale."""
+    values = output.detach().float().reshape(output.shape[0], -1)
+    finite = values[:, torch.isfinite(values).all(0)]
+    if finite.numel() == 0:
+        return 0.0, 0.0
+    return float((finite.max(0).values - finite.min(0).values).max()), float(finite.abs().mean())
+
+
+def output_spread(output: torch.Tensor | None, n_samples: int) -> float | None:
+    if output is None or output.dim() == 0 or output.shape[0] != n_samples or n_samples < 2:
+        return None
+    spread, scale = _spread(output)
+    return spread / max(scale, 1e-12)
+
+
+def _batch_dim_ok(output: torch.Tensor, inputs: Any, n_samples: int) -> bool:
+    if output.dim() == 0:
+        return False
+    leading = int(output.shape[0])
+    if leading == n_samples:
+        return True
+    # Sequence models often return (N·T, C): accept a leading dim of N times an input dim.
+    lengths = {int(size) for t in iter_tensors(inputs) if t.dim() >= 2 for size in t.shape[1:]}
+    return any(leading == n_samples * length for length in lengths)
+
+
+def run(bench: Workbench, m: Measurements) -> None:
+    batch = bench.batch
+    with torch.enable_grad():
+        outputs, loss, calls = record_loss(bench, bench.model, batch.inputs, batch.targets)
+    output = primary_output(outputs)
+    non_finite = sum(int((~torch.isfinite(t)).sum()) for t in iter_tensors(outputs) if t.is_floating_point())
+    inputs_vary = len(rows_identical(batch.inputs, batch.n_samples)) > 1
+    m["output_check"] = {
+        "batch_size": batch.n_samples,
+        "output_type": type(outputs).__name__,
+        "output_shape": list(output.shape) if output is not None else None,
+        "batch_dim_ok": _batch_dim_ok(output, batch.inputs, batch.n_samples) if output is not None else None,
+        "non_finite_count": non_finite,
+        "output_numel": sum(t.numel() for t in iter_tensors(outputs)),
+        "loss_value": float(loss.detach()),
+        "relative_spread": output_spread(output, batch.n_samples) if inputs_vary else None,
+        "relative_spread_after_training": None,  # filled by the overfit experiment
+        "inputs_vary": inputs_vary,
+    }
+    m["loss_calls"] = [call.record for call in calls]
+    bench.results["loss_requires_grad"] = loss.requires_grad
+    bench.results["initial_loss_value"] = float(loss.detach())
+    bench.results["floor"] = batch_floor(calls, batch.inputs, batch.n_samples)
+    bench.results["known_loss"] = bool(calls)
+    if calls and math.isfinite(call_value(calls[0])):
+        first = calls[0]
+        m["initial_loss"] = initial_loss_record(
+            first.kind, call_value(first), first.prediction, first.target, 0, first.options
+        )
+    elif not calls:
+        m.mark_unavailable(
+            "initial_loss",
+            "loss_fn uses no torch loss function nndoctor recognises, so its expected value is unknown",
+        )
+    else:
+        m.mark_unavailable("initial_loss", "the initial loss is not finite (see invalid-output)")

@@ -1,0 +1,76 @@
+"""Does the model learn more from the real inputs than from zeroed or random ones
+(003 §4.5.2 #4, §4.5.3 #9)?
+
+Copies are trained with Adam 1e-3 on the same targets for the same number of steps as
+the real-input overfit run, once with every input tensor zeroed and once with random
+values of the same scale (random token ids for integer inputs). With zeroed inputs the
+model can learn only the label prior; a model that does no better with the real inputs
+ignores or destroys them. Boolean tensors (masks) are kept, because masking everything
+is not "no information" but a different, often invalid, input.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nndoctor.core.rule import Measurements
+from nndoctor.torch.preflight.structures import map_batch_tensors
+from nndoctor.torch.preflight.workbench import (
+    ExperimentUnavailable, Workbench, disable_dropout, seed_everything,
+)
+
+
+def _perturbed(inputs: Any, n_samples: int, how: str, seed: int) -> Any:
+    generator = torch.Generator().manual_seed(seed)
+
+    def replace(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.dtype == torch.bool:
+            return tensor
+        if how == "zero":
+            return torch.zeros_like(tensor)
+        if tensor.is_floating_point():
+            values = tensor.detach().float()
+            std = float(values.std()) if values.numel() > 1 else 1.0
+            noise = torch.randn(tensor.shape, generator=generator) * (std or 1.0) + float(values.mean())
+            return noise.to(device=tensor.device, dtype=tensor.dtype)
+        if tensor.is_complex():
+            return torch.zeros_like(tensor)
+        low, high = int(tensor.min()), int(tensor.max())
+        return torch.randint(low, high + 1, tensor.shape, generator=generator).to(device=tensor.device, dtype=tensor.dtype)
+
+    return map_batch_tensors(inputs, n_samples, replace)
+
+
+def run(bench: Workbench, m: Measurements) -> None:
+    reference = bench.results.get("reference_run")
+    if reference is None:
+        raise ExperimentUnavailable("the overfit experiment did not run, so there is no real-input run to compare")
+    steps = reference["steps"]
+    if steps == 0:
+        raise ExperimentUnavailable("the real-input run stopped before its first update")
+    count = reference["samples"]
+    baselines: dict[str, float | None] = {}
+    for how in ("zero", "random"):
+        seed_everything(bench.options.seed)
+        model = bench.fresh_model()
+        disable_dropout(model)
+        optimizer = bench.adam(model)
+        inputs = _perturbed(reference["inputs"], count, how, bench.options.seed)
+        try:
+            with torch.enable_grad():
+                losses = bench.train(model, optimizer, inputs, reference["targets"], steps)
+        except Exception:  # noqa: BLE001 — e.g. all-zero ids the model rejects: no baseline
+            baselines[how] = None
+            continue
+        final = losses[-1]
+        baselines[how] = final if final == final and abs(final) != float("inf") else None
+    m["input_sensitivity"] = {
+        "steps": steps,
+        "samples": count,
+        "initial": reference["initial"],
+        "floor": reference["floor"],
+        "real_final": reference["final"],
+        "zero_final": baselines["zero"],
+        "random_final": baselines["random"],
+    }

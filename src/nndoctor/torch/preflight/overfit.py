@@ -1,0 +1,89 @@
+"""Train copies on the one batch, and on two samples, until they memorise it or the step
+budget runs out (000 §1.4, 001, 002 #1, 003 §4.5.2 #5 and §4.5.3 #7).
+
+Each data set is trained twice from the same initial weights: with the user's optimizer
+settings and with Adam 1e-3 (000 §1.1.3). The pair tells a learning-rate/optimizer
+problem (only the user's settings fail) from a code/architecture problem (both fail).
+Dropout is switched off on the copies (000 §1.1.2). Progress is measured against the
+loss floor of the batch, which is above 0 with label smoothing, soft targets or
+identical inputs with different targets.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nndoctor.core.rule import Measurements
+from nndoctor.torch.preflight.forward import batch_floor, output_spread, record_loss
+from nndoctor.torch.preflight.structures import call_model, primary_output, slice_batch
+from nndoctor.torch.preflight.workbench import (
+    ExperimentUnavailable, Workbench, describe_optimizer, disable_dropout, seed_everything,
+)
+
+# 003 asks for "a very small data set, e.g. two samples"; beyond a few dozen samples the
+# test measures capacity rather than wiring, and costs time — the first 64 are used.
+MAX_SAMPLES = 64
+# Early stop once 99% of the distance to the floor is covered ("loss < 1e-2 of initial").
+STOP_FRACTION = 0.01
+# The two-sample run needs fewer steps than the batch: half the budget.
+TWO_SAMPLE_STEP_SHARE = 0.5
+
+
+def _run(bench: Workbench, inputs: Any, targets: Any, steps: int, floor: float, use_reference: bool) -> dict[str, Any]:
+    seed_everything(bench.options.seed)
+    model = bench.fresh_model()
+    disable_dropout(model)
+    optimizer = bench.adam(model) if use_reference else bench.user_optimizer(model)
+    with torch.enable_grad():
+        losses = bench.train(model, optimizer, inputs, targets, steps, floor=floor, stop_fraction=STOP_FRACTION)
+    finite = [v for v in losses if v == v and abs(v) != float("inf")]
+    return {
+        "optimizer": describe_optimizer(optimizer),
+        "reference": use_reference,
+        "initial": losses[0],
+        "final": losses[-1],
+        "best": min(finite) if finite else losses[-1],
+        "steps": len(losses) - 1,
+        "non_finite": len(finite) < len(losses),
+        "curve": [losses[i] for i in sorted({0, len(losses) // 4, len(losses) // 2, len(losses) - 1})],
+        "_model": model,
+    }
+
+
+def _floor(bench: Workbench, inputs: Any, targets: Any, n_samples: int) -> float:
+    with torch.no_grad():
+        _, _, calls = record_loss(bench, bench.fresh_model(), inputs, targets)
+    return batch_floor(calls, inputs, n_samples)
+
+
+def run(bench: Workbench, m: Measurements) -> None:
+    if not bench.trainable():
+        raise ExperimentUnavailable("the model has no trainable parameters")
+    if not bench.results.get("loss_requires_grad", True):
+        raise ExperimentUnavailable("the loss does not require grad, so nothing can be trained (see no-gradient)")
+    batch = bench.batch
+    n = min(batch.n_samples, MAX_SAMPLES)
+    datasets = [("batch", n, bench.options.steps)]
+    if batch.n_samples > 2:
+        datasets.append(("two_samples", 2, max(1, int(bench.options.steps * TWO_SAMPLE_STEP_SHARE))))
+    has_user = (bench.optimizer is not None and not bench.user_matches_reference()
+                and bench.user_optimizer(bench.fresh_model()) is not None)
+    runs = []
+    for label, count, steps in datasets:
+        inputs = slice_batch(batch.inputs, batch.n_samples, count)
+        targets = slice_batch(batch.targets, batch.n_samples, count)
+        floor = _floor(bench, inputs, targets, count)
+        for use_reference in ([False, True] if has_user else [True]):
+            result = _run(bench, inputs, targets, steps, floor, use_reference)
+            model = result.pop("_model")
+            result.update(data=label, samples=count, floor=floor, steps_budget=steps)
+            runs.append(result)
+            if label == "batch" and use_reference:
+                bench.results["reference_run"] = dict(result, inputs=inputs, targets=targets)
+                with torch.no_grad():
+                    trained = primary_output(call_model(model, inputs))
+                if "output_check" in m and m["output_check"].get("relative_spread") is not None:
+                    m["output_check"]["relative_spread_after_training"] = output_spread(trained, count)
+    m["overfit"] = {"runs": runs, "user_optimizer_given": bench.optimizer is not None,
+                    "user_optimizer_is_reference": bench.optimizer is not None and bench.user_matches_reference()}
