@@ -18,10 +18,10 @@ RUN_AREAS = ("code", "preflight", "dynamics")
 # Of the preflight experiments only this one is judged from a live run: it needs nothing
 # but the first observed loss.
 PREFLIGHT_RULES_IN_RUN = {"initial-loss-off"}
-# Judge at most this often when nothing new happened, and at least this far apart when a
-# new event (a stale gradient, an evaluation pass, a loss call) asks for a prompt answer.
+# Judge every couple of seconds, and at once after a new event (a stale gradient, an
+# evaluation pass in training mode, a described loss call): those events are few and
+# bounded in number, so judging on each costs little and reports at the step it happened.
 JUDGE_INTERVAL_SECONDS = 2.0
-EVENT_JUDGE_INTERVAL_SECONDS = 0.05
 
 
 # What a run measures for the code rules. Code rules that need a preflight experiment
@@ -72,8 +72,7 @@ class Judge:
         self.dirty = True
 
     def due(self) -> bool:
-        elapsed = time.monotonic() - self.last_time
-        return elapsed >= JUDGE_INTERVAL_SECONDS or (self.dirty and elapsed >= EVENT_JUDGE_INTERVAL_SECONDS)
+        return self.dirty or time.monotonic() - self.last_time >= JUDGE_INTERVAL_SECONDS
 
     def judge(self, parts: list[Measurements]) -> Report:
         """Run the rules on each part (the first carries the run-wide measurements, the

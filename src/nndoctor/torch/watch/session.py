@@ -51,6 +51,8 @@ FIRST_DESCRIBED_CALLS = 3
 DISCOVERY_MAX_BACKWARDS = 50
 # Classification losses count one sample per row of the class dimension.
 PER_ROW_KINDS = {"cross_entropy", "nll"}
+# Losses for which torch warns when prediction and target sizes differ.
+SIZE_WARNING_KINDS = {"mse", "l1", "smooth_l1", "huber"}
 
 _active: Session | None = None
 _RELAYED_WARNINGS: set[tuple[Any, ...]] = set()
@@ -87,6 +89,8 @@ def _may_warn(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     arguments)? Those warnings name the caller's line, which must stay the user's."""
     if kind == "kl_div" or "size_average" in kwargs or "reduce" in kwargs:
         return True
+    if kind not in SIZE_WARNING_KINDS:
+        return False
     prediction, target = _loss_target_tensor(args, kwargs)
     return (isinstance(prediction, torch.Tensor) and isinstance(target, torch.Tensor)
             and prediction.shape != target.shape)
