@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "nndoctor.cli.catalogue_cmds",
     "nndoctor.cli.audit",
     "nndoctor.cli.run",
+    "nndoctor.cli.demo",
 )
 
 

@@ -54,12 +54,13 @@ class BatchNormSmallBatch(Rule):
         layers = m["batchnorm_layers"]
         if not layers:
             return []
+        observed = min(n["batch_size"] for n in layers)
         training_batch = m.get("training_batch_size")
-        batch = int(training_batch) if training_batch is not None else min(n["batch_size"] for n in layers)
+        batch = int(training_batch) if training_batch is not None else observed
         if batch >= batch_size_min:
             return []
         names = list(dict.fromkeys(n["where"] for n in layers))
-        source = "the training batch size" if training_batch is not None else "this batch"
+        source = "the training batch size" if batch != observed else "this batch"
         return [self.finding(
             f"{len(names)} BatchNorm layer(s), first '{names[0]}', normalize over batches of {batch} "
             f"samples ({source}), below the {batch_size_min} that batch statistics need.",

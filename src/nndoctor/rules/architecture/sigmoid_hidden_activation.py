@@ -35,8 +35,8 @@ class SigmoidHiddenActivation(Rule):
         - Keep a sigmoid only on the output of a binary classifier (or better: output logits and use `nn.BCEWithLogitsLoss`).
 
     Example:
-        sigmoid-hidden-activation: 2 sigmoid(s) feed a weight layer as hidden activations,
-        first '1 (Sigmoid)'; at most 0 hidden sigmoids are expected.
+        sigmoid-hidden-activation: 2 sigmoid(s) are used as hidden activations (their
+        output feeds a weight layer), first '1 (Sigmoid)' (threshold: more than 0).
     """
 
     id = "sigmoid-hidden-activation"
@@ -56,8 +56,8 @@ class SigmoidHiddenActivation(Rule):
             return []
         places = list(dict.fromkeys(use["where"] for use in hidden))
         return [self.finding(
-            f"{len(hidden)} sigmoid(s) feed a weight layer as hidden activations, first '{places[0]}'; "
-            f"at most {hidden_sigmoids_max} hidden sigmoids are expected.",
+            f"{len(hidden)} sigmoid(s) are used as hidden activations (their output feeds a weight layer), "
+            f"first '{places[0]}' (threshold: more than {hidden_sigmoids_max}).",
             where=places[:8],
             evidence={"hidden_sigmoids": len(hidden), "via": sorted({use["via"] for use in hidden}),
                       "gating_sigmoids": sum(use["role"] == "gate" for use in m["sigmoid_uses"]),
