@@ -238,3 +238,16 @@ def test_dict_and_tuple_inputs_are_unpacked():
 
     assert measure(TwoInputs(), (torch.randn(2, 4), torch.randn(2, 5)), None)["layer_activation_rms"]
     assert measure(TwoInputs(), {"left": torch.randn(2, 4), "right": torch.randn(2, 5)}, None)["layer_activation_rms"]
+
+
+def test_torchscript_model_is_reported_unavailable_with_a_reason():
+    m = measure(torch.jit.script(mlp()), torch.randn(4, 20), None)
+    assert "TorchScript" in m.unavailable["layer_activation_rms"]
+    assert "internal_faults" not in m and "parameter_dtypes" in m
+
+
+def test_lazy_layers_are_measured_without_touching_the_original():
+    model = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 2))
+    m = measure(model, torch.randn(4, 5), None)
+    assert [layer["name"] for layer in m["layer_activation_rms"]] == ["0", "2"]
+    assert isinstance(model[0].weight, nn.parameter.UninitializedParameter)

@@ -82,7 +82,7 @@ def measure_architecture(
         trace = trace_forward(model, inputs)
     except _ModelFailed as failure:
         for name in forward_names:
-            m.mark_unavailable(name, f"the model's forward pass failed on this batch: {failure}")
+            m.mark_unavailable(name, str(failure))
         return
     except Exception as error:  # noqa: BLE001 — a fault of nndoctor, never the user's
         m.setdefault("internal_faults", []).append({
@@ -178,7 +178,7 @@ class _Trace:
     def where(self) -> str:
         return self.stack[-1] if self.stack else "(model)"
 
-    def on_layer_output(self, name: str, module: nn.Module, output: Any) -> None:
+    def on_layer_output(self, name: str, module: nn.Module, args: tuple, output: Any) -> None:
         self.autocast_in_forward.update(autocast_state())
         tensor = output[0] if isinstance(output, (tuple, list)) else output
         if not isinstance(tensor, torch.Tensor) or any(r["name"] == name for r in self.layers):
@@ -187,8 +187,10 @@ class _Trace:
         record: dict[str, Any] = {
             "name": name, "kind": type(module).__name__, "rms": _rms(values),
             "dtype": str(tensor.dtype).replace("torch.", ""), "activation": None,
-            "saturated_fraction": None, "has_bias": getattr(module, "bias", None) is not None,
+            "saturated_fraction": None, "input_rms": None,
         }
+        if args and isinstance(args[0], torch.Tensor) and args[0].is_floating_point():
+            record["input_rms"] = _rms(args[0].detach().float())
         self.layer_of[id(tensor)] = len(self.layers)
         self.origin[id(tensor)] = id(tensor)
         self.keep.append(tensor)
@@ -314,6 +316,8 @@ def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
         clone = copy.deepcopy(model)
     except Exception as error:  # noqa: BLE001 — an uncopyable model is a usage limit
         raise _ModelFailed(f"the model cannot be deep-copied ({type(error).__name__}: {error})") from None
+    if isinstance(clone, torch.jit.ScriptModule):
+        raise _ModelFailed("a TorchScript model cannot be watched with forward hooks; pass the nn.Module")
     if not clone.training:
         clone.train()  # preflight is about training: look at the training-mode forward
     trace = _Trace(clone)
@@ -325,7 +329,7 @@ def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
         handles.append(module.register_forward_hook(lambda mod, args, out: trace.leave(), always_call=True))
         if isinstance(module, WEIGHT_LAYERS):
             handles.append(module.register_forward_hook(
-                lambda mod, args, out, label=label: trace.on_layer_output(label, mod, out)))
+                lambda mod, args, out, label=label: trace.on_layer_output(label, mod, args, out)))
     rng_cpu = torch.get_rng_state()
     rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     recorder = _Recorder(trace)
@@ -334,7 +338,7 @@ def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
             try:
                 trace.output = _call(clone, _clone_inputs(inputs))
             except Exception as error:  # noqa: BLE001 — the user's forward, reported as such
-                raise _ModelFailed(f"{type(error).__name__}: {error}") from None
+                raise _ModelFailed(f"the model's forward pass failed on this batch: {type(error).__name__}: {error}") from None
     finally:
         torch.set_rng_state(rng_cpu)
         if rng_cuda is not None:

@@ -67,3 +67,18 @@ def test_threshold_on_rms_ratio():
     layers[3]["rms"] = 0.0099
     [finding] = InitScaleMismatch().check(m)
     assert finding.evidence["rms_ratio"] == 0.0099
+
+
+def test_raw_pixel_inputs_put_input_normalization_first():
+    torch.manual_seed(0)
+    layers, channels = [], 3
+    for out in (16, 16, 32, 32, 64, 64, 64, 64):
+        layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU()]
+        channels = out
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    m = Measurements()
+    measure_architecture(model, torch.randint(0, 256, (4, 3, 8, 8)).float(), None, m)
+    [finding] = InitScaleMismatch().check(m)
+    assert finding.evidence["input_rms"] > 100
+    assert finding.fixes[0].startswith("Normalize the inputs first")
+    assert "the inputs themselves have RMS" in finding.message

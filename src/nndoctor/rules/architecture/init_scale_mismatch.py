@@ -34,11 +34,13 @@ class InitScaleMismatch(Rule):
         - A hand-written initialization with a fixed standard deviation (`normal_(std=0.01)`, `std=1`) that ignores the layer width.
         - Xavier initialization with ReLU layers, or He initialization with tanh layers, in a deep network.
         - A deep stack without normalization layers or residual connections.
+        - Unnormalized inputs (raw pixels 0–255, raw units) that give the first layers a huge scale.
 
     Fixes:
         - For ReLU-family layers: `nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")` and `nn.init.zeros_(layer.bias)`.
         - For tanh/sigmoid layers: `nn.init.xavier_uniform_(layer.weight, gain=nn.init.calculate_gain("tanh"))`.
         - Or delete the custom initialization and keep PyTorch's default, and add `nn.LayerNorm`/`nn.BatchNorm1d` between layers of deep stacks.
+        - Standardize the inputs (zero mean, unit variance per feature; pixels / 255) so that the first layer starts at a sensible scale.
 
     Example:
         init-scale-mismatch: activation RMS falls from 0.046 at layer '0' to 1.6e-20 at
@@ -60,6 +62,8 @@ class InitScaleMismatch(Rule):
         rms_ratio_high: float = 1e2,  # 100× growth: std=1 weights on 64-wide ReLU layers grow ~5× a layer
         saturated_fraction_high: float = 0.5,  # half the tanh/sigmoid units with slope < 1% (003 §4.2)
         saturated_layers_min: int = 2,  # hidden layers (after the first) that must be saturated
+        input_rms_low: float = 0.1,  # outside 0.1–10 the inputs, not only the init, set the scale
+        input_rms_high: float = 10.0,
     ) -> list[Finding]:
         layers = m["layer_activation_rms"][:-1]  # the output layer's scale is the task's, not init's
         if len(layers) < layers_min:
@@ -71,6 +75,11 @@ class InitScaleMismatch(Rule):
                     "rms_first": first["rms"], "rms_last": last["rms"], "rms_by_depth": _thin(series),
                     "activations": sorted(activations)}
         fixes = _fixes(self, activations)
+        input_rms = first.get("input_rms")
+        if input_rms is not None and not input_rms_low <= input_rms <= input_rms_high:
+            evidence["input_rms"] = input_rms
+            fixes = [f"Normalize the inputs first: they have RMS {input_rms:.3g}, far from 1 "
+                     "(standardize features, divide pixels by 255), then re-check.", *fixes]
         if first["rms"] > 0 and math.isfinite(first["rms"]):
             ratio = last["rms"] / first["rms"]
             if ratio < rms_ratio_low or ratio > rms_ratio_high or not math.isfinite(ratio):
@@ -78,7 +87,8 @@ class InitScaleMismatch(Rule):
                 return [self.finding(
                     f"activation RMS {verb} from {first['rms']:.2g} at layer '{first['name']}' ({first['kind']}) "
                     f"to {last['rms']:.2g} at '{last['name']}' across {len(layers)} layers (ratio {ratio:.2g}, "
-                    f"limits {rms_ratio_low:g}–{rms_ratio_high:g}).",
+                    f"limits {rms_ratio_low:g}–{rms_ratio_high:g})"
+                    + (f"; the inputs themselves have RMS {input_rms:.3g}." if "input_rms" in evidence else "."),
                     where=[first["name"], last["name"]],
                     evidence={**evidence, "rms_ratio": ratio}, fixes=fixes,
                 )]
@@ -98,10 +108,13 @@ class InitScaleMismatch(Rule):
 
 
 def _fixes(rule: Rule, activations: set[str]) -> list[str]:
-    fixes = rule.doc().fixes
+    """The docstring's fixes, with the initialization that suits these activations first."""
+    he, xavier, *general = rule.doc().fixes
     if activations & SQUASHING and not activations & RELU_FAMILY:
-        return [fixes[1], fixes[2], fixes[0]]
-    return fixes
+        return [xavier, *general]
+    if activations & RELU_FAMILY and not activations & SQUASHING:
+        return [he, *general]
+    return [he, xavier, *general]
 
 
 def _thin(series: list[float], keep: int = 8) -> list[float]:

@@ -39,8 +39,8 @@ class OutputBiasImbalance(Rule):
         - Regression: standardize the targets (`y = (y - y_mean) / y_std`) or set `model.head.bias.fill_(y_mean)`.
 
     Example:
-        output-bias-imbalance: output 'head' has bias 0.03 but the targets' log prior is
-        -3.0 (48 of 1000 positive), a gap of 3 nats (threshold 1 nat).
+        output-bias-imbalance: output layer 'head' (Linear) has bias 0.03 but the targets'
+        log prior log(pos/neg) is -3 (48 of 1000 positive), a gap of 3 nats (threshold 1).
     """
 
     id = "output-bias-imbalance"
@@ -73,7 +73,8 @@ class OutputBiasImbalance(Rule):
         if gap is None or gap < gap_nats_min:
             return []
         return [self.finding(
-            f"output '{layer['name']}' {detail}, a gap of {gap:.2g} nats (threshold {gap_nats_min:g}).",
+            f"output layer '{layer['name']}' ({layer.get('kind', 'layer')}) {detail}, a gap of {gap:.2g} nats "
+            f"(threshold {gap_nats_min:g}).",
             severity="warning" if gap >= gap_nats_warning else "info",
             where=layer["name"], evidence={**evidence, "gap_nats": gap},
         )]
