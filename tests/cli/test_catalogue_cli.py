@@ -25,3 +25,18 @@ def test_unknown_rule_is_one_line_exit_2():
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "unknown rule" in result.stderr
+
+
+def test_exit_code_of_a_command_passes_through(monkeypatch):
+    import typer
+
+    from nndoctor.cli.common import app, run_cli
+
+    @app.command("exit-three-for-test", hidden=True)
+    def exit_three() -> None:
+        raise typer.Exit(3)
+
+    try:
+        assert run_cli(["exit-three-for-test"]) == 3
+    finally:
+        app.registered_commands.pop()

@@ -64,7 +64,8 @@ def finish(
 def run_cli(argv: list[str] | None = None) -> int:
     """Invoke the app, turning UsageError into one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of a typer.Exit instead of raising.
+        returned = app(args=argv, standalone_mode=False)
     except typer.Exit as exit_:
         return exit_.exit_code
     except UsageError as error:
@@ -81,4 +82,4 @@ def run_cli(argv: list[str] | None = None) -> int:
         if isinstance(error, click.exceptions.Abort):
             return 130
         raise
-    return 0
+    return returned if isinstance(returned, int) else 0

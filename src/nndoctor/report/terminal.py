@@ -72,10 +72,11 @@ def render_finding(console: Console, finding: Finding) -> None:
         details.append(("step", str(finding.step)))
     if finding.evidence:
         details.append(("evidence", evidence_line(finding)))
-    if finding.causes:
-        details.append(("likely", "; ".join(finding.causes[:3])))
     for label, value in details:
         console.print(f"    [dim]{label:<9}[/dim]{escape(value)}")
+    for index, cause in enumerate(finding.causes[:3]):
+        label = "likely" if index == 0 else ""
+        console.print(f"    [dim]{label:<9}[/dim]{escape(cause)}")
     for index, fix in enumerate(finding.fixes[:4]):
         label = "fix" if index == 0 else ""
         console.print(f"    [green]{label:<9}[/green]{escape(fix)}")
