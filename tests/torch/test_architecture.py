@@ -251,3 +251,20 @@ def test_lazy_layers_are_measured_without_touching_the_original():
     m = measure(model, torch.randn(4, 5), None)
     assert [layer["name"] for layer in m["layer_activation_rms"]] == ["0", "2"]
     assert isinstance(model[0].weight, nn.parameter.UninitializedParameter)
+
+
+def test_output_object_with_logits_is_followed_to_the_head():
+    class Output:
+        def __init__(self, logits):
+            self.logits = logits
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.classifier = nn.Linear(20, 16), nn.Linear(16, 3)
+
+        def forward(self, x):
+            return Output(self.classifier(torch.relu(self.body(x))))
+
+    layer = measure(Wrapped(), torch.randn(6, 20), torch.tensor([0, 0, 0, 1, 1, 2]))["output_layer"]
+    assert layer["name"] == "classifier" and layer["targets"]["counts"] == [3, 2, 1]

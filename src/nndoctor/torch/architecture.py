@@ -430,8 +430,11 @@ def _flat(values: list | tuple) -> list:
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
+    """The predictions: the output, `logits` of a dict or output object, or the first tensor."""
     if isinstance(value, dict) and "logits" in value:
         value = value["logits"]
+    elif isinstance(getattr(value, "logits", None), torch.Tensor):
+        value = value.logits
     for item in _flat([value]):
         if isinstance(item, torch.Tensor):
             return item

@@ -70,3 +70,27 @@ def test_threshold_on_hidden_sigmoid_count():
     m = measured(model, torch.randn(4, 8))
     assert SigmoidHiddenActivation().check(m, hidden_sigmoids_max=1) == []
     assert len(SigmoidHiddenActivation().check(m, hidden_sigmoids_max=0)) == 1
+
+
+class HandWrittenLSTMCell(nn.Module):
+    """Gates computed by hand: every sigmoid multiplies another tensor, none is hidden."""
+
+    def __init__(self, size=8):
+        super().__init__()
+        self.gates = nn.Linear(2 * size, 4 * size)
+        self.head = nn.Linear(size, 1)
+        self.size = size
+
+    def forward(self, x):
+        h = c = torch.zeros(x.shape[1], self.size)
+        for step in x:
+            i, f, g, o = self.gates(torch.cat([step, h], 1)).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return self.head(h)
+
+
+def test_hand_written_lstm_gates_are_not_hidden_activations():
+    m = measured(HandWrittenLSTMCell(), torch.randn(5, 3, 8))
+    assert SigmoidHiddenActivation().check(m) == []
+    assert {use["role"] for use in m["sigmoid_uses"]} == {"gate"}

@@ -15,7 +15,7 @@ class BatchNormSmallBatch(Rule):
     What it detects:
         BatchNorm layers that normalize with batch statistics while the batch holds fewer
         samples than about 32. The batch size is the training batch size when preflight
-        was told it (`batch_size=`), otherwise the size of the batch BatchNorm received.
+        was given one, otherwise the size of the batch BatchNorm received.
 
     Why it matters:
         BatchNorm divides by the mean and variance of the current batch. With a handful of
@@ -32,7 +32,7 @@ class BatchNormSmallBatch(Rule):
     Fixes:
         - Train with a batch of at least 32 samples (`DataLoader(..., batch_size=32)`).
         - If memory does not allow it, replace `nn.BatchNorm2d(c)` with `nn.GroupNorm(num_groups=8, num_channels=c)` (or LayerNorm), which does not depend on the batch.
-        - If preflight only used a small batch but training uses larger ones, pass `batch_size=` to preflight.
+        - If only this check's batch is small and training uses 32 or more, check a batch of the training size instead.
 
     Example:
         batchnorm-small-batch: 3 BatchNorm layer(s), first 'features.1 (BatchNorm2d)',
