@@ -30,7 +30,10 @@ def test_unknown_rule_is_one_line_exit_2():
 def test_exit_code_of_a_command_passes_through(monkeypatch):
     import typer
 
+    from nndoctor.cli.app import _load_commands
     from nndoctor.cli.common import app, run_cli
+
+    _load_commands()
 
     @app.command("exit-three-for-test", hidden=True)
     def exit_three() -> None:
@@ -40,3 +43,10 @@ def test_exit_code_of_a_command_passes_through(monkeypatch):
         assert run_cli(["exit-three-for-test"]) == 3
     finally:
         app.registered_commands.pop()
+
+
+def test_click_usage_error_is_short_exit_2():
+    result = nndoctor("explain")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Missing argument" in result.stderr

@@ -73,13 +73,13 @@ def run_cli(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT_JUDGE
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # click's own usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
+    except Exception as error:
+        # click's own usage errors (typer may vendor click, so recognise them by shape).
+        show = getattr(error, "show", None)
+        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
+            show()
             return EXIT_CANNOT_JUDGE
-        if isinstance(error, click.exceptions.Abort):
+        if type(error).__name__ == "Abort":
             return 130
         raise
     return returned if isinstance(returned, int) else 0
