@@ -72,3 +72,11 @@ def test_threshold_on_gap_in_nats():
     assert OutputBiasImbalance().check({"output_layer": layer}, gap_nats_min=gap + 1e-6) == []
     [finding] = OutputBiasImbalance().check({"output_layer": layer}, gap_nats_min=gap - 1e-6)
     assert math.isclose(finding.evidence["gap_nats"], gap)
+
+
+def test_classes_missing_from_an_unshuffled_batch_are_not_compared():
+    model = classifier(10)
+    nn.init.zeros_(model[2].bias)
+    sorted_batch = torch.cat([torch.zeros(32, dtype=torch.long), torch.ones(32, dtype=torch.long)])
+    assert OutputBiasImbalance().check(measured(model, sorted_batch)) == []
+    assert OutputBiasImbalance().check(measured(model, torch.zeros(64, dtype=torch.long))) == []

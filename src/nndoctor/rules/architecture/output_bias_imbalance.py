@@ -18,7 +18,8 @@ class OutputBiasImbalance(Rule):
         each output. Class-index targets: the centered bias versus the centered log class
         frequencies (softmax ignores a common shift). Regression: the model's mean output
         versus the targets' mean, in target standard deviations. Classes count only when
-        the batch's imbalance is statistically clear (z ≥ 4 against balance).
+        the batch's imbalance is statistically clear (z ≥ 4 against balance); classes
+        absent from the batch are not compared.
 
     Why it matters:
         An untrained classifier should predict the class frequencies. With a zero bias on
@@ -122,12 +123,19 @@ def _class_gap(bias: list[float], counts: list[int], z_min: float):
     z = max(abs(c - n * share) / math.sqrt(n * share * (1 - share)) for c in counts)
     if z < z_min:
         return None, "", {}
-    log_freq = [math.log((c + 0.5) / (n + 0.5 * classes)) for c in counts]
-    centered_prior = [v - sum(log_freq) / classes for v in log_freq]
-    centered_bias = [b - sum(bias) / classes for b in bias]
-    gaps = [abs(b - p) for b, p in zip(centered_bias, centered_prior)]
-    worst = gaps.index(max(gaps))
+    # Classes absent from the batch have no usable frequency (an unshuffled batch, a rare
+    # class): only the classes seen are compared, centered among themselves.
+    seen = [k for k, c in enumerate(counts) if c > 0]
+    if len(seen) < 2:
+        return None, "", {}
+    log_freq = {k: math.log(counts[k] / n) for k in seen}
+    mean_log_freq = sum(log_freq.values()) / len(seen)
+    mean_bias = sum(bias[k] for k in seen) / len(seen)
+    centered_prior = {k: log_freq[k] - mean_log_freq for k in seen}
+    centered_bias = {k: bias[k] - mean_bias for k in seen}
+    gaps = {k: abs(centered_bias[k] - centered_prior[k]) for k in seen}
+    worst = max(gaps, key=gaps.get)
     detail = (f"has centered bias {centered_bias[worst]:.2g} for class {worst} but its centered log "
               f"frequency is {centered_prior[worst]:.2g} ({counts[worst]} of {n} samples)")
-    return max(gaps), detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
+    return gaps[worst], detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
                                "imbalance_z": z}
