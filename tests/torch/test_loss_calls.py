@@ -54,3 +54,19 @@ def test_log_probability_error_is_zero_for_log_softmax():
     assert record["log_probability_error"] < 1e-5
     raw = describe_loss_call("nll", linear() * 10, LABELS)
     assert raw["log_probability_error"] > 1.0
+
+
+def test_where_names_the_users_line_or_the_loss_fn():
+    from nndoctor.torch.preflight import preflight
+
+    model = nn.Sequential(nn.Linear(5, 3), nn.Softmax(dim=1))
+    report = preflight(model, (X, LABELS), nn.CrossEntropyLoss())
+    finding = next(f for f in report.findings if f.rule == "probabilities-to-logit-loss")
+    assert finding.where == "your loss_fn"
+
+    def loss_fn(out, y):
+        return F.cross_entropy(out, y)
+
+    report = preflight(model, (X, LABELS), loss_fn)
+    finding = next(f for f in report.findings if f.rule == "probabilities-to-logit-loss")
+    assert finding.where.startswith("test_loss_calls.py:")

@@ -114,17 +114,21 @@ def input_source(tensor: torch.Tensor) -> str:
     return "raw" if tensor.requires_grad else "unknown"
 
 
-def _call_site() -> str:
-    """file:line of the innermost frame outside torch and nndoctor (the user's loss call)."""
+def _call_site() -> str | None:
+    """file:line of the user's loss call: the innermost frame outside torch. None when that
+    frame is nndoctor's own (preflight calling `loss_fn` directly with an nn loss module)."""
     torch_dir = str(Path(torch.__file__).parent)
     own_dir = str(Path(__file__).resolve().parents[1])
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith((torch_dir, own_dir)) and not filename.startswith("<"):
+        if filename.startswith(own_dir):
+            if not filename.endswith("loss_calls.py"):
+                return None
+        elif not filename.startswith(torch_dir):
             return f"{Path(filename).name}:{frame.f_lineno}"
         frame = frame.f_back
-    return "unknown"
+    return None
 
 
 def _broadcast_shape(kind: str, prediction: torch.Tensor, target: Any) -> list[int] | None:
@@ -156,7 +160,7 @@ def describe_loss_call(
         "target_shape": list(target.shape) if isinstance(target, torch.Tensor) else None,
         "broadcast_shape": _broadcast_shape(kind, prediction, target),
         "step": step,
-        "where": where or _call_site(),
+        "where": where or _call_site() or "your loss_fn",
     }
     if kind in LOG_PROBABILITY_KINDS:
         record["log_probability_error"] = _log_probability_error(prediction)
