@@ -9,6 +9,7 @@ from nndoctor.cli.common import app, run_cli
 # Each module adds its command(s) to `app` when imported.
 COMMAND_MODULES = (
     "nndoctor.cli.catalogue_cmds",
+    "nndoctor.cli.report_cmd",
     "nndoctor.cli.audit",
     "nndoctor.cli.run",
     "nndoctor.cli.demo",

@@ -56,7 +56,7 @@ class ProbabilitiesToLogitLoss(Rule):
             findings.append(
                 self.finding(
                     f"{loss_name(call['loss'])} at {call['where']} receives {source} outputs "
-                    f"(expected: raw logits, source 'raw'); it applies {source} itself, so the "
+                    f"but expects raw logits; it applies {source} itself, so the "
                     "scores are squashed twice.",
                     where=call["where"],
                     step=call.get("step"),
