@@ -1,4 +1,7 @@
 """measure_architecture on real tiny models: what it measures, and that it leaves the model alone."""
+import random
+
+import numpy
 import torch
 from torch import nn
 
@@ -132,9 +135,11 @@ def test_model_batch_and_rng_are_left_bit_identical():
     inputs_before = inputs.clone()
     before = _state(model)
     rng_before = torch.get_rng_state()
+    python_before, numpy_before = random.getstate(), numpy.random.get_state()[1].copy()
     m = measure(model, inputs, targets)
     assert m["batchnorm_layers"] and m["dropout_normalization"]["dropout"]  # it did run the forward
     assert torch.equal(torch.get_rng_state(), rng_before)
+    assert random.getstate() == python_before and (numpy.random.get_state()[1] == numpy_before).all()
     assert torch.equal(inputs, inputs_before)
     _same(before, _state(model))
 
@@ -268,3 +273,22 @@ def test_output_object_with_logits_is_followed_to_the_head():
 
     layer = measure(Wrapped(), torch.randn(6, 20), torch.tensor([0, 0, 0, 1, 1, 2]))["output_layer"]
     assert layer["name"] == "classifier" and layer["targets"]["counts"] == [3, 2, 1]
+
+
+def test_python_and_numpy_random_draws_in_forward_are_undone():
+    class Jitter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 2)
+
+        def forward(self, x):
+            scale = 1.0 + 0.01 * random.random() + 0.01 * float(numpy.random.rand())
+            return self.linear(x * scale) + 0 * torch.rand(1)
+
+    random.seed(3)
+    numpy.random.seed(3)
+    expected = (random.random(), float(numpy.random.rand()), float(torch.manual_seed(3).initial_seed()))
+    random.seed(3)
+    numpy.random.seed(3)
+    measure(Jitter(), torch.randn(2, 4), None)
+    assert (random.random(), float(numpy.random.rand()), float(torch.manual_seed(3).initial_seed())) == expected

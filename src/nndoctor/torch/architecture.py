@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from typing import Any
 
+import numpy
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -311,7 +313,8 @@ class _Recorder(TorchFunctionMode):
 
 
 def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
-    """One no-grad forward pass of a deep copy of `model`, recorded; RNG state restored."""
+    """One no-grad forward pass of a deep copy of `model`, recorded; the Python, NumPy
+    and torch random states are restored afterwards (a forward may draw from any)."""
     try:
         clone = copy.deepcopy(model)
     except Exception as error:  # noqa: BLE001 — an uncopyable model is a usage limit
@@ -330,6 +333,7 @@ def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
         if isinstance(module, WEIGHT_LAYERS):
             handles.append(module.register_forward_hook(
                 lambda mod, args, out, label=label: trace.on_layer_output(label, mod, args, out)))
+    rng_python, rng_numpy = random.getstate(), numpy.random.get_state()
     rng_cpu = torch.get_rng_state()
     rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     recorder = _Recorder(trace)
@@ -340,6 +344,8 @@ def trace_forward(model: nn.Module, inputs: Any) -> _Trace:
             except Exception as error:  # noqa: BLE001 — the user's forward, reported as such
                 raise _ModelFailed(f"the model's forward pass failed on this batch: {type(error).__name__}: {error}") from None
     finally:
+        random.setstate(rng_python)
+        numpy.random.set_state(rng_numpy)
         torch.set_rng_state(rng_cpu)
         if rng_cuda is not None:
             torch.cuda.set_rng_state_all(rng_cuda)
