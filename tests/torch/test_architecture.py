@@ -287,8 +287,8 @@ def test_python_and_numpy_random_draws_in_forward_are_undone():
 
     random.seed(3)
     numpy.random.seed(3)
-    expected = (random.random(), float(numpy.random.rand()), float(torch.manual_seed(3).initial_seed()))
+    expected = (random.random(), float(numpy.random.rand()))
     random.seed(3)
     numpy.random.seed(3)
     measure(Jitter(), torch.randn(2, 4), None)
-    assert (random.random(), float(numpy.random.rand()), float(torch.manual_seed(3).initial_seed())) == expected
+    assert (random.random(), float(numpy.random.rand())) == expected
