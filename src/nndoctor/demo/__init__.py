@@ -36,7 +36,9 @@ def show_case(case: Case, console: Console, *, number: int = 1, total: int = 1) 
     console.rule(f"[bold]Case {number}/{total} · {case.name}[/bold] ({label})", align="left")
     style = "green" if case.healthy else "red"
     console.print(f"[{style}]{'OK' if case.healthy else 'Bug'}:[/{style}] {escape(case.title)}")
-    console.print(f"[dim]code:[/dim] [cyan]{escape(case.bug)}[/cyan]\n")
+    console.print(f"[dim]code:[/dim] [cyan]{escape(case.bug)}[/cyan]")
+    expected = ", ".join(case.expect) if case.expect else "no errors or warnings"
+    console.print(f"[dim]nndoctor should report:[/dim] {expected}\n")
     report = run_case(case)
     render_report(report, console)
     console.print()
