@@ -1,10 +1,11 @@
 from nndoctor.rules.data.label_issues import LabelIssues
 
 
-def issues(n_issues, n_checked=10000, accuracy=0.97):
+def issues(n_issues, n_checked=10000, accuracy=0.99):
     worst = [{"split": "train", "row_id": 4711, "given": "cat", "suggested": "dog", "self_confidence": 0.003},
              {"split": "test", "row_id": 12, "given": "dog", "suggested": "cat", "self_confidence": 0.01}]
-    return {"label_issues": {"n_checked": n_checked, "n_issues": n_issues, "model_accuracy": accuracy,
+    return {"label_issues": {"n_checked": n_checked, "n_issues": n_issues, "model_accuracy": accuracy - 0.05,
+                             "model_accuracy_unflagged": accuracy,
                              "sampled": False, "sample_cap": 20000, "worst": worst,
                              "per_split": {"train": n_issues - 1, "test": 1}}}
 
@@ -25,8 +26,10 @@ def test_clean_data_is_silent():
 
 
 def test_weak_model_downgrades_to_info():
-    finding = LabelIssues().check(issues(900, accuracy=0.8))[0]
-    assert finding.severity == "info" and "only 80% accurate" in finding.message
+    finding = LabelIssues().check(issues(900, accuracy=0.93))[0]
+    assert finding.severity == "info" and "only 93.0% accurate" in finding.message
+    assert LabelIssues().check(issues(900, accuracy=0.95))[0].severity == "warning"
+    assert LabelIssues().check(issues(900, accuracy=0.95), model_accuracy_trusted_min=0.96)[0].severity == "info"
 
 
 def test_thresholds():

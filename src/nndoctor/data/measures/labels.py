@@ -65,9 +65,14 @@ def _issues(probabilities: np.ndarray, y: np.ndarray, classes: list[str], parts:
     self_confidence = probabilities[np.arange(len(y)), y]
     suggested = probabilities.argmax(axis=1)
     names, per_split = np.unique(split_names[ranked], return_counts=True)
+    unflagged = np.ones(len(y), dtype=bool)
+    unflagged[ranked] = False
     return {
         "n_checked": int(len(y)), "n_issues": int(len(ranked)),
         "model_accuracy": round(float((suggested == y).mean()), 4),
+        # accuracy on the rows it did not flag: high when the task is easy and the flagged
+        # rows are exceptions, lower when many rows are simply hard
+        "model_accuracy_unflagged": round(float((suggested == y)[unflagged].mean()), 4) if unflagged.any() else 0.0,
         "per_split": {str(name): int(count) for name, count in zip(names, per_split)},
         "sampled": any(len(pos) < len(split) for split, pos in zip(parts, positions)), "sample_cap": cap,
         "worst": [

@@ -39,7 +39,7 @@ class SourcePredictable(Rule):
     Example:
         source-predictable: the source 'lab' is predicted from the features with macro
         AUC 0.97 (limit 0.70; the label alone gives 0.55; balanced accuracy 0.88 vs
-        chance 0.33).
+        chance 0.33; 9,000 rows).
     """
 
     id = "source-predictable"
@@ -75,7 +75,8 @@ class SourcePredictable(Rule):
             f"the source {result.get('source_name', 'source')!r} ({result['n_sources']} values) is "
             f"predicted from the features with macro AUC {auc:.2f} (limit {auc_min:.2f}{label_text}; "
             f"balanced accuracy {result['balanced_accuracy']:.2f} vs chance "
-            f"{result['chance_accuracy']:.2f}){telling}."
+            f"{result['chance_accuracy']:.2f}; {result['n_rows']:,} rows"
+            f"{', a capped sample' if result.get('sampled') else ''}){telling}."
         )
         return [
             self.finding(
@@ -92,6 +93,7 @@ class SourcePredictable(Rule):
                     "n_rows": result["n_rows"],
                     "chance_margin": round(chance_margin, 4),
                     "sample_cap": result.get("sample_cap"),
+                    "sampled": bool(result.get("sampled")),
                     "top_features": result.get("top_features", [])[:10],
                 },
             )

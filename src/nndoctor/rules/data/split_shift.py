@@ -42,7 +42,8 @@ class SplitShift(Rule):
 
     Example:
         split-shift: a classifier tells train from test with ROC AUC 0.93 (limit 0.60,
-        chance band ±0.03 at 20,000 rows); most telling features: 'scanner_gain', 'age'.
+        chance band ±0.03 at 20,000 rows, a sample capped at 20,000); most telling
+        features: 'scanner_gain', 'age'.
     """
 
     id = "split-shift"
@@ -58,8 +59,9 @@ class SplitShift(Rule):
         # Deepchecks' domain-classifier drift alarm is a drift score 2*AUC-1 of 0.25 (AUC
         # 0.625); 0.60 is a little stricter but still far from the noise of a random split.
         auc_min: float = 0.60,
-        # Out-of-fold AUC of a no-shift split scatters around 0.5 with the Mann-Whitney
-        # null sd; 4 sd keeps false alarms on random splits below 1 in 10,000.
+        # Out-of-fold AUC of a no-shift split scatters around 0.5 with `null_sd` (Mann-
+        # Whitney null sd x the measured CV scatter factor 1.4); 4 sd keeps false alarms
+        # on random splits below 1 in 10,000.
         chance_sd_multiple: float = 4.0,
     ) -> list[Finding]:
         findings = []
@@ -70,12 +72,13 @@ class SplitShift(Rule):
                 continue
             top = [entry["feature"] for entry in result.get("top_features", [])[:3]]
             telling = f"; most telling features: {', '.join(map(repr, top))}" if top else ""
-            sampled = result["n_train_rows"] + result["n_other_rows"]
+            rows = result["n_train_rows"] + result["n_other_rows"]
+            sample = f", a sample capped at {result.get('sample_cap'):,}" if result.get("sampled") else ""
             findings.append(
                 self.finding(
                     f"a classifier tells train from {result['split']} with ROC AUC {auc:.2f} "
-                    f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {sampled:,} "
-                    f"sampled rows){telling}.",
+                    f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {rows:,} "
+                    f"rows{sample}){telling}.",
                     where=top or result["split"],
                     evidence={
                         "split": result["split"],
@@ -87,6 +90,7 @@ class SplitShift(Rule):
                         "cv_folds": result.get("cv_folds"),
                         "grouped_cv": result.get("grouped_cv", False),
                         "sample_cap": result.get("sample_cap"),
+                        "sampled": bool(result.get("sampled")),
                         "top_features": result.get("top_features", [])[:10],
                     },
                 )
