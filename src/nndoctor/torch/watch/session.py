@@ -161,6 +161,7 @@ class Session:
         self._step_depth = 0
         self._backwards_in_step = 0
         self._stepped_since_backward = False
+        self._manual_pending = False
         self._depth = 0
         self._candidates: dict[int, nn.Module] = {}
         self._candidate_inputs: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
@@ -340,6 +341,13 @@ class Session:
         def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             if session.suspended:
                 return None
+            if session._manual_pending:
+                try:
+                    session._detect_manual_update()  # count a manual update before this forward
+                except StopRun:
+                    raise
+                except Exception as error:  # noqa: BLE001
+                    session.faults.record("manual update check", error, session.step)
             if torch.is_grad_enabled():
                 watched.forwarded = True
                 if session.preflight_request is not None:
@@ -418,7 +426,7 @@ class Session:
                 self._stop_discovery()
             for watched in self.models.values():
                 watched.tracker.after_backward(self.every)
-                if watched.manual and watched.forwarded:
+                if watched.manual and watched.forwarded and not self._step_depth:
                     self._prepare_manual_update(watched)
                 watched.forwarded = False
             self.stale.after_backward()
@@ -471,16 +479,18 @@ class Session:
         tracker.grads_final(self.every)
         tracker.before_update(self.every)
         watched.snapshot_sentinels()
+        self._manual_pending = True
         if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
             with self.faults.guard("dynamics monitor", self.step):
                 watched.monitor.on_before_update(self.step)
 
     def _detect_manual_update(self) -> None:
-        if self._stepped_since_backward or not self.backwards:
+        if not self._manual_pending or self._stepped_since_backward or self._step_depth:
             return
         updated = [w for w in self.models.values() if w.manual and w.sentinels_changed()]
         if not updated:
             return
+        self._manual_pending = False
         for watched in updated:
             stale = self.stale.confirm(watched.stale_keys)
             if stale:
@@ -574,6 +584,7 @@ class Session:
             self.faults.record("optimizer step hook", error, self.step)
         self.step += 1
         self._stepped_since_backward = True
+        self._manual_pending = False
         self._maybe_judge()
         return None
 
