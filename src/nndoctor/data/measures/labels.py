@@ -37,7 +37,8 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
     counts = raw.dropna().astype(str).value_counts()
     usable = counts.index[(counts >= 2 * options.cv_folds).to_numpy()]
     if len(usable) < 2 or len(usable) > MAX_CLASSES:
-        m.mark_unavailable("label_issues", f"{len(usable)} classes with enough rows; the check needs 2 to {MAX_CLASSES}")
+        m.mark_unavailable("label_issues", f"{len(usable)} class(es) with at least {2 * options.cv_folds} rows; "
+                                           f"the check needs 2 to {MAX_CLASSES}")
         return
     keep = raw.notna().to_numpy() & raw.astype(str).isin(usable).to_numpy()
     x, _, categorical = encode(parts, positions, options.seed)

@@ -32,10 +32,15 @@ class AnnotatorDisagreement(Rule):
         - Fatigue or low effort on a long annotation job (004); one annotator far off the others.
 
     Fixes:
-        - Compare your model's accuracy with the reported ceiling before tuning further (004, 000 §4.1).
-        - Write sharper guidelines with examples of the confusing cases, run a calibration round, then re-annotate the items with disagreement.
-        - Aggregate several annotators (majority vote, or Dawid-Skene / `cleanlab.multiannotator.get_label_quality_multiannotator`) instead of trusting one.
-        - Train on soft labels (vote fractions) or with label smoothing (`nn.CrossEntropyLoss(label_smoothing=0.1)`) when the ambiguity is real.
+        - Compare your model's accuracy with the reported ceiling before tuning further
+          (004, 000 §4.1).
+        - Write sharper guidelines with examples of the confusing cases, run a calibration
+          round, then re-annotate the items with disagreement.
+        - Aggregate several annotators (majority vote, or Dawid-Skene /
+          `cleanlab.multiannotator.get_label_quality_multiannotator`) instead of trusting
+          one.
+        - Train on soft labels (vote fractions) or with label smoothing
+          (`nn.CrossEntropyLoss(label_smoothing=0.1)`) when the ambiguity is real.
 
     Example:
         annotator-disagreement: Krippendorff's alpha 0.52 across 3 annotators on 1,200

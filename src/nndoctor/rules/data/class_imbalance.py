@@ -33,11 +33,20 @@ class ClassImbalance(Rule):
         - Labels were merged or mapped wrongly, emptying a class.
 
     Fixes:
-        - Weight the loss by inverse class frequency: `nn.CrossEntropyLoss(weight=torch.tensor(w))` with w_c = n / (k * n_c) (sklearn's `compute_class_weight("balanced", ...)`); for one sigmoid output use `nn.BCEWithLogitsLoss(pos_weight=torch.tensor(n_neg / n_pos))`.
-        - Use a focal loss (e.g. `torchvision.ops.sigmoid_focal_loss`, gamma=2) so easy majority examples stop dominating the gradient.
-        - Resample: `torch.utils.data.WeightedRandomSampler(weights=1/n_c per sample, num_samples=len(ds))`, or oversample the minority (SMOTE/ADASYN) after splitting, never before.
-        - Initialise the output bias to the log class prior: `model.head.bias.data = torch.log(counts / counts.sum())`, or log(n_pos / n_neg) for one sigmoid output (003 §4.2).
-        - Judge the model with per-class recall, F1 or balanced accuracy and the confusion matrix, not accuracy.
+        - Weight the loss by inverse class frequency:
+          `nn.CrossEntropyLoss(weight=torch.tensor(w))` with w_c = n / (k * n_c)
+          (sklearn's `compute_class_weight("balanced", ...)`); for one sigmoid output use
+          `nn.BCEWithLogitsLoss(pos_weight=torch.tensor(n_neg / n_pos))`.
+        - Use a focal loss (e.g. `torchvision.ops.sigmoid_focal_loss`, gamma=2) so easy
+          majority examples stop dominating the gradient.
+        - Resample: `torch.utils.data.WeightedRandomSampler(weights=1/n_c per sample,
+          num_samples=len(ds))`, or oversample the minority (SMOTE/ADASYN) after
+          splitting, never before.
+        - Initialise the output bias to the log class prior: `model.head.bias.data =
+          torch.log(counts / counts.sum())`, or log(n_pos / n_neg) for one sigmoid output
+          (003 §4.2).
+        - Judge the model with per-class recall, F1 or balanced accuracy and the confusion
+          matrix, not accuracy.
 
     Example:
         class-imbalance: class 'healthy' has 4,750 training rows and class 'tumour' 250
@@ -92,20 +101,12 @@ class ClassImbalance(Rule):
                     "ratio_high": majority_to_minority_ratio_high,
                     "majority_baseline_accuracy": round(baseline, 4),
                     "n_classes": len(classes),
-                    "class_weights": _first(dict(zip(classes, _rounded(weights)))),
-                    "log_prior_bias": _first(dict(zip(classes, _rounded(log_prior)))),
+                    "class_weights": {c: round(w, 4) for c, w in list(zip(classes, weights))[:50]},
+                    "log_prior_bias": {c: round(b, 4) for c, b in list(zip(classes, log_prior))[:50]},
                 },
                 fixes=_fixes(classes, counts, weights, log_prior),
             )
         ]
-
-
-def _rounded(values: list[float]) -> list[float]:
-    return [round(v, 4) for v in values]
-
-
-def _first(mapping: dict[str, float], limit: int = 50) -> dict[str, float]:
-    return dict(list(mapping.items())[:limit])
 
 
 def _vector(values: list[float]) -> str:

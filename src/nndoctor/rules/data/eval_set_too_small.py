@@ -53,9 +53,13 @@ class EvalSetTooSmall(Rule):
         - A rare class was not stratified and has only a handful of evaluation rows.
 
     Fixes:
-        - Move rows into the evaluation split until the interval is below the limit (the message gives the count); 80-15-5 suits ~10,000 rows (003 §4.5.1).
-        - With little data, use k-fold cross-validation (`sklearn.model_selection.StratifiedKFold`) and report the mean and spread across folds (004).
-        - Report confidence intervals with every metric (bootstrap the evaluation set) and compare models on the same rows with a paired test (McNemar).
+        - Move rows into the evaluation split until the interval is below the limit (the
+          message gives the count); 80-15-5 suits ~10,000 rows (003 §4.5.1).
+        - With little data, use k-fold cross-validation
+          (`sklearn.model_selection.StratifiedKFold`) and report the mean and spread
+          across folds (004).
+        - Report confidence intervals with every metric (bootstrap the evaluation set) and
+          compare models on the same rows with a paired test (McNemar).
         - Stratify the split so rare classes get enough evaluation rows.
 
     Example:

@@ -26,15 +26,21 @@ class LabelIssues(Rule):
         `merge` or a label-changing augmentation break input-label pairs silently.
 
     Likely causes:
-        - Inputs and labels stored apart and joined or shuffled out of step (`merge` without checking keys, shuffling X and y separately).
+        - Inputs and labels stored apart and joined or shuffled out of step (`merge`
+          without checking keys, shuffling X and y separately).
         - Annotation mistakes or tired annotators (004), ambiguous classes (000 §2.5).
         - An augmentation or preprocessing step that changes the label or breaks the pairing.
 
     Fixes:
-        - Look at the listed rows by hand with their inputs; fix the wrong labels at the source (000 §2.2).
-        - Check the pipeline that joins inputs and labels: assert keys after every `merge`, shuffle `(X, y)` together (`sklearn.utils.shuffle(X, y)`).
-        - If many rows are ambiguous rather than wrong, relabel them with several annotators or use soft labels / label smoothing (`nn.CrossEntropyLoss(label_smoothing=0.1)`).
-        - To train through remaining noise, drop the flagged rows (`cleanlab.classification.CleanLearning`) or use a noise-robust loss.
+        - Look at the listed rows by hand with their inputs; fix the wrong labels at the
+          source (000 §2.2).
+        - Check the pipeline that joins inputs and labels: assert keys after every
+          `merge`, shuffle `(X, y)` together (`sklearn.utils.shuffle(X, y)`).
+        - If many rows are ambiguous rather than wrong, relabel them with several
+          annotators or use soft labels / label smoothing
+          (`nn.CrossEntropyLoss(label_smoothing=0.1)`).
+        - To train through remaining noise, drop the flagged rows
+          (`cleanlab.classification.CleanLearning`) or use a noise-robust loss.
 
     Example:
         label-issues: 512 of 10,000 checked rows (5.1%) look mislabelled (limit 2.0%);

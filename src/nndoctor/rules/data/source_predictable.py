@@ -31,9 +31,12 @@ class SourcePredictable(Rule):
         - A feature that directly encodes the source (file path, plate position, scanner id).
 
     Fixes:
-        - Plot a PCA/UMAP of the features coloured by source; clusters by source confirm a batch effect (000 §2.4).
-        - Correct batch effects (ComBat, Harmony, per-batch standardisation of controls) or use domain adaptation; remove features that encode the source.
-        - Evaluate with leave-one-source-out splits (`LeaveOneGroupOut` with groups=source) to measure generalisation to a new lab honestly.
+        - Plot a PCA/UMAP of the features coloured by source; clusters by source confirm a
+          batch effect (000 §2.4).
+        - Correct batch effects (ComBat, Harmony, per-batch standardisation of controls)
+          or use domain adaptation; remove features that encode the source.
+        - Evaluate with leave-one-source-out splits (`LeaveOneGroupOut` with
+          groups=source) to measure generalisation to a new lab honestly.
         - Balance the class mix across sources, so the source cannot stand in for the label.
 
     Example:

@@ -35,10 +35,14 @@ class SplitShift(Rule):
           cross-validates by group.
 
     Fixes:
-        - Look at the reported features first: plot their histograms per split (`df.groupby("split")[col].describe()`).
-        - Fit every preprocessing step on train only and apply the same fitted object to all splits (`scaler.fit(X_train)`, then `scaler.transform(X_val)`).
+        - Look at the reported features first: plot their histograms per split
+          (`df.groupby("split")[col].describe()`).
+        - Fit every preprocessing step on train only and apply the same fitted object to
+          all splits (`scaler.fit(X_train)`, then `scaler.transform(X_val)`).
         - Drop identifier-like or time-stamp columns that cannot be used at prediction time.
-        - If the shift is real (new site, new period), say so: evaluate per source, use domain adaptation or batch-effect correction, and keep a test set from the deployment distribution (000 §2.4).
+        - If the shift is real (new site, new period), say so: evaluate per source, use
+          domain adaptation or batch-effect correction, and keep a test set from the
+          deployment distribution (000 §2.4).
 
     Example:
         split-shift: a classifier tells train from test with ROC AUC 0.93 (limit 0.60,

@@ -31,8 +31,12 @@ class StratificationMismatch(Rule):
         - Rows were filtered or deduplicated after splitting, in one split only.
 
     Fixes:
-        - Split with stratification: `train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)` or `StratifiedKFold` / `StratifiedGroupKFold` when rows are grouped (000 §2.3).
-        - If the different mix is real (deployment prevalence differs), keep it but report per-class metrics and recalibrate the decision threshold on data with the deployment mix.
+        - Split with stratification: `train_test_split(X, y, test_size=0.2, stratify=y,
+          random_state=0)` or `StratifiedKFold` / `StratifiedGroupKFold` when rows are
+          grouped (000 §2.3).
+        - If the different mix is real (deployment prevalence differs), keep it but report
+          per-class metrics and recalibrate the decision threshold on data with the
+          deployment mix.
         - Apply filtering and deduplication before splitting, to all data at once.
 
     Example:
