@@ -89,7 +89,7 @@ def test_sample_cap_is_applied_and_noted():
     train, test = train_test_split(table(4000), test_size=0.5, random_state=0)
     m, data = measured({"train": train, "test": test}, options=SmallCap(cv_folds=3))
     result = m["split_shift"][0]
-    assert result["n_train_rows"] == 500 and result["n_other_rows"] == 500 and result["sampled"]
+    assert result["n_reference_rows"] == 500 and result["n_other_rows"] == 500 and result["sampled"]
     assert "shift_sample_cap=1000" in data.notes["split_shift"]["test"]
 
 
@@ -154,3 +154,15 @@ def test_tiny_evaluation_split_is_skipped_with_reason():
     frame = table(300)
     m, data = measured({"train": frame.iloc[:290], "test": frame.iloc[290:]})
     assert "fewer than 20 rows" in m.unavailable["split_shift"]
+
+
+def test_validation_and_test_that_differ_are_compared_too():
+    frame = table(4000)
+    train, val, test = frame.iloc[:2000], frame.iloc[2000:3000], frame.iloc[3000:].copy()
+    test["f4"] = test["f4"] * 3.0  # test differs from val (and from train)
+    m, _ = measured({"train": train, "val": val, "test": test})
+    pairs = [(r["reference"], r["split"]) for r in m["split_shift"]]
+    assert pairs == [("train", "val"), ("train", "test"), ("val", "test")]
+    fired = {(f.evidence["reference"], f.evidence["split"]) for f in SplitShift().check(m)}
+    assert fired == {("train", "test"), ("val", "test")}
+    assert "tells val from test" in SplitShift().check(m)[-1].message

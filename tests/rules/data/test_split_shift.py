@@ -2,7 +2,7 @@ from nndoctor.rules.data.split_shift import SplitShift
 
 
 def shift(auc, null_sd=0.005, **extra):
-    result = {"split": "test", "auc": auc, "null_sd": null_sd, "n_train_rows": 10000,
+    result = {"split": "test", "auc": auc, "null_sd": null_sd, "n_reference_rows": 10000,
               "n_other_rows": 10000, "cv_folds": 5, "grouped_cv": False, "sample_cap": 20000,
               "top_features": [{"feature": "gain", "auc_drop": 0.4, "ks": 0.8},
                                {"feature": "age", "auc_drop": 0.01, "ks": 0.05}]}
@@ -27,7 +27,7 @@ def test_random_split_auc_is_silent():
 
 def test_small_sample_needs_a_wider_margin():
     # 0.65 on 200 rows: the chance band (4 * 0.041) is wider than the excess over 0.5
-    assert SplitShift().check(shift(0.65, null_sd=0.041, n_train_rows=100, n_other_rows=100)) == []
+    assert SplitShift().check(shift(0.65, null_sd=0.041, n_reference_rows=100, n_other_rows=100)) == []
     assert len(SplitShift().check(shift(0.65, null_sd=0.01))) == 1
 
 

@@ -213,32 +213,36 @@ def _measure_split_shift(data: AuditData, m: Measurements, options: AuditOptions
     if not data.others:
         m.mark_unavailable("split_shift", "only a train split was given; pass val= or test= to compare")
         return
+    # train against each evaluation split; and val against test, which should agree too (004)
+    pairs = [(data.train, other) for other in data.others]
+    if "val" in data.splits and "test" in data.splits:
+        pairs.append((data.splits["val"], data.splits["test"]))
     results = []
-    for index, other in enumerate(data.others):
-        if min(len(data.train), len(other)) < MIN_ROWS_PER_SIDE:
-            data.notes.setdefault("split_shift", {})[other.name] = f"skipped: fewer than {MIN_ROWS_PER_SIDE} rows"
+    for index, (reference, other) in enumerate(pairs):
+        key = other.name if reference is data.train else f"{reference.name}-vs-{other.name}"
+        if min(len(reference), len(other)) < MIN_ROWS_PER_SIDE:
+            data.notes.setdefault("split_shift", {})[key] = f"skipped: fewer than {MIN_ROWS_PER_SIDE} rows"
             continue
         rng = np.random.default_rng(options.seed + index)
-        positions = [sample_positions(len(split), cap // 2, rng) for split in (data.train, other)]
-        x, names, categorical = encode([data.train, other], positions, options.seed)
+        positions = [sample_positions(len(split), cap // 2, rng) for split in (reference, other)]
+        x, names, categorical = encode([reference, other], positions, options.seed)
         if x.shape[1] == 0:
             m.mark_unavailable("split_shift", "no usable feature columns (or embeddings) to compare")
             return
         y = np.repeat([0, 1], [len(positions[0]), len(positions[1])])
-        groups = _groups([data.train, other], positions)
-        folds, grouped = folds_for(y, groups, options.cv_folds, options.seed)
+        folds, grouped = folds_for(y, _groups([reference, other], positions), options.cv_folds, options.seed)
         probabilities, model, held_out = out_of_fold(x, y, folds, categorical, options.seed)
         results.append({
-            "split": other.name, "auc": round(auc_score(y, probabilities), 4), "null_sd": round(null_auc_sd(y), 5),
-            "n_train_rows": len(positions[0]), "n_other_rows": len(positions[1]), "cv_folds": len(folds),
-            "grouped_cv": grouped, "sample_cap": cap,
-            "sampled": len(positions[0]) < len(data.train) or len(positions[1]) < len(other),
+            "reference": reference.name, "split": other.name, "auc": round(auc_score(y, probabilities), 4),
+            "null_sd": round(null_auc_sd(y), 5), "n_reference_rows": len(positions[0]),
+            "n_other_rows": len(positions[1]), "cv_folds": len(folds), "grouped_cv": grouped, "sample_cap": cap,
+            "sampled": len(positions[0]) < len(reference) or len(positions[1]) < len(other),
             "top_features": telling_features(model, x[held_out], y[held_out], names, options.seed),
         })
         if results[-1]["sampled"]:
-            data.notes.setdefault("split_shift", {})[other.name] = (
-                f"adversarial validation on {len(positions[0])} train + {len(positions[1])} {other.name} "
-                f"rows (shift_sample_cap={cap})")
+            data.notes.setdefault("split_shift", {})[key] = (
+                f"adversarial validation on {len(positions[0])} {reference.name} + {len(positions[1])} "
+                f"{other.name} rows (shift_sample_cap={cap})")
     if not results:
         m.mark_unavailable("split_shift", f"every evaluation split has fewer than {MIN_ROWS_PER_SIDE} rows")
         return

@@ -15,7 +15,7 @@ class SplitShift(Rule):
     What it detects:
         Adversarial validation: a quick gradient-boosted classifier is trained, with
         cross-validation on a capped sample, to predict "is this row from train or from
-        the other split?" from the features. Its out-of-fold ROC AUC should be ~0.5 when
+        the other split?" from the features (and "val or test?" when both are given). Its out-of-fold ROC AUC should be ~0.5 when
         the splits come from one distribution; the rule fires when the AUC is both above a
         limit and far above what chance allows at this sample size. The features whose
         shuffling hurts the classifier most are reported as the ones giving the split away.
@@ -24,7 +24,8 @@ class SplitShift(Rule):
         Validation and test data must look like the data the model will serve (003
         §4.5.1). If they come from another lab, instrument, period or preprocessing, the
         validation score says little about deployment, and a good validation score with a
-        bad field score (000 §2.4) is the typical outcome.
+        bad field score (000 §2.4) is the typical outcome. Validation and test that differ
+        make the two scores disagree, so choices tuned on validation do not carry (004).
 
     Likely causes:
         - The splits come from different sources, sites, instruments or time periods.
@@ -76,20 +77,22 @@ class SplitShift(Rule):
                 continue
             top = [entry["feature"] for entry in result.get("top_features", [])[:3]]
             telling = f"; most telling features: {', '.join(map(repr, top))}" if top else ""
-            rows = result["n_train_rows"] + result["n_other_rows"]
+            reference = result.get("reference", "train")
+            rows = result["n_reference_rows"] + result["n_other_rows"]
             sample = f", a sample capped at {result.get('sample_cap'):,}" if result.get("sampled") else ""
             findings.append(
                 self.finding(
-                    f"a classifier tells train from {result['split']} with ROC AUC {auc:.2f} "
+                    f"a classifier tells {reference} from {result['split']} with ROC AUC {auc:.2f} "
                     f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {rows:,} "
                     f"rows{sample}){telling}.",
                     where=top or result["split"],
                     evidence={
+                        "reference": reference,
                         "split": result["split"],
                         "auc": round(auc, 4),
                         "auc_min": auc_min,
                         "chance_margin": round(chance_margin, 4),
-                        "n_train_rows": result["n_train_rows"],
+                        "n_reference_rows": result["n_reference_rows"],
                         "n_other_rows": result["n_other_rows"],
                         "cv_folds": result.get("cv_folds"),
                         "grouped_cv": result.get("grouped_cv", False),
