@@ -166,3 +166,10 @@ def test_validation_and_test_that_differ_are_compared_too():
     fired = {(f.evidence["reference"], f.evidence["split"]) for f in SplitShift().check(m)}
     assert fired == {("train", "test"), ("val", "test")}
     assert "tells val from test" in SplitShift().check(m)[-1].message
+
+
+def test_model_sample_cap_bounds_the_shift_sample():
+    train, test = train_test_split(table(4000), test_size=0.5, random_state=0)
+    m, data = measured({"train": train, "test": test}, options=AuditOptions(cv_folds=3, model_sample_cap=800))
+    assert m["split_shift"][0]["sample_cap"] == 800
+    assert m["split_shift"][0]["n_reference_rows"] + m["split_shift"][0]["n_other_rows"] == 800

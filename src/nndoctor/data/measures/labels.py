@@ -2,7 +2,7 @@
 
 Feeds label-issues (`label_issues`). All labelled splits are pooled (a wrong label in the
 test split hurts as much as one in train), a seeded sample of at most
-`label_issues_sample_cap` rows (default 20,000) is drawn, a quick gradient-boosted model
+`label_issues_sample_cap` rows (default 20,000, never above `model_sample_cap`) is drawn, a quick gradient-boosted model
 gives out-of-fold class probabilities (no row is scored by a model that saw it), and
 `cleanlab.filter.find_label_issues` flags the rows whose label the model confidently rejects.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from nndoctor.core.rule import Measurements
-from nndoctor.data.measures.shift import encode, folds_for, option, out_of_fold, sample_positions, single_threaded
+from nndoctor.data.measures.shift import (encode, folds_for, model_rows_cap, out_of_fold, sample_positions,
+                                          single_threaded)
 from nndoctor.data.view import AuditData, AuditOptions
 
 MEASUREMENTS = ("label_issues",)
@@ -29,7 +30,7 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
         m.mark_unavailable("label_issues", f"the task is {data.task}; confident learning needs class labels")
         return
     parts = [split for split in data.splits.values() if split.labels is not None]
-    cap = int(option(options, "label_issues_sample_cap", LABEL_ISSUES_SAMPLE_CAP))
+    cap = model_rows_cap(options, "label_issues_sample_cap", LABEL_ISSUES_SAMPLE_CAP)
     rng = np.random.default_rng(options.seed)
     total = sum(len(split) for split in parts)
     positions = [sample_positions(len(split), max(1, cap * len(split) // total), rng) for split in parts]
