@@ -89,9 +89,9 @@ class LabelIssues(Rule):
             f" — the quick model is only {accuracy:.1%} accurate out of fold even on the other rows, so "
             "some of these may be hard or ambiguous rather than wrong"
         )
-        sampled = " (sampled)" if result.get("sampled") else ""
+        sampled = "; a capped sample" if result.get("sampled") else ""
         message = (
-            f"{flagged:,} of {checked:,} checked rows{sampled} ({fraction:.1%}) look mislabelled "
+            f"{flagged:,} of {checked:,} checked rows ({fraction:.1%}{sampled}) look mislabelled "
             f"(limit {flagged_fraction_min:.1%}){worst_text}{caveat}."
         )
         return [

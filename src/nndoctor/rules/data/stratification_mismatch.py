@@ -41,7 +41,7 @@ class StratificationMismatch(Rule):
 
     Example:
         stratification-mismatch: class 'tumour' is 5.0% of train but 18.0% of test
-        (13.0 points apart; chi-square p = 2e-41 < 0.001).
+        (13.0 points apart, limit 2; chi-square p = 2e-41 (limit 0.001)).
     """
 
     id = "stratification-mismatch"
@@ -88,7 +88,7 @@ class StratificationMismatch(Rule):
                 )
             findings.append(
                 self.finding(
-                    f"{lead}; chi-square p {_p_text(p_value)} < {p_value_max:g}.",
+                    f"{lead}; chi-square p {_p_text(p_value)} (limit {p_value_max:g}).",
                     where=split,
                     evidence={
                         "split": split,
