@@ -190,6 +190,8 @@ class _Trace:
             "name": name, "kind": type(module).__name__, "rms": _rms(values),
             "dtype": str(tensor.dtype).replace("torch.", ""), "activation": None,
             "saturated_fraction": None, "input_rms": None,
+            # the input-dependent part: spread across samples (dim 0), not the bias
+            "signal_rms": _rms(values.std(0, unbiased=False)) if values.dim() and values.shape[0] > 1 else None,
         }
         if args and isinstance(args[0], torch.Tensor) and args[0].is_floating_point():
             record["input_rms"] = _rms(args[0].detach().float())

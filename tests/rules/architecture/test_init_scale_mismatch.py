@@ -82,3 +82,25 @@ def test_raw_pixel_inputs_put_input_normalization_first():
     assert finding.evidence["input_rms"] > 100
     assert finding.fixes[0].startswith("Normalize the inputs first")
     assert "the inputs themselves have RMS" in finding.message
+
+
+def test_tiny_weights_with_default_biases_lose_the_input_signal():
+    torch.manual_seed(0)
+    model = mlp(12, nn.Tanh)
+    for module in model:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.01)  # the biases keep PyTorch's default
+    [finding] = InitScaleMismatch().check(measured(model))
+    assert finding.evidence["signal_ratio"] < 1e-6
+    assert "rms_ratio" not in finding.evidence  # the RMS alone stays flat: the biases hold it up
+    assert "output their biases" in finding.message
+
+
+def test_threshold_on_signal_ratio():
+    layers = [{"name": str(i), "kind": "Linear", "rms": 0.1, "signal_rms": signal, "activation": "tanh",
+               "saturated_fraction": 0.0} for i, signal in enumerate([1.0, 1e-2, 1.01e-4, 5.0])]
+    m = {"layer_activation_rms": layers}
+    assert InitScaleMismatch().check(m) == []
+    layers[2]["signal_rms"] = 0.99e-4
+    [finding] = InitScaleMismatch().check(m)
+    assert finding.evidence["signal_ratio"] == 0.99e-4

@@ -20,8 +20,9 @@ class InitScaleMismatch(Rule):
         On the real batch, before any training, the RMS of each weight layer's output is
         measured in execution order (the output layer is left out). The rule fires when
         the last hidden layer's RMS is more than 100× smaller or larger than the first's,
-        or when most units of several tanh/sigmoid layers already sit in the flat part of
-        the curve.
+        when the spread of the activations across samples (the part that carries the
+        input) shrinks 10,000× so that deep layers only output their biases, or when most
+        units of several tanh/sigmoid layers already sit in the flat part of the curve.
 
     Why it matters:
         Weights are initialized so that activations keep roughly unit variance through
@@ -60,6 +61,7 @@ class InitScaleMismatch(Rule):
         layers_min: int = 3,  # a trend needs a few layers; two are one step of noise
         rms_ratio_low: float = 1e-2,  # 100× shrinkage: default PyTorch init stays ≥ 0.05 on ReLU MLPs
         rms_ratio_high: float = 1e2,  # 100× growth: std=1 weights on 64-wide ReLU layers grow ~5× a layer
+        signal_ratio_low: float = 1e-4,  # the samples' spread 10^4× smaller: outputs are the biases
         saturated_fraction_high: float = 0.5,  # half the tanh/sigmoid units with slope < 1% (003 §4.2)
         saturated_layers_min: int = 2,  # hidden layers (after the first) that must be saturated
         input_rms_low: float = 0.1,  # outside 0.1–10 the inputs, not only the init, set the scale
@@ -70,30 +72,33 @@ class InitScaleMismatch(Rule):
             return []
         activations = {layer["activation"] for layer in layers if layer["activation"]}
         first, last = layers[0], layers[-1]
-        series = [layer["rms"] for layer in layers]
         evidence = {"layers": len(layers), "first_layer": first["name"], "last_layer": last["name"],
-                    "rms_first": first["rms"], "rms_last": last["rms"], "rms_by_depth": _thin(series),
-                    "activations": sorted(activations)}
+                    "rms_first": first["rms"], "rms_last": last["rms"],
+                    "rms_by_depth": _thin([layer["rms"] for layer in layers]), "activations": sorted(activations)}
         fixes = _fixes(self, activations)
-        input_rms = first.get("input_rms")
+        input_rms, note = first.get("input_rms"), "."
         if input_rms is not None and not input_rms_low <= input_rms <= input_rms_high:
-            evidence["input_rms"] = input_rms
+            evidence["input_rms"], note = input_rms, f"; the inputs themselves have RMS {input_rms:.3g}."
             fixes = [f"Normalize the inputs first: they have RMS {input_rms:.3g}, far from 1 "
                      "(standardize features, divide pixels by 255), then re-check.", *fixes]
-        if first["rms"] > 0 and math.isfinite(first["rms"]):
-            ratio = last["rms"] / first["rms"]
-            if ratio < rms_ratio_low or ratio > rms_ratio_high or not math.isfinite(ratio):
-                verb = "falls" if ratio < rms_ratio_low else "grows"
-                return [self.finding(
-                    f"activation RMS {verb} from {first['rms']:.2g} at layer '{first['name']}' ({first['kind']}) "
-                    f"to {last['rms']:.2g} at '{last['name']}' across {len(layers)} layers (ratio {ratio:.2g}, "
-                    f"limits {rms_ratio_low:g}–{rms_ratio_high:g})"
-                    + (f"; the inputs themselves have RMS {input_rms:.3g}." if "input_rms" in evidence else "."),
-                    where=[first["name"], last["name"]],
-                    evidence={**evidence, "rms_ratio": ratio}, fixes=fixes,
-                )]
-        saturated = [layer for layer in layers[1:]
-                     if (layer["saturated_fraction"] or 0.0) >= saturated_fraction_high]
+        span = f"at layer '{first['name']}' ({first['kind']}) to"
+        ratio = _ratio(last["rms"], first["rms"])
+        if ratio is not None and not rms_ratio_low <= ratio <= rms_ratio_high:
+            verb = "falls" if ratio < rms_ratio_low else "grows"
+            return [self.finding(
+                f"activation RMS {verb} from {first['rms']:.2g} {span} {last['rms']:.2g} at '{last['name']}' "
+                f"across {len(layers)} layers (ratio {ratio:.2g}, limits {rms_ratio_low:g}–{rms_ratio_high:g}){note}",
+                where=[first["name"], last["name"]], evidence={**evidence, "rms_ratio": ratio}, fixes=fixes,
+            )]
+        signal = _ratio(last.get("signal_rms"), first.get("signal_rms"))
+        if signal is not None and signal < signal_ratio_low:
+            return [self.finding(
+                f"the spread of activations across samples falls from {first['signal_rms']:.2g} {span} "
+                f"{last['signal_rms']:.2g} at '{last['name']}' (ratio {signal:.2g}, threshold {signal_ratio_low:g}): "
+                f"deep layers output their biases, not information about the input{note}",
+                where=[first["name"], last["name"]], evidence={**evidence, "signal_ratio": signal}, fixes=fixes,
+            )]
+        saturated = [layer for layer in layers[1:] if (layer["saturated_fraction"] or 0.0) >= saturated_fraction_high]
         if len(saturated) >= saturated_layers_min:
             worst = max(layer["saturated_fraction"] for layer in saturated)
             return [self.finding(
@@ -105,6 +110,12 @@ class InitScaleMismatch(Rule):
                 fixes=fixes,
             )]
         return []
+
+
+def _ratio(last: float | None, first: float | None) -> float | None:
+    if last is None or first is None or not first > 0 or not math.isfinite(first):
+        return None
+    return last / first
 
 
 def _fixes(rule: Rule, activations: set[str]) -> list[str]:
