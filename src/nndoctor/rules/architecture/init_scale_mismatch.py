@@ -40,12 +40,12 @@ class InitScaleMismatch(Rule):
     Fixes:
         - For ReLU-family layers: `nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")` and `nn.init.zeros_(layer.bias)`.
         - For tanh/sigmoid layers: `nn.init.xavier_uniform_(layer.weight, gain=nn.init.calculate_gain("tanh"))`.
-        - Or delete the custom initialization and keep PyTorch's default, and add `nn.LayerNorm`/`nn.BatchNorm1d` between layers of deep stacks.
+        - In deep stacks, add normalization (`nn.LayerNorm`, `nn.BatchNorm1d`) or residual connections between the layers.
         - Standardize the inputs (zero mean, unit variance per feature; pixels / 255) so that the first layer starts at a sensible scale.
 
     Example:
-        init-scale-mismatch: activation RMS falls from 0.046 at layer '0' to 1.6e-20 at
-        '36' across 19 layers (ratio 3.5e-19, limits 0.01–100).
+        init-scale-mismatch: activation RMS falls from 0.046 at layer '0' (Linear) to
+        1.6e-20 at '36' across 19 layers (ratio 3.5e-19, limits 0.01–100).
     """
 
     id = "init-scale-mismatch"
