@@ -160,6 +160,8 @@ class _Trace:
         self.model = model
         self.stack: list[str] = []
         self.layers: list[dict[str, Any]] = []
+        self.layer_names: set[str] = set()
+        self.measuring = False  # our own tensor ops inside hooks are not the model's
         self.layer_of: dict[int, int] = {}          # id(output tensor) -> index in layers
         self.origin: dict[int, int] = {}            # id(tensor) -> id(weight-layer output)
         self.sigmoids: list[dict[str, Any]] = []
@@ -183,8 +185,20 @@ class _Trace:
     def on_layer_output(self, name: str, module: nn.Module, args: tuple, output: Any) -> None:
         self.autocast_in_forward.update(autocast_state())
         tensor = output[0] if isinstance(output, (tuple, list)) else output
-        if not isinstance(tensor, torch.Tensor) or any(r["name"] == name for r in self.layers):
+        if not isinstance(tensor, torch.Tensor) or name in self.layer_names:
             return  # first call only: RNN cells and shared layers run many times
+        self.measuring = True
+        try:
+            record = self._layer_record(name, module, args, tensor)
+        finally:
+            self.measuring = False
+        self.layer_names.add(name)
+        self.layer_of[id(tensor)] = len(self.layers)
+        self.origin[id(tensor)] = id(tensor)
+        self.keep.append(tensor)
+        self.layers.append(record)
+
+    def _layer_record(self, name: str, module: nn.Module, args: tuple, tensor: torch.Tensor) -> dict[str, Any]:
         values = tensor.detach().float()
         record: dict[str, Any] = {
             "name": name, "kind": type(module).__name__, "rms": _rms(values),
@@ -195,12 +209,11 @@ class _Trace:
         }
         if args and isinstance(args[0], torch.Tensor) and args[0].is_floating_point():
             record["input_rms"] = _rms(args[0].detach().float())
-        self.layer_of[id(tensor)] = len(self.layers)
-        self.origin[id(tensor)] = id(tensor)
-        self.keep.append(tensor)
-        self.layers.append(record)
+        return record
 
     def on_op(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
+        if self.measuring:
+            return
         tensors = [a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, torch.Tensor)]
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         self.order += 1
