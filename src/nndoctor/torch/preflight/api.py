@@ -9,8 +9,11 @@ becomes an `internal-error` finding, restore the snapshot, and judge with the ru
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
+
+import torch
 
 from nndoctor.core.config import load_config
 from nndoctor.core.engine import run_rules
@@ -28,6 +31,7 @@ from nndoctor.torch.preflight.validation import (
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
 
 AREAS = ["code", "preflight", "architecture"]
+SMALL_MODEL_PARAMETERS = 20_000_000
 Experiment = Callable[[Workbench, Measurements], None]
 # name → (function, measurements it produces, experiments it needs first). The forward
 # pass always runs first: it is also the check that model and loss accept the batch.
@@ -81,6 +85,9 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
     timings: dict[str, float] = {}
     started = time.perf_counter()
     snapshot = StateSnapshot.capture(model, optimizer, checked.inputs, checked.targets)
+    threads = torch.get_num_threads()
+    if _few_threads_help(model, device):
+        torch.set_num_threads(1)
     try:
         forward.run(bench, m)
         timings["forward"] = time.perf_counter() - started
@@ -89,6 +96,7 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
         if any(rule.area == "architecture" for rule in rules):
             _run_architecture(bench, m, timings)
     finally:
+        torch.set_num_threads(threads)
         snapshot.restore()
     report = Report(command="preflight")
     run_rules(m, rules, thresholds=config.merged_thresholds(opts.thresholds), report=report)
@@ -104,6 +112,13 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     })
     return report
+
+
+def _few_threads_help(model: Any, device: torch.device | None) -> bool:
+    """The experiments are hundreds of short steps on one small batch. On CPU, intra-op
+    threads gain little there, while oversubscription (dataloader workers, other jobs)
+    was measured to slow such steps 10–20×; below ~20M parameters one thread is faster."""
+    return (device is None or device.type == "cpu") and sum(p.numel() for p in model.parameters()) <= SMALL_MODEL_PARAMETERS
 
 
 def _experiments_for(needed: set[str]) -> list[str]:
@@ -127,7 +142,11 @@ def _run_isolated(name: str, bench: Workbench, m: Measurements, timings: dict[st
     function, provides, _ = EXPERIMENTS[name]
     started = time.perf_counter()
     try:
-        function(bench, m)
+        with warnings.catch_warnings():
+            # The user's code already warned once in the real forward; repeating each
+            # warning for every training step of every copy would only bury it.
+            warnings.simplefilter("ignore")
+            function(bench, m)
     except ExperimentUnavailable as reason:
         for measurement in provides:
             m.mark_unavailable(measurement, str(reason))

@@ -1,9 +1,9 @@
 """Does the model learn more from the real inputs than from zeroed or random ones
 (003 §4.5.2 #4, §4.5.3 #9)?
 
-Copies are trained with Adam 1e-3 on the same targets for the same number of steps as
-the real-input overfit run, once with every input tensor zeroed and once with random
-values of the same scale (random token ids for integer inputs). With zeroed inputs the
+Copies are trained with Adam 1e-3 on the same targets, once with every input tensor
+zeroed and once with random values of the same scale (random token ids for integer
+inputs), and compared with the real-input overfit run after the same number of steps. With zeroed inputs the
 model can learn only the label prior; a model that does no better with the real inputs
 ignores or destroys them. Boolean tensors (masks) are kept, because masking everything
 is not "no information" but a different, often invalid, input.
@@ -19,6 +19,11 @@ from nndoctor.torch.preflight.structures import map_batch_tensors
 from nndoctor.torch.preflight.workbench import (
     ExperimentUnavailable, Workbench, disable_dropout, seed_everything,
 )
+
+
+# The zero-input copy reaches the label prior within a few dozen Adam steps while a model
+# that uses its input is already clearly below it; comparing at 50 steps halves the cost.
+COMPARISON_STEPS = 50
 
 
 def _perturbed(inputs: Any, n_samples: int, how: str, seed: int) -> Any:
@@ -46,7 +51,7 @@ def run(bench: Workbench, m: Measurements) -> None:
     reference = bench.results.get("reference_run")
     if reference is None:
         raise ExperimentUnavailable("the overfit experiment did not run, so there is no real-input run to compare")
-    steps = reference["steps"]
+    steps = min(reference["steps"], COMPARISON_STEPS)
     if steps == 0:
         raise ExperimentUnavailable("the real-input run stopped before its first update")
     count = reference["samples"]
@@ -70,7 +75,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         "samples": count,
         "initial": reference["initial"],
         "floor": reference["floor"],
-        "real_final": reference["final"],
+        "real_final": reference["losses"][steps],
         "zero_final": baselines["zero"],
         "random_final": baselines["random"],
     }

@@ -1,0 +1,81 @@
+"""Correct, ordinary setups must produce no warning from any preflight rule."""
+import pytest
+import torch
+import torch.nn as nn
+
+import nndoctor
+from nndoctor.core import UsageError
+from preflight_tiny_models import N, MLP, classification_batch, healthy_setups, regression_batch
+
+MY_AREAS = ["code", "preflight"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("setup", healthy_setups(), ids=lambda s: s[0])
+def test_healthy_setup_has_no_warnings(setup):
+    name, model, batch, loss_fn, optimizer = setup
+    report = nndoctor.preflight(model, batch, loss_fn, optimizer, select=MY_AREAS)
+    serious = [(f.rule, f.message) for f in report.findings if f.severity != "info"]
+    assert serious == []
+    for rule in ("cannot-overfit-batch", "ignores-input", "batch-mixing", "nondeterministic", "invalid-output",
+                 "initial-loss-off", "no-gradient", "params-not-updated"):
+        assert rule in report.checks_run
+
+
+def test_healthy_without_optimizer_and_with_tuple_and_dict_inputs():
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.head = nn.Linear(12, 16), nn.Linear(3, 16), nn.Linear(16, 4)
+
+        def forward(self, x, extra):
+            return self.head(torch.relu(self.a(x) + self.b(extra)))
+
+    torch.manual_seed(0)
+    x, y = classification_batch()
+    extra = torch.randn(N, 3)
+    model = TwoInputs()
+    for inputs in ((x, extra), {"x": x, "extra": extra}):
+        report = nndoctor.preflight(model, (inputs, y), nn.CrossEntropyLoss(), select=MY_AREAS)
+        assert [f for f in report.findings if f.severity != "info"] == []
+
+
+def test_regression_with_duplicate_inputs_and_different_targets_is_not_cannot_overfit():
+    torch.manual_seed(0)
+    x, _ = regression_batch()
+    x = torch.cat([x[: N // 2], x[: N // 2]])  # every input twice
+    y = torch.randn(N, 1)  # with different targets: the MSE floor is their within-pair variance
+    model = MLP(outputs=1)
+    report = nndoctor.preflight(model, (x, y), nn.MSELoss(), torch.optim.Adam(model.parameters(), 1e-3),
+                                select=["cannot-overfit-batch"])
+    assert report.findings == []
+    assert report.checks_run[0] == "cannot-overfit-batch"
+
+
+def test_options_select_ignore_steps_thresholds():
+    torch.manual_seed(0)
+    model = MLP()
+    batch = classification_batch()
+    report = nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), select=["batch-mixing"], steps=5, seed=3)
+    assert set(report.checks_run) == {"batch-mixing", "internal-error"}
+    assert report.context["steps_budget"] == 5 and report.context["seed"] == 3
+    report = nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), ignore=["preflight", "architecture"])
+    assert "cannot-overfit-batch" not in report.checks_run and "no-gradient" in report.checks_run
+    # A threshold no model can meet turns the healthy initial loss into a finding.
+    report = nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), select=["initial-loss-off"],
+                                thresholds={"initial-loss-off": {"classification_ratio_high": 0.1}})
+    assert [f.rule for f in report.findings] == ["initial-loss-off"]
+    with pytest.raises(UsageError, match="unknown option"):
+        nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), step=3)
+    with pytest.raises(UsageError, match="unknown rule or area"):
+        nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), select=["no-such-rule"])
+    with pytest.raises(UsageError, match="no threshold"):
+        nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), select=["initial-loss-off"],
+                           thresholds={"initial-loss-off": {"ratio": 2}})
