@@ -1,0 +1,42 @@
+from nndoctor.rules.preflight.cannot_overfit_batch import CannotOverfitBatch
+
+
+def run(data, final, reference, initial=2.3, floor=0.0, non_finite=False, optimizer=None):
+    return {"data": data, "optimizer": optimizer or ("Adam(lr=0.001)" if reference else "SGD(lr=1e-06)"),
+            "reference": reference, "initial": initial, "final": final, "best": min(final, initial),
+            "steps": 200, "non_finite": non_finite, "floor": floor, "samples": 16, "steps_budget": 200}
+
+
+def overfit(*runs):
+    return {"overfit": {"runs": list(runs), "user_optimizer_given": True}}
+
+
+def test_positive_code_problem_when_adam_fails_too():
+    found = CannotOverfitBatch().check(overfit(run("batch", 2.2, False), run("batch", 2.0, True)))
+    assert found[0].rule == "cannot-overfit-batch" and found[0].severity == "error"
+    assert "code or architecture" in found[0].message
+    assert round(found[0].evidence["batch_adam"]["progress"], 3) == round(0.3 / 2.3, 3)
+
+
+def test_positive_optimizer_problem_when_only_yours_fails():
+    found = CannotOverfitBatch().check(overfit(run("batch", 2.29, False), run("batch", 0.05, True)))
+    assert found[0].severity == "warning" and "learning-rate/optimizer" in found[0].message
+    found = CannotOverfitBatch().check(overfit(run("batch", float("nan"), False, non_finite=True), run("batch", 0.05, True)))
+    assert found[0].severity == "warning" and "diverged" in found[0].message
+
+
+def test_negative_both_learn_and_floor_is_respected():
+    assert CannotOverfitBatch().check(overfit(run("batch", 1.5, False), run("batch", 0.1, True))) == []
+    # label smoothing: the loss cannot go below 0.5; reaching 0.52 is success
+    assert CannotOverfitBatch().check(overfit(run("batch", 0.52, True, floor=0.5))) == []
+    # nothing to learn: the initial loss is already at the floor
+    assert CannotOverfitBatch().check(overfit(run("batch", 0.5, True, initial=0.5, floor=0.5))) == []
+
+
+def test_threshold_progress():
+    runs = overfit(run("two_samples", 2.3 * 0.6, True))  # 40% of the way
+    assert CannotOverfitBatch().check(runs) != []
+    assert CannotOverfitBatch().check(runs, reference_progress_min=0.3) == []
+    mine = overfit(run("batch", 2.3 * 0.85, False), run("batch", 0.0, True))  # yours: 15%
+    assert CannotOverfitBatch().check(mine) == []
+    assert CannotOverfitBatch().check(mine, user_progress_min=0.2) != []

@@ -1,0 +1,24 @@
+from nndoctor.rules.preflight.ignores_input import IgnoresInput
+
+
+def sensitivity(real, zero, random=0.1, floor=0.0, initial=1.4):
+    return {"input_sensitivity": {"steps": 50, "samples": 16, "initial": initial, "floor": floor,
+                                  "real_final": real, "zero_final": zero, "random_final": random}}
+
+
+def test_positive():
+    found = IgnoresInput().check(sensitivity(1.35, 1.35))
+    assert found[0].rule == "ignores-input" and found[0].severity == "warning"
+    assert found[0].evidence["real_final"] == 1.35 and found[0].evidence["improvement"] == 0
+
+
+def test_negative_learns_from_input_or_nothing_to_judge():
+    assert IgnoresInput().check(sensitivity(0.2, 1.35)) == []
+    assert IgnoresInput().check(sensitivity(0.01, 0.01)) == []  # the prior alone reaches the floor
+    assert IgnoresInput().check(sensitivity(0.5, None)) == []  # no zero-input baseline
+
+
+def test_threshold():
+    nearly = sensitivity(1.2, 1.35)  # closes 11% of the gap
+    assert IgnoresInput().check(nearly) == []
+    assert IgnoresInput().check(nearly, improvement_min=0.2) != []

@@ -1,0 +1,32 @@
+import math
+
+from nndoctor.rules.preflight.initial_loss_off import InitialLossOff
+
+
+def record(value, loss="cross_entropy", expected=math.log(10), low=math.log(10) * 0.9):
+    return {"initial_loss": {"loss": loss, "value": value, "expected": expected, "expected_low": low,
+                             "expected_basis": "ln(10) for 10 classes", "n_classes": 10, "step": 0}}
+
+
+def test_positive_far_above():
+    found = InitialLossOff().check(record(14.2))
+    assert found[0].rule == "initial-loss-off" and found[0].severity == "warning"
+    assert found[0].evidence["ratio"] > 6 and found[0].evidence["expected"] == math.log(10)
+
+
+def test_positive_far_below_is_an_info():
+    found = InitialLossOff().check(record(0.3))
+    assert found[0].severity == "info" and "pretrained" in found[0].message
+
+
+def test_negative_near_expectation_or_no_expectation():
+    assert InitialLossOff().check(record(2.35)) == []
+    assert InitialLossOff().check(record(50.0, expected=None, low=None)) == []
+    assert InitialLossOff().check(record(float("nan"))) == []
+
+
+def test_threshold_by_kind():
+    assert InitialLossOff().check(record(3.6)) != []  # 1.56× for classification
+    assert InitialLossOff().check(record(3.6), classification_ratio_high=2.0) == []
+    assert InitialLossOff().check(record(5.0, loss="mse", expected=2.0, low=1.0)) == []  # 2.5× < 3× for regression
+    assert InitialLossOff().check(record(7.0, loss="mse", expected=2.0, low=1.0)) != []
