@@ -31,5 +31,9 @@ def demo_command(
             raise UsageError(f"unknown demo case {case!r}; the cases are: {', '.join(gallery.case_names())}")
         cases = (gallery.get_case(case),)
     as_promised = show_gallery(cases, console)
+    if case is None:
+        from nndoctor.demo.live import show_live_run
+
+        as_promised = show_live_run(console) and as_promised
     # The broken cases are broken on purpose; exit 1 only if a case did not show what it promises.
     raise typer.Exit(EXIT_CLEAN if as_promised else EXIT_FINDINGS)

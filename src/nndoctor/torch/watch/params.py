@@ -72,9 +72,9 @@ class ParameterTracker:
         """Remember versions (and values, for parameters never seen changed) before an update."""
         self._versions.clear()
         self._prints.clear()
-        pending = [i for i in self._trainable() if i not in self.changed]
-        if not pending or not self._due(self.updates_seen, every):
+        if len(self.changed) == len(self.params) or not self._due(self.updates_seen, every):
             return
+        pending = [i for i in self._trainable() if i not in self.changed]
         for i in pending:
             self._versions[i] = self.params[i]._version
             self._prints[i] = fingerprint(self.params[i])

@@ -159,6 +159,7 @@ class Session:
         self._in_backward = False
         self._in_loss = False
         self._step_depth = 0
+        self._current_info: OptimizerInfo | None = None
         self._backwards_in_step = 0
         self._stepped_since_backward = False
         self._manual_pending = False
@@ -546,7 +547,7 @@ class Session:
             return None
         self._backwards_in_step = 0
         try:
-            info = self._optimizer_info(optimizer)
+            info = self._current_info = self._optimizer_info(optimizer)
             stale = self.stale.confirm(info.stale_keys)
             if stale:
                 self._record_stale(stale, info.name, None)
@@ -571,7 +572,10 @@ class Session:
         if self._step_depth > 0:
             return None
         try:
-            info = self._optimizer_info(optimizer)
+            info = self._current_info
+            self._current_info = None
+            if info is None or info.models_version != self._models_version:
+                info = self._optimizer_info(optimizer)  # a model was found inside step (closure)
             for watched in info.models:
                 watched.tracker.after_update()
                 if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
@@ -623,7 +627,7 @@ class Session:
                 return
             grad_mode = torch.is_grad_enabled()
             reduction = kwargs.get("reduction", "mean")
-            if grad_mode:
+            if grad_mode and (self.initial_loss is None or self.preflight_request is not None):
                 self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
                                         "target": target, "reduction": reduction,
                                         "function": function_name, "kwargs": kwargs}

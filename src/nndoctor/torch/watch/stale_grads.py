@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-SAMPLED_PARAMETERS = 8
+SAMPLED_PARAMETERS = 4  # a forgotten zero_grad leaves every gradient stale: a few suffice
 
 
 def _state(param: torch.Tensor) -> tuple[Any, int] | None:
