@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+from nndoctor.rules.dynamics._series import all_points, rounded
+
+
+@register
+class DeadRelu(Rule):
+    """Most units of a ReLU layer never activate: they output 0 for every input.
+
+    What it detects:
+        For every hidden ReLU (module or `F.relu`), the share of its units (features of a
+        linear layer, channels of a convolution) that were never positive in a window of
+        sampled batches (seed 001: the share of negative ReLU inputs). A dead unit has
+        zero gradient, so nothing can revive it. A few dead units are normal; this fires
+        when at least `dead_share_min` of a layer is dead in the latest window(s).
+
+    Why it matters:
+        A layer with most of its units dead has lost most of its capacity for good, and
+        the layers before it receive almost no gradient through it.
+
+    Likely causes:
+        - Learning rate too high: one big step pushed the pre-activations negative for every input.
+        - Large negative biases, or an initialisation that is too large or badly centred.
+        - Inputs not normalised (all features with a large common offset).
+
+    Fixes:
+        - Replace `nn.ReLU` with `nn.LeakyReLU(0.01)` or `nn.GELU` (003 §4.5.3 #14).
+        - Lower the learning rate or add warm-up; clip gradients.
+        - Initialise with `nn.init.kaiming_normal_(w, nonlinearity="relu")` and zero (or small positive) biases (003 §4.2); add `nn.BatchNorm1d` before the ReLU.
+
+    Example:
+        dead-relu: 94% of the 64 units of 'relu after fc1' never activated in the last window
+        of 8 sampled batches (threshold 50%).
+    """
+
+    id = "dead-relu"
+    title = "Dead ReLU units"
+    severity = "warning"
+    area = "dynamics"
+    requires = ("activation_stats",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        dead_share_min: float = 0.5,  # a handful of dead units is normal; half the layer gone is lost capacity (001)
+        min_units: int = 4,  # a 1-3 unit layer says little about dying
+        confirm_windows: int = 2,  # the last two windows must agree when two exist (no single-window fluke)
+    ) -> list[Finding]:
+        findings = []
+        for key, stats in m["activation_stats"].items():
+            if stats.get("kind") != "relu" or not stats.get("hidden") or not stats.get("dead_share"):
+                continue
+            if (stats.get("units") or 0) < min_units:
+                continue
+            points = all_points(stats["dead_share"])
+            last = points[-confirm_windows:]
+            if not last or any(share < dead_share_min for _, share in last):
+                continue
+            first = next((s for s, v in points if v >= dead_share_min), last[0][0])
+            share = last[-1][1]
+            findings.append(self.finding(
+                f"{share:.0%} of the {stats['units']} units of '{key}' never activated in the latest "
+                f"window of sampled batches (threshold {dead_share_min:.0%}).",
+                step=first,
+                where=stats.get("after") or key,
+                evidence={"dead_share": rounded(share), "units": stats["units"],
+                          "windows": [[s, rounded(v)] for s, v in points[-5:]]},
+            ))
+        return findings

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+from nndoctor.rules.dynamics._series import loss_levels, loss_rise, rounded
+
+
+@register
+class LossDiverging(Rule):
+    """The training loss is climbing: it has given back much of its progress, or grown past its start.
+
+    What it detects:
+        Robust levels of the noisy per-step loss: at the start (first 20 steps), at its
+        best (smoothed history) and now (last 100 steps), each a trimmed mean. It fires when the current loss is
+        above the best by at least `rise_fraction` of the larger of the start level and
+        the progress made (start − best) — e.g. a loss that fell 2.3 → 0.3 and is back at
+        1.5, or one that went 1.0 → 1.6 without ever improving (000 §3.3: divergence).
+
+    Why it matters:
+        A rising training loss means the optimizer is making the model worse; it usually
+        ends in NaN, and the best model of the run is behind you.
+
+    Likely causes:
+        - Learning rate too high (or a warm-up that ends at too high a peak).
+        - Exploding gradients (see exploding-gradients) or numerical instability.
+        - A bug that changes the data or targets during training.
+
+    Fixes:
+        - Lower the learning rate (try 3-10x lower) or add warm-up (003 §4.5.4).
+        - Clip gradients: `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`.
+        - Use an adaptive optimizer such as `torch.optim.AdamW` if plain SGD is unstable (000 §3.3).
+
+    Example:
+        loss-diverging: the loss is back up to 1.51 (best 0.31, start 2.30): a rise of 1.2,
+        over the limit of 1.15 (0.5 x 2.30).
+    """
+
+    id = "loss-diverging"
+    title = "Training loss diverging"
+    severity = "warning"
+    area = "dynamics"
+    requires = ("loss_series",)
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        rise_fraction: float = 0.5,  # losing half the progress made (or rising 50 % above the start) is not noise
+        min_points: int = 50,  # losses needed: the first and last windows must not be the same steps
+    ) -> list[Finding]:
+        series = m["loss_series"]
+        if int(series.get("count", 0)) < min_points:
+            return []
+        levels = loss_levels(series)
+        start, best, recent = levels["start"], levels["best"], levels["recent"]
+        rise, limit, scale = loss_rise(levels, rise_fraction)
+        if scale <= 0 or rise < limit:
+            return []
+        after_best = [b for b in levels["smooth"] if b[0] >= levels["best_step"]]
+        first = next((b[0] for b in after_best if b[2] - best >= limit), series["recent"][0][0])
+        return [self.finding(
+            f"the loss is back up to {recent:.3g} (best {best:.3g}, start {start:.3g}): a rise of "
+            f"{rise:.3g}, over the limit of {limit:.3g} ({rise_fraction:g} x {scale:.3g}).",
+            step=first,
+            evidence={"start": rounded(start), "best": rounded(best), "best_step": levels["best_step"],
+                      "recent": rounded(recent), "rise": rounded(rise), "limit": rounded(limit)},
+        )]

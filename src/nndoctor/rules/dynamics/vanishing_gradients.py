@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nndoctor.core.finding import Finding
+from nndoctor.core.registry import register
+from nndoctor.core.rule import Rule
+from nndoctor.rules.dynamics._series import all_points, median, recent_values, rounded
+
+
+def _first_step_below(m: Mapping[str, Any], weak: str, strong: str, floor: float) -> int | None:
+    """Earliest kept sampled step at which `weak` was already below `floor` x `strong`."""
+    def ratios(name: str) -> dict[int, float]:
+        sizes = dict(all_points(m["weight_norm_per_layer"][name]))
+        return {s: g / sizes[s] for s, g in all_points(m["grad_norm_per_layer"][name]) if sizes.get(s)}
+    weak_ratios, strong_ratios = ratios(weak), ratios(strong)
+    for step in sorted(set(weak_ratios) & set(strong_ratios)):
+        if strong_ratios[step] > 0 and weak_ratios[step] <= floor * strong_ratios[step]:
+            return step
+    return None
+
+
+@register
+class VanishingGradients(Rule):
+    """Gradients reaching the early layers are orders of magnitude smaller than at the end.
+
+    What it detects:
+        Per weight matrix, the gradient L2 norm relative to the weight's own norm
+        (‖g‖/‖w‖, the median over recent sampled steps; 000 §3.2 per-layer L2 norm). It
+        fires when an earlier layer's value is below `relative_floor` times the largest
+        value of any later layer: the signal fades on its way back through the network.
+        Biases, normalisation and embedding parameters are not compared (their gradients
+        are naturally of another scale or sparse).
+
+    Why it matters:
+        Each weight moves in proportion to its gradient. Layers whose gradient is 10^4
+        times weaker than the output layer's do not learn in any useful time: the
+        network behaves like its last few layers on top of fixed random features.
+
+    Likely causes:
+        - Saturating activations (sigmoid, tanh) stacked deep: each layer multiplies the gradient by at most 0.25 (sigmoid).
+        - Initialisation too small for the depth, or not matched to the activation.
+        - A deep plain network without normalisation or residual connections.
+
+    Fixes:
+        - Use ReLU-family activations (`nn.ReLU`, `nn.LeakyReLU`, `nn.GELU`) in hidden layers; keep sigmoid for gates and binary outputs (003 §4.5.3 #15).
+        - Initialise for the activation: `nn.init.kaiming_normal_(w, nonlinearity="relu")` for ReLU, `nn.init.xavier_uniform_` for tanh (003 §4.2).
+        - Add `nn.BatchNorm1d`/`nn.LayerNorm` between layers, or residual connections (`x = x + block(x)`).
+
+    Example:
+        vanishing-gradients: the gradient of '0.weight' is 1.9e-05x that of '10.weight'
+        relative to weight size (threshold 1e-04x).
+    """
+
+    id = "vanishing-gradients"
+    title = "Vanishing gradients"
+    severity = "warning"
+    area = "dynamics"
+    requires = ("grad_norm_per_layer", "weight_norm_per_layer", "parameter_kinds")
+
+    def check(
+        self,
+        m: Mapping[str, Any],
+        *,
+        relative_floor: float = 1e-4,  # healthy MLP/CNN/LSTM/transformer stay within ~1e-2 of each other; a 6-deep sigmoid net reaches 2e-5
+        min_points: int = 3,  # sampled steps per layer before judging
+    ) -> list[Finding]:
+        kinds = m["parameter_kinds"]
+        weights = m["weight_norm_per_layer"]
+        layers = []
+        for name, series in m["grad_norm_per_layer"].items():
+            info = kinds.get(name) or {}
+            if info.get("kind") != "weight" or name not in weights:
+                continue
+            grads, sizes = recent_values(series), recent_values(weights[name])
+            if len(grads) < min_points or not sizes or median(sizes) <= 0:
+                continue
+            layers.append((info.get("order", 0), name, median(grads) / median(sizes), series))
+        if len(layers) < 2:
+            return []
+        layers.sort()
+        strongest = max(layers, key=lambda layer: layer[2])
+        if strongest[2] <= 0:
+            return []
+        faded = [layer for layer in layers if layer[0] < strongest[0] and layer[2] <= relative_floor * strongest[2]]
+        if not faded:
+            return []
+        weakest = min(faded, key=lambda layer: layer[2])
+        share = weakest[2] / strongest[2]
+        first_step = _first_step_below(m, weakest[1], strongest[1], relative_floor)
+        return [self.finding(
+            f"relative to weight size, the gradient of '{weakest[1]}' is {share:.2g}x that of "
+            f"'{strongest[1]}' (threshold {relative_floor:g}x); {len(faded)} earlier layer(s) barely learn.",
+            step=first_step,
+            where=[layer[1] for layer in faded],
+            evidence={
+                "grad_to_weight": {layer[1]: rounded(layer[2]) for layer in layers},
+                "weakest_layer": weakest[1], "strongest_layer": strongest[1], "ratio": rounded(share),
+            },
+        )]

@@ -1,0 +1,33 @@
+from dynamics_rule_data import series, sgd_losses, warmup_cosine
+
+from nndoctor.rules.dynamics.loss_diverging import LossDiverging
+
+
+def test_loss_climbing_back_up_fires():
+    losses = [2.3 * 0.98 ** i + 0.3 for i in range(200)] + [0.3 + 0.015 * i for i in range(150)]
+    [finding] = LossDiverging().check({"loss_series": series(losses)})
+    assert finding.rule == "loss-diverging" and finding.severity == "warning"
+    assert finding.evidence["recent"] > 1.5 and finding.evidence["best"] < 0.4
+    assert 200 <= finding.step <= 349
+
+
+def test_loss_growing_from_the_start_fires():
+    losses = [1.0 * 1.01 ** i for i in range(100)]
+    assert LossDiverging().check({"loss_series": series(losses)})
+
+
+def test_real_sgd_curves_do_not_fire():
+    for seed in range(3):
+        for losses in (sgd_losses(3000, seed=seed), sgd_losses(3000, batch=1, seed=seed),
+                       sgd_losses(3000, seed=seed, schedule=warmup_cosine(3000, 300)),
+                       sgd_losses(150, seed=seed)):
+            assert LossDiverging().check({"loss_series": series(losses)}) == [], seed
+
+
+def test_threshold():
+    # fell 2.0 -> 1.0 (progress 1.0, start 2.0: limit 0.5 x 2.0 = 1.0), then back up by 0.9 / 1.1
+    down = [2.0] * 30 + [1.0] * 100
+    assert LossDiverging().check({"loss_series": series(down + [1.9] * 100)}) == []
+    assert LossDiverging().check({"loss_series": series(down + [2.1] * 100)})
+    assert LossDiverging().check({"loss_series": series(down + [2.1] * 100)}, rise_fraction=0.6) == []
+    assert LossDiverging().check({"loss_series": series([1.0] * 20 + [5.0] * 20)}) == []  # too short
