@@ -87,7 +87,7 @@ class AuditOptions:
     cv_folds: int = 5
     # Near-duplicate search: train rows indexed with exact (flat) FAISS search up to this many;
     # beyond it an IVF index is used (approximate, much faster on 1M rows).
-    near_dup_exact_cap: int = 200_000
+    near_dup_exact_cap: int = 50_000
     # Rows of train indexed for near-duplicate search at most (seeded sample above it).
     near_dup_index_cap: int = 1_000_000
     # Rows of each evaluation split queried for near duplicates at most.

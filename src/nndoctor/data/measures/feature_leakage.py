@@ -1,8 +1,9 @@
 """How well each single feature predicts the label on its own (000 §2.1: "could you know
 this at prediction time?").
 
-For every feature column a one-feature model is scored out of fold on train: a small
-decision tree on numeric columns, a category→label table on the others. Fitted on at most
+For every feature column a one-feature model is scored out of fold on train: a lookup
+table from the column's value (numeric columns: one of 64 quantile bins) to the most common
+label (classification) or the mean label (regression). Fitted on at most
 AuditOptions.model_sample_cap train rows (a seeded sample; the report says so).
 """
 from __future__ import annotations
@@ -16,10 +17,9 @@ from nndoctor.data.rows import content_columns
 from nndoctor.data.view import AuditData, AuditOptions
 
 MEASUREMENTS = ("feature_leakage",)
-# Leaves of the one-feature trees: enough to carve a leaky feature into class intervals,
-# too few to memorise rows (regression needs more leaves to follow a smooth relation).
-CLASSIFICATION_LEAVES = 16
-REGRESSION_LEAVES = 64
+# Quantile bins of a numeric column: fine enough that a copy of a continuous label keeps
+# R² ≈ 1 - 1/64², coarse enough that each bin holds hundreds of rows at the sample cap.
+BINS = 64
 # Below this many labelled rows a near-perfect single feature is not convincing.
 MIN_ROWS = 50
 # Rows sharing the most common id-like value at most (ids are unique or nearly so).
@@ -87,55 +87,62 @@ def _monotonic_columns(features: Any) -> set[str]:
     return found
 
 
-def _folds(n: int, options: AuditOptions) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import KFold
+def _folds(n: int, options: AuditOptions) -> np.ndarray:
+    """A seeded fold id per row (shuffled K-fold)."""
+    folds = max(2, options.cv_folds)
+    return np.random.default_rng(options.seed).permutation(np.arange(n) % folds)
 
-    splitter = KFold(n_splits=max(2, options.cv_folds), shuffle=True, random_state=options.seed)
-    return list(splitter.split(np.zeros(n)))
 
-
-def _skill(values: Any, target: np.ndarray, folds: list, classification: bool) -> tuple[float, str]:
+def _skill(values: Any, target: np.ndarray, folds: np.ndarray, classification: bool) -> tuple[float, str]:
     if values.dtype.kind in "biuf":
-        x = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(x)
-        fill = (np.min(x[finite]) - 1.0) if finite.any() else 0.0
-        x = np.where(finite, x, fill)  # missingness itself may carry the label
-        predictions = _tree_predictions(x, target, folds, classification)
+        codes = _quantile_bins(values.to_numpy(dtype=np.float64, na_value=np.nan))
         kind = "numeric"
     else:
         codes, _ = _factorize(values.astype(str))
-        predictions = _table_predictions(codes, target, folds, classification)
         kind = "categorical"
+    predictions = _table_predictions(codes, target, folds, classification)
     return _score(target, predictions, classification), kind
 
 
-def _tree_predictions(x: np.ndarray, target: np.ndarray, folds: list, classification: bool) -> np.ndarray:
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+def _quantile_bins(x: np.ndarray) -> np.ndarray:
+    """Bin ids by quantiles of the column itself (no label involved); missing values get a bin of
+    their own, since missingness may carry the label too."""
+    finite = np.isfinite(x)
+    codes = np.full(len(x), BINS, dtype=np.int64)
+    if not finite.any():
+        return codes
+    values = x[finite]
+    distinct = np.unique(values)
+    if len(distinct) <= BINS:
+        codes[finite] = np.searchsorted(distinct, values)
+    else:
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
+        codes[finite] = np.searchsorted(edges, values, side="right")
+    return codes
 
-    predictions = np.zeros(len(target), dtype=np.float64)
-    for fit_rows, held_rows in folds:
-        model = (DecisionTreeClassifier(max_leaf_nodes=CLASSIFICATION_LEAVES, random_state=0) if classification
-                 else DecisionTreeRegressor(max_leaf_nodes=REGRESSION_LEAVES, random_state=0))
-        model.fit(x[fit_rows, None], target[fit_rows])
-        predictions[held_rows] = model.predict(x[held_rows, None])
-    return predictions
 
-
-def _table_predictions(codes: np.ndarray, target: np.ndarray, folds: list, classification: bool) -> np.ndarray:
-    """Out of fold: each category predicts its most common label (or mean); unseen → overall."""
-    import pandas as pd
-
-    predictions = np.zeros(len(target), dtype=np.float64)
-    for fit_rows, held_rows in folds:
-        frame = pd.DataFrame({"code": codes[fit_rows], "target": target[fit_rows]})
-        if classification:
-            table = frame.groupby("code")["target"].agg(lambda s: s.value_counts().idxmax())
-            fallback = float(np.bincount(target[fit_rows]).argmax())
-        else:
-            table = frame.groupby("code")["target"].mean()
-            fallback = float(target[fit_rows].mean())
-        predictions[held_rows] = pd.Series(codes[held_rows]).map(table).fillna(fallback).to_numpy()
-    return predictions
+def _table_predictions(codes: np.ndarray, target: np.ndarray, folds: np.ndarray, classification: bool) -> np.ndarray:
+    """Out of fold: each bin/category predicts its most common label (classification) or its
+    mean (regression) among the other folds' rows; a value unseen there predicts the overall one."""
+    codes = np.unique(codes, return_inverse=True)[1].reshape(-1)
+    n_codes, n_folds = int(codes.max()) + 1, int(folds.max()) + 1
+    if classification:
+        n_classes = int(target.max()) + 1
+        cells = (folds * n_codes + codes) * n_classes + target
+        per_fold = np.bincount(cells, minlength=n_folds * n_codes * n_classes).reshape(n_folds, n_codes, n_classes)
+        others = per_fold.sum(axis=0, keepdims=True) - per_fold  # counts from the other folds
+        fallback = others.sum(axis=1).argmax(axis=1)  # majority class outside each fold
+        table = others.argmax(axis=2)
+        table = np.where(others.sum(axis=2) > 0, table, fallback[:, None])
+        return table[folds, codes].astype(np.float64)
+    cells = folds * n_codes + codes
+    sums = np.bincount(cells, weights=target, minlength=n_folds * n_codes).reshape(n_folds, n_codes)
+    counts = np.bincount(cells, minlength=n_folds * n_codes).reshape(n_folds, n_codes)
+    other_sums, other_counts = sums.sum(axis=0) - sums, counts.sum(axis=0) - counts
+    fallback = other_sums.sum(axis=1) / np.maximum(other_counts.sum(axis=1), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = np.where(other_counts > 0, other_sums / np.maximum(other_counts, 1), fallback[:, None])
+    return table[folds, codes]
 
 
 def _score(target: np.ndarray, predictions: np.ndarray, classification: bool) -> float:

@@ -27,12 +27,19 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
     }
 
 
+def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
+    """Compare as text only when the dtypes differ (ids read as int in one file, str in another)."""
+    if a.dtype == b.dtype:
+        return a, b
+    return a.astype(str), b.astype(str)
+
+
 def _shared(a: Split, b: Split, options: AuditOptions) -> dict[str, Any]:
-    groups_a = a.groups.dropna()
-    groups_b = b.groups.dropna()
-    shared_values = np.intersect1d(groups_a.astype(str).unique(), groups_b.astype(str).unique())
-    in_b = groups_b.astype(str).isin(shared_values).to_numpy()
-    in_a = groups_a.astype(str).isin(shared_values).to_numpy()
+    groups_a, groups_b = _comparable(a.groups.dropna(), b.groups.dropna())
+    unique_a = groups_a.unique()
+    in_b = groups_b.isin(unique_a).to_numpy()
+    shared_values = np.sort(groups_b[in_b].unique())
+    in_a = groups_a.isin(shared_values).to_numpy()
     listed = options.max_listed_rows
     return {
         "a": a.name, "b": b.name,
@@ -40,6 +47,7 @@ def _shared(a: Split, b: Split, options: AuditOptions) -> dict[str, Any]:
         "groups_b": int(groups_b.nunique()),
         "rows_b": int(in_b.sum()), "n_b": len(b),
         "rows_a": int(in_a.sum()), "n_a": len(a),
-        "examples": shared_values[:listed].tolist(),
+        "examples": [str(value) if not isinstance(value, (int, float, np.number)) else value
+                     for value in shared_values[:listed].tolist()],
         "example_rows_b": np.asarray(groups_b.index[in_b][:listed]).tolist(),
     }
