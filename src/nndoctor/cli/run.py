@@ -58,14 +58,17 @@ def run_command(
         live=not quiet,
         stop_on=stop_on,
     )
+    request = None
     if preflight:
-        session.preflight_request = PreflightRequest(_print_report if not quiet else _ignore)
+        request = session.preflight_request = PreflightRequest(_print_report if not quiet else _ignore)
     try:
         result: RunResult = run_target(session, script=None if module else target,
                                        module=target if module else None, args=list(ctx.args))
     except UsageError as error:
         fail(str(error))
     report = result.report
+    if request is not None:
+        _merge_preflight(report, request)
     if json_path is not None:
         try:
             report.to_json(json_path)
@@ -73,6 +76,17 @@ def run_command(
             print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=_stderr())
     _print_outcome(result, quiet)
     raise typer.Exit(_exit_code(result, fail_on))
+
+
+def _merge_preflight(report, request) -> None:
+    """The preflight findings join the run's report (once per rule and place)."""
+    if request.report is None:
+        report.context["preflight"] = request.message or "the first training step was not reached"
+        return
+    present = {(f.rule, repr(f.where)) for f in report.findings}
+    report.findings.extend(f for f in request.report.findings if (f.rule, repr(f.where)) not in present)
+    report.context["preflight"] = {"checks_run": request.report.checks_run,
+                                   "findings": len(request.report.findings)}
 
 
 def _exit_code(result, fail_on: str) -> int:

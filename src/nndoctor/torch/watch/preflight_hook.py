@@ -12,6 +12,7 @@ parameters by hand are checked at their second backward, without an optimizer.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -63,12 +64,16 @@ def _batch_inputs(inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> Any:
     return tuple(args)
 
 
+WAIT_STEPS = 3
+
+
 class PreflightRequest:
     def __init__(self, printer: Callable[[Report], None], steps: int | None = None) -> None:
         self.printer = printer
         self.steps = steps
         self.loss_call: dict[str, Any] | None = None
         self.backwards = 0
+        self.steps_seen = 0
         self.report: Report | None = None
         self.message: str | None = None
 
@@ -82,6 +87,9 @@ class PreflightRequest:
             self.run(session, None)  # manual updates: no optimizer step to wait for
 
     def on_step(self, session: Any, optimizer: Any, info: Any) -> None:
+        self.steps_seen += 1
+        if self.loss_call is None and self.steps_seen < WAIT_STEPS:
+            return  # a closure optimizer (LBFGS) runs its first backward inside this step
         self.run(session, optimizer)
 
     def run(self, session: Any, optimizer: Any) -> None:
@@ -104,7 +112,11 @@ class PreflightRequest:
         try:
             self._say(f"running preflight on the first training step of {model.label} "
                       "(training continues afterwards) …")
-            self.report = preflight(model.module, batch, loss_fn, optimizer, **options)
+            with warnings.catch_warnings():
+                # The script's own warnings were shown at its own calls already; the
+                # experiments' repeats of them would only be noise.
+                warnings.simplefilter("ignore")
+                self.report = preflight(model.module, batch, loss_fn, optimizer, **options)
         except Exception as error:  # noqa: BLE001 — a preflight failure never stops training
             self.message = f"preflight could not run on the intercepted step: {error}"
             self._say(self.message)

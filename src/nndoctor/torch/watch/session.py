@@ -22,6 +22,7 @@ user's program continues exactly as it would without nndoctor.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -94,6 +95,16 @@ def _may_warn(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     prediction, target = _loss_target_tensor(args, kwargs)
     return (isinstance(prediction, torch.Tensor) and isinstance(target, torch.Tensor)
             and prediction.shape != target.shape)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _user_frame(frame: Any) -> Any:
+    """The first frame outside nndoctor (preflight's loss recorder may sit in between)."""
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return frame
 
 
 def _call_relaying_warnings(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -286,7 +297,7 @@ class Session:
 
         def watched_loss(*args: Any, **kwargs: Any) -> Any:
             if _may_warn(kind, args, kwargs):
-                output = _call_relaying_warnings(original, args, kwargs, sys._getframe(1))
+                output = _call_relaying_warnings(original, args, kwargs, _user_frame(sys._getframe(1)))
             else:
                 output = original(*args, **kwargs)
             if not session.suspended and not session._in_loss:
@@ -409,7 +420,7 @@ class Session:
             self._flush_eval_losses()
             if not in_step or self._backwards_in_step == 1:
                 self._on_training_loss(loss)
-            if self.preflight_request is not None and not in_step:
+            if self.preflight_request is not None and (not in_step or self._backwards_in_step == 1):
                 self.preflight_request.on_backward(self, loss)
         except StopRun:
             raise
