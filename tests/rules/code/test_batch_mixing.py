@@ -20,3 +20,14 @@ def test_negative_independent_samples_give_exact_zero():
 def test_threshold():
     assert BatchMixing().check(mixing(1e-5)) != []
     assert BatchMixing().check(mixing(1e-5), cross_gradient_ratio_max=1e-4) == []
+
+
+def test_causal_variant_positive_negative_threshold():
+    m = mixing(0.0)
+    m["batch_mixing"]["causal"] = {"ratio": 0.05, "position": 0, "future_position": 3,
+                                   "own_gradient": 1.0, "future_gradient": 0.05}
+    found = BatchMixing().check(m)
+    assert found[0].severity == "error" and found[0].where == [0, 3] and "read the answer" in found[0].message
+    assert BatchMixing().check(m, cross_gradient_ratio_max=0.1) == []
+    m["batch_mixing"]["causal"]["ratio"] = 0.0
+    assert BatchMixing().check(m) == []

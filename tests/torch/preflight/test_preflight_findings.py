@@ -267,3 +267,30 @@ def test_nondeterministic_unseeded_generator():
 
 def test_dropout_with_same_seed_is_deterministic():
     assert run("nondeterministic", MLP(dropout=0.5), classification_batch()) == []
+
+
+class NextTokenModel(nn.Module):
+    def __init__(self, causal, vocab=20):
+        super().__init__()
+        self.causal, self.vocab = causal, vocab
+        self.embed = nn.Embedding(vocab, 32)
+        self.encoder = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True), 1, enable_nested_tensor=False)
+        self.out = nn.Linear(32, vocab)
+
+    def forward(self, ids):
+        mask = nn.Transformer.generate_square_subsequent_mask(ids.shape[1]) if self.causal else None
+        return self.out(self.encoder(self.embed(ids), mask=mask, is_causal=self.causal))
+
+
+def test_batch_mixing_causal_variant_for_next_token_targets():
+    ids = torch.randint(0, 20, (N, 9))
+    batch = (ids[:, :-1], ids[:, 1:])
+
+    def loss(out, y):
+        return nn.functional.cross_entropy(out.reshape(-1, 20), y.reshape(-1))
+
+    found = run("batch-mixing", NextTokenModel(causal=False), batch, loss)
+    assert found[0].severity == "error" and "read the answer" in found[0].message
+    assert found[0].evidence["causal"]["future_position"] > found[0].evidence["causal"]["position"]
+    assert run("batch-mixing", NextTokenModel(causal=True), batch, loss) == []

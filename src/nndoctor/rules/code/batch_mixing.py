@@ -16,7 +16,9 @@ class BatchMixing(Rule):
         With the model in eval mode (so BatchNorm uses running statistics), the gradient
         of sample i's output with respect to every input of the batch. Independent
         samples give exactly zero for all j ≠ i; a non-zero value means information flows
-        between samples.
+        between samples. When the targets are the inputs shifted by one step (next-token
+        prediction, forecasting), the causal variant also checks that the output at a
+        position does not depend on later input positions.
 
     Why it matters:
         The model can then use other samples — including their labels' correlates — to
@@ -52,11 +54,27 @@ class BatchMixing(Rule):
         cross_gradient_ratio_max: float = 1e-6,  # independent samples give exactly 0: any clear non-zero is mixing
     ) -> list[Finding]:
         mixing = m["batch_mixing"]
+        findings = []
+        causal = mixing.get("causal")
+        if causal and causal["ratio"] > cross_gradient_ratio_max:
+            findings.append(self.finding(
+                f"The targets are the inputs shifted by one step, yet the output at position {causal['position']} "
+                f"depends on input position {causal['future_position']} (gradient {causal['ratio']:.3g}× that of "
+                f"the positions it may see; threshold {cross_gradient_ratio_max:g}×): the model can read the answer.",
+                where=[causal["position"], causal["future_position"]],
+                evidence={"causal": causal},
+                causes=["No causal mask in self-attention (`mask=nn.Transformer.generate_square_subsequent_mask(T)`, `is_causal=True`).",
+                        "A bidirectional RNN (`bidirectional=True`) or a centred convolution used for next-step prediction.",
+                        "Targets built from the wrong shift (inputs and targets both `ids[:, :-1]`)."],
+                fixes=["Pass a causal mask to every attention layer: `encoder(x, mask=nn.Transformer.generate_square_subsequent_mask(T), is_causal=True)`.",
+                       "Use unidirectional RNNs and left-padded (causal) convolutions for next-step prediction.",
+                       "Check the shift: `inputs, targets = ids[:, :-1], ids[:, 1:]`."],
+            ))
         worst = max(mixing["probes"], key=lambda p: p["ratio"], default=None)
         if worst is None or worst["ratio"] <= cross_gradient_ratio_max:
-            return []
+            return findings
         through = " (through the embedding outputs)" if mixing.get("input_kind") == "embedding" else ""
-        return [self.finding(
+        return findings + [self.finding(
             f"The output of sample {worst['output_sample']} has a gradient of {worst['largest_other_gradient']:.3g} "
             f"with respect to sample {worst['other_sample']}'s input{through}, {worst['ratio']:.3g}× its gradient "
             f"with respect to its own input (threshold {cross_gradient_ratio_max:g}×).",

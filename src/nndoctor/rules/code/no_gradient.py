@@ -70,7 +70,6 @@ class NoGradient(Rule):
             f"values (threshold: none){detached}.",
             severity="error" if share >= affected_share_for_error else "warning",
             where=[p["name"] for p in missing],
-            step=m.get("steps_observed") if m.get("steps_observed") else None,
             evidence={"no_gradient": [p["name"] for p in none], "zero_gradient": [p["name"] for p in zero],
                       "affected_values": numel(missing), "trainable_values": numel(trainable),
                       "loss_detached": bool(m.get("loss_detached"))},

@@ -7,6 +7,11 @@ for token ids, the outputs of the embedding layers that read them. Without mixin
 gradient rows of the other samples are exactly zero, so any non-zero value is evidence —
 typically a transformer or LSTM fed (N, T, …) while expecting (T, N, …), or a
 reshape/view that interleaves samples.
+
+Causal variant: when the targets are the inputs shifted by one step (next-token
+prediction, forecasting), the output at position t must not depend on inputs after t; the
+gradient of an early output position with respect to later input positions is measured
+the same way (a missing causal mask lets the model read the answer).
 """
 from __future__ import annotations
 
@@ -94,4 +99,43 @@ def run(bench: Workbench, m: Measurements) -> None:
         "worst_pair": list(worst_pair) if worst_pair else None,
         "input_kind": "embedding" if captured and not float_inputs else "input",
         "batch_size": n,
+        "causal": _causal_probe(output, probes, n) if _next_step_targets(bench) else None,
     }
+
+
+def _next_step_targets(bench: Workbench) -> bool:
+    """Targets that are the inputs shifted by one step (language modelling, forecasting):
+    then output t must not see input t+1 or later, whatever the architecture."""
+    n = bench.batch.n_samples
+    inputs = [t for t in iter_tensors(bench.batch.inputs) if t.dim() >= 2 and t.shape[0] == n and t.shape[1] > 1]
+    targets = [t for t in iter_tensors(bench.batch.targets) if t.dim() >= 2]
+    return any(
+        x.shape == y.shape and torch.equal(x[:, 1:], y[:, :-1]) for x in inputs[:1] for y in targets[:1]
+    )
+
+
+def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int) -> dict[str, Any] | None:
+    """Gradient of sample 0's output at early positions w.r.t. its later input positions."""
+    length = output.shape[1] if output.dim() >= 3 else 0
+    sequence_probes = [p for p in probes if p.dim() >= 3 and p.shape[:2] == (n, length)]
+    if length < 2 or not sequence_probes:
+        return None
+    worst: dict[str, Any] = {"ratio": 0.0, "position": None, "future_position": None}
+    for position in sorted({0, length // 2}):
+        if position >= length - 1:
+            continue
+        grads = torch.autograd.grad(output[0, position].float().sum(), sequence_probes, retain_graph=True, allow_unused=True)
+        own, future, future_position = 0.0, 0.0, None
+        for grad in grads:
+            if grad is None:
+                continue
+            per_position = grad[0].detach().abs().float().reshape(length, -1).amax(1)
+            own = max(own, float(per_position[: position + 1].max()))
+            later = per_position[position + 1:]
+            if float(later.max()) > future:
+                future, future_position = float(later.max()), position + 1 + int(later.argmax())
+        ratio = future / own if own > 0 else (float("inf") if future > 0 else 0.0)
+        if ratio > worst["ratio"]:
+            worst = {"ratio": ratio, "position": position, "future_position": future_position,
+                     "own_gradient": own, "future_gradient": future}
+    return worst

@@ -53,6 +53,12 @@ def _run(bench: Workbench, inputs: Any, targets: Any, steps: int, floor: float, 
     }
 
 
+def _reached_floor(runs: list[dict[str, Any]], use_reference: bool) -> bool:
+    batch_run = next(r for r in runs if r["data"] == "batch" and r["reference"] == use_reference)
+    distance = batch_run["initial"] - batch_run["floor"]
+    return distance > 0 and batch_run["final"] <= batch_run["floor"] + STOP_FRACTION * distance
+
+
 def _floor(bench: Workbench, inputs: Any, targets: Any, n_samples: int) -> float:
     with torch.no_grad():
         _, _, calls = record_loss(bench, bench.fresh_model(), inputs, targets)
@@ -71,12 +77,18 @@ def run(bench: Workbench, m: Measurements) -> None:
         datasets.append(("two_samples", 2, max(1, int(bench.options.steps * TWO_SAMPLE_STEP_SHARE))))
     has_user = (bench.optimizer is not None and not bench.user_matches_reference()
                 and bench.user_optimizer(bench.fresh_model()) is not None)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for label, count, steps in datasets:
+        # Two samples are only informative where the batch was not memorised: a setup that
+        # overfits the batch overfits two of its samples, and the run would only cost time.
+        optimizers = [u for u in ([False, True] if has_user else [True])
+                      if label == "batch" or not _reached_floor(runs, u)]
+        if not optimizers:
+            continue
         inputs = slice_batch(batch.inputs, batch.n_samples, count)
         targets = slice_batch(batch.targets, batch.n_samples, count)
         floor = _floor(bench, inputs, targets, count)
-        for use_reference in ([False, True] if has_user else [True]):
+        for use_reference in optimizers:
             result = _run(bench, inputs, targets, steps, floor, use_reference)
             model = result.pop("_model")
             losses = result.pop("_losses")
