@@ -334,3 +334,22 @@ def test_copied_models_are_separate():
             optimizer.step()
     assert [m["label"] for m in doctor.report.context["models"]] == ["Sequential", "Sequential#2"]
     assert findings(doctor) == []
+
+
+def test_grad_scaler_losses_reach_the_monitor_unscaled():
+    model = mlp(norm=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)
+    x, y = data()
+    with nndoctor.watch(live=False) as doctor:
+        for start in range(0, 128, 32):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x[start:start + 32]), y[start:start + 32])
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        series = doctor._session.measurements()[0]["loss_series"]
+    steps = [step for step, _ in series["head"]]
+    assert steps[0] == 0  # the very first loss, before the model was known, is seen
+    assert all(value < 5 for _, value in series["head"])
+    assert findings(doctor) == []

@@ -176,6 +176,8 @@ class Session:
         self._manual_pending = False
         self._depth = 0
         self._candidates: dict[int, nn.Module] = {}
+        self._provisional: list[tuple[WatchedModel, list[torch.Tensor]]] = []
+        self._last_loss_output: torch.Tensor | None = None
         self._candidate_inputs: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._described = {True: 0, False: 0}
         self._described_step = -1
@@ -242,6 +244,8 @@ class Session:
         self._candidates.clear()
         self._candidate_inputs.clear()
         self._last_loss_call = None
+        self._last_loss_output = None
+        self._provisional.clear()
         if _active is self:
             _active = None
 
@@ -388,20 +392,39 @@ class Session:
         self._depth = max(self._depth - 1, 0)
 
     def _adopt_candidates(self) -> None:
-        """After a backward: outermost modules whose parameters now hold gradients are
-        training models."""
+        """Before a backward: outermost modules with trainable parameters forwarded since
+        the last backward become models, provisionally (so the monitor sees this very
+        loss); `_confirm_adopted` drops those whose parameters got no gradient."""
         for key, module in list(self._candidates.items()):
             params = [p for p in module.parameters() if p.requires_grad]
             if not params or all(id(p) in self.param_owner for p in params):
                 continue
-            if any(p.grad is not None for p in params):
-                watched = self.add_model(module)
-                watched.forwarded = True
-                inputs = self._candidate_inputs.get(key)
-                if inputs is not None:
-                    watched.last_inputs = inputs
+            watched = self.add_model(module)
+            watched.forwarded = True
+            inputs = self._candidate_inputs.get(key)
+            if inputs is not None:
+                watched.last_inputs = inputs
+            self._provisional.append((watched, params))
         self._candidates.clear()
         self._candidate_inputs.clear()
+
+    def _confirm_adopted(self) -> None:
+        for watched, params in self._provisional:
+            if not any(p.grad is not None for p in params):
+                self._remove_model(watched)
+        self._provisional.clear()
+
+    def _remove_model(self, watched: WatchedModel) -> None:
+        self.models.pop(id(watched.module), None)
+        if watched.hook_handle is not None:
+            watched.hook_handle.remove()
+        if watched.monitor is not None:
+            with self.faults.guard("dynamics monitor", self.step):
+                watched.monitor.close()
+        for param in watched.tracker.params:
+            if self.param_owner.get(id(param)) is watched:
+                del self.param_owner[id(param)]
+        self._models_version += 1
 
     # ----------------------------------------------------------------------- backward
     def _before_backward(self, loss: torch.Tensor) -> bool:
@@ -418,6 +441,8 @@ class Session:
                 if self.step:
                     self.stale_checks += 1
             self._flush_eval_losses()
+            if self._candidates:
+                self._adopt_candidates()
             if not in_step or self._backwards_in_step == 1:
                 self._on_training_loss(loss)
             if self.preflight_request is not None and (not in_step or self._backwards_in_step == 1):
@@ -432,8 +457,8 @@ class Session:
         self._in_backward = False
         try:
             self.backwards += 1
-            if self._candidates:
-                self._adopt_candidates()
+            if self._provisional:
+                self._confirm_adopted()
             if self._discovery_handles and self._discovery_complete():
                 self._stop_discovery()
             for watched in self.models.values():
@@ -444,6 +469,7 @@ class Session:
             self.stale.after_backward()
             self._stepped_since_backward = False
             self._last_loss_call = None
+            self._last_loss_output = None
         except StopRun:
             raise
         except Exception as error:  # noqa: BLE001
@@ -459,6 +485,10 @@ class Session:
     def _on_training_loss(self, loss: torch.Tensor) -> None:
         if loss.numel() != 1:
             return
+        output = self._last_loss_output
+        if (output is not None and type(loss.grad_fn).__name__ == "MulBackward0"
+                and any(node is output.grad_fn for node, _ in loss.grad_fn.next_functions)):
+            loss = output  # GradScaler's `scaler.scale(loss)`: the monitor wants the loss itself
         forwarded = [w for w in self.models.values() if w.forwarded] or list(self.models.values())
         for watched in forwarded:
             if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
@@ -638,6 +668,8 @@ class Session:
                 return
             grad_mode = torch.is_grad_enabled()
             reduction = kwargs.get("reduction", "mean")
+            if grad_mode:
+                self._last_loss_output = output
             if grad_mode and (self.initial_loss is None or self.preflight_request is not None):
                 self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
                                         "target": target, "reduction": reduction,
