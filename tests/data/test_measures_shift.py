@@ -173,3 +173,19 @@ def test_model_sample_cap_bounds_the_shift_sample():
     m, data = measured({"train": train, "test": test}, options=AuditOptions(cv_folds=3, model_sample_cap=800))
     assert m["split_shift"][0]["sample_cap"] == 800
     assert m["split_shift"][0]["n_reference_rows"] + m["split_shift"][0]["n_other_rows"] == 800
+
+
+def test_embeddings_stand_in_when_there_are_no_feature_columns():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"y": rng.integers(0, 2, 1200)})
+    narrow = rng.normal(size=(1200, 32)).astype(np.float32)
+    narrow[1000:, 5] += 1.5
+    wide = (rng.normal(size=(1200, 300)) * np.linspace(3.0, 0.1, 300)).astype(np.float32)
+    wide[1000:, 0] += 4.0  # shift along the direction with the most variance
+    for embeddings, telling in [(narrow, "embedding_5"), (wide, "embedding_pc1")]:
+        data = load_audit_data({"train": frame.iloc[:1000], "test": frame.iloc[1000:]}, label="y",
+                               embeddings={"train": embeddings[:1000], "test": embeddings[1000:]})
+        m = Measurements()
+        shift.measure(data, m, AuditOptions(cv_folds=3))
+        finding = SplitShift().check(m)[0]
+        assert finding.evidence["top_features"][0]["feature"] == telling

@@ -38,3 +38,10 @@ def test_thresholds():
     assert LabelIssues().check(issues(9, n_checked=100)) == []
     assert len(LabelIssues().check(issues(10, n_checked=100))) == 1
     assert LabelIssues().check(issues(200), flagged_fraction_min=0.05) == []
+
+
+def test_labels_unrelated_to_inputs_are_reported_as_misalignment():
+    finding = LabelIssues().check(issues(5000))[0]
+    assert finding.severity == "info" and "out of step with the inputs" in finding.message
+    assert LabelIssues().check(issues(2500))[0].severity == "warning"
+    assert LabelIssues().check(issues(2501))[0].severity == "info"

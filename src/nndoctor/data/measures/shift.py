@@ -23,7 +23,10 @@ MEASUREMENTS = ("split_shift", "source_predictability")
 SHIFT_SAMPLE_CAP = 20_000
 MAX_SOURCES = 20  # most frequent sources kept; rarer ones are left out and noted
 MAX_PERMUTED_FEATURES = 20  # features scored by permutation (preselected by univariate drift)
-MAX_EMBEDDING_DIMS = 64  # embeddings used as features are randomly projected down to this
+# Embeddings stand in for features when there are none: up to this many dimensions as they
+# are, wider ones reduced to their leading principal components (the directions that vary).
+MAX_EMBEDDING_DIMS = 128
+PCA_COMPONENTS = 64
 CATEGORICAL_MAX_LEVELS = 255  # HistGradientBoosting's native categorical limit
 TOP_FEATURES = 10
 MIN_ROWS_PER_SIDE = 20  # fewer rows than this in a split give no usable AUC
@@ -74,12 +77,15 @@ def encode(parts: list[Split], positions: list[np.ndarray], seed: int) -> tuple[
             names.append(str(name))
             categorical.append(is_categorical)
     if not columns and all(split.embeddings is not None for split in parts):
-        embedded = np.concatenate([split.embeddings[pos] for split, pos in zip(parts, positions)]).astype(np.float32)
+        embedded = np.concatenate([split.embeddings[pos] for split, pos in zip(parts, positions)]).astype(np.float64)
+        names = [f"embedding_{i}" for i in range(embedded.shape[1])]
         if embedded.shape[1] > MAX_EMBEDDING_DIMS:
-            projection = np.random.default_rng(seed).normal(size=(embedded.shape[1], MAX_EMBEDDING_DIMS))
-            embedded = embedded @ (projection / math.sqrt(embedded.shape[1])).astype(np.float32)
-        return embedded.astype(np.float64), [f"embedding_{i}" for i in range(embedded.shape[1])], \
-            np.zeros(embedded.shape[1], dtype=bool)
+            from sklearn.decomposition import PCA
+
+            components = PCA(n_components=PCA_COMPONENTS, svd_solver="randomized", random_state=seed)
+            embedded = components.fit_transform(np.nan_to_num(embedded))
+            names = [f"embedding_pc{i + 1}" for i in range(embedded.shape[1])]
+        return embedded, names, np.zeros(embedded.shape[1], dtype=bool)
     matrix = np.column_stack(columns) if columns else np.empty((len(frame), 0))
     return matrix, names, np.array(categorical, dtype=bool)
 

@@ -68,6 +68,9 @@ class LabelIssues(Rule):
         # finding is only informative: clean synthetic data of rising difficulty flags
         # 1-10% of rows at 93-94% unflagged accuracy, planted flips on an easy task at >99%.
         model_accuracy_trusted_min: float = 0.95,
+        # Beyond this many flagged rows it is no longer "some wrong labels": the labels and
+        # inputs may be out of step (separate shuffles, bad merge), or the features are weak.
+        flagged_fraction_plausible_max: float = 0.25,
     ) -> list[Finding]:
         result = m["label_issues"]
         checked = int(result["n_checked"])
@@ -76,7 +79,8 @@ class LabelIssues(Rule):
         if fraction < flagged_fraction_min or flagged < flagged_rows_min:
             return []
         accuracy = float(result.get("model_accuracy_unflagged", result["model_accuracy"]))
-        trusted = accuracy >= model_accuracy_trusted_min
+        misaligned = fraction > flagged_fraction_plausible_max
+        trusted = accuracy >= model_accuracy_trusted_min and not misaligned
         worst = result.get("worst", [])
         worst_text = ""
         if worst:
@@ -85,10 +89,14 @@ class LabelIssues(Rule):
                 f"; worst: {first['split']} row {first['row_id']} labelled {first['given']!r}, "
                 f"model says {first['suggested']!r} (self-confidence {first['self_confidence']:.3f})"
             )
-        caveat = "" if trusted else (
-            f" — the quick model is only {accuracy:.1%} accurate out of fold even on the other rows, so "
-            "some of these may be hard or ambiguous rather than wrong"
-        )
+        caveat = ""
+        if misaligned:
+            caveat = (f" — more than {flagged_fraction_plausible_max:.0%} is beyond ordinary label noise: the "
+                      "labels may be out of step with the inputs (shuffled or merged separately), or the "
+                      "features carry too little signal for a quick model")
+        elif not trusted:
+            caveat = (f" — the quick model is only {accuracy:.1%} accurate out of fold even on the other rows, "
+                      "so some of these may be hard or ambiguous rather than wrong")
         sampled = "; a capped sample" if result.get("sampled") else ""
         message = (
             f"{flagged:,} of {checked:,} checked rows ({fraction:.1%}{sampled}) look mislabelled "
@@ -107,6 +115,7 @@ class LabelIssues(Rule):
                     "model_accuracy": result["model_accuracy"],
                     "model_accuracy_unflagged": round(accuracy, 4),
                     "model_accuracy_trusted_min": model_accuracy_trusted_min,
+                    "flagged_fraction_plausible_max": flagged_fraction_plausible_max,
                     "per_split": result.get("per_split", {}),
                     "sampled": bool(result.get("sampled")),
                     "sample_cap": result.get("sample_cap"),
