@@ -85,3 +85,17 @@ def test_eval_sizes_report_labelled_rows_and_smallest_class():
     assert entry["n"] == 500 and entry["smallest_class"] == "b"
     assert entry["smallest_class_n"] == (test["y"] == "b").sum()
     assert entry["assumed_accuracy"] == 0.5 and entry["accuracy_given"] is False
+
+
+def test_validation_and_test_are_compared_with_each_other():
+    frame = table(6000, {"a": 0.7, "b": 0.3})
+    train, rest = train_test_split(frame, test_size=0.4, stratify=frame["y"], random_state=0)
+    val, test = train_test_split(rest, test_size=0.5, stratify=rest["y"], random_state=0)
+    m = measured(train, val=val, test=test)
+    assert [(c["reference"], c["split"]) for c in m["stratification"]] == [
+        ("train", "val"), ("train", "test"), ("val", "test")]
+    assert StratificationMismatch().check(m) == []
+    test = pd.concat([test, test[test["y"] == "b"]])  # doubled 'b' rows in test only
+    findings = StratificationMismatch().check(measured(train, val=val, test=test))
+    assert {(f.evidence["reference"], f.evidence["split"]) for f in findings} == {("train", "test"), ("val", "test")}
+    assert "of val but" in findings[-1].message

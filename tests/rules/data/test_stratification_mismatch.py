@@ -3,7 +3,7 @@ from nndoctor.rules.data.stratification_mismatch import StratificationMismatch
 
 def comparison(**overrides):
     base = {"split": "test", "n": 2000, "chi2": 180.0, "dof": 1, "p_value": 2e-41,
-            "max_abs_diff": 0.13, "worst_class": "tumour", "train_share": 0.05,
+            "max_abs_diff": 0.13, "worst_class": "tumour", "reference_share": 0.05,
             "split_share": 0.18, "missing_classes": []}
     base.update(overrides)
     return {"stratification": [base]}

@@ -35,35 +35,42 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
             "stratification", "only a train split was given; pass val= or test= to compare class proportions"
         )
         return
-    m["stratification"] = [compare_proportions(train_counts, class_counts(split.labels), split.name)
-                           for split in others]
+    comparisons = [compare_proportions(train_counts, class_counts(split.labels), split.name) for split in others]
+    if len(others) == 2:  # val and test should agree with each other as well (004)
+        val, test = others
+        comparisons.append(compare_proportions(class_counts(val.labels), class_counts(test.labels), test.name,
+                                               reference=val.name))
+    m["stratification"] = comparisons
 
 
-def compare_proportions(train_counts: dict[str, int], split_counts: dict[str, int], name: str) -> dict[str, Any]:
-    """Chi-square test of homogeneity (train vs split) plus the largest class-share gap."""
+def compare_proportions(reference_counts: dict[str, int], split_counts: dict[str, int], name: str,
+                        reference: str = "train") -> dict[str, Any]:
+    """Chi-square test of homogeneity (reference vs split) plus the largest class-share gap;
+    the reference is train unless given."""
     import numpy as np
     from scipy.stats import chi2_contingency
 
-    classes = sorted(set(train_counts) | set(split_counts))
-    table = np.array([[train_counts.get(c, 0) for c in classes], [split_counts.get(c, 0) for c in classes]],
+    classes = sorted(set(reference_counts) | set(split_counts))
+    table = np.array([[reference_counts.get(c, 0) for c in classes], [split_counts.get(c, 0) for c in classes]],
                      dtype=float)
-    n_train, n_split = table.sum(axis=1)
-    result: dict[str, Any] = {"split": name, "n": int(n_split), "chi2": 0.0, "dof": 0, "p_value": 1.0,
-                              "max_abs_diff": 0.0, "worst_class": None, "train_share": None,
+    n_reference, n_split = table.sum(axis=1)
+    result: dict[str, Any] = {"reference": reference, "split": name, "n": int(n_split), "chi2": 0.0, "dof": 0,
+                              "p_value": 1.0, "max_abs_diff": 0.0, "worst_class": None, "reference_share": None,
                               "split_share": None, "missing_classes": []}
-    if n_train == 0 or n_split == 0 or len(classes) < 2:
+    if n_reference == 0 or n_split == 0 or len(classes) < 2:
         return result
-    train_share = table[0] / n_train
+    reference_share = table[0] / n_reference
     split_share = table[1] / n_split
-    gaps = np.abs(train_share - split_share)
+    gaps = np.abs(reference_share - split_share)
     worst = int(np.argmax(gaps))
     chi2, p_value, dof, _ = chi2_contingency(table, correction=False)
     result.update({
         "chi2": round(float(chi2), 4), "dof": int(dof), "p_value": float(p_value),
         "max_abs_diff": round(float(gaps[worst]), 6), "worst_class": classes[worst],
-        "train_share": round(float(train_share[worst]), 6), "split_share": round(float(split_share[worst]), 6),
+        "reference_share": round(float(reference_share[worst]), 6),
+        "split_share": round(float(split_share[worst]), 6),
         "missing_classes": [
-            {"class": c, "expected_rows": round(float(train_share[i] * n_split), 2)}
+            {"class": c, "expected_rows": round(float(reference_share[i] * n_split), 2)}
             for i, c in enumerate(classes) if table[0, i] > 0 and table[1, i] == 0
         ],
     })

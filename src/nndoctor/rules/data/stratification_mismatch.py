@@ -14,7 +14,7 @@ class StratificationMismatch(Rule):
 
     What it detects:
         A chi-square test of homogeneity between the class counts of train and each other
-        split that is both significant (p-value below a limit, so chance is ruled out at
+        split (and of val and test, which should agree too) that is both significant (p-value below a limit, so chance is ruled out at
         this sample size) and large (some class share differs by several percentage
         points, or a class is missing from the split although it should have rows).
 
@@ -73,16 +73,17 @@ class StratificationMismatch(Rule):
             if p_value >= p_value_max or (diff_points < share_diff_points_min and not missing):
                 continue
             split = comparison["split"]
+            reference = comparison.get("reference", "train")
             worst = comparison["worst_class"]
             if missing:
                 names = ", ".join(repr(entry["class"]) for entry in missing[:5])
                 lead = (
                     f"class(es) {names} have no rows in {split} although "
-                    f"~{missing[0]['expected_rows']:.0f} were expected from the train share"
+                    f"~{missing[0]['expected_rows']:.0f} were expected from the {reference} share"
                 )
             else:
                 lead = (
-                    f"class {worst!r} is {comparison['train_share']:.1%} of train but "
+                    f"class {worst!r} is {comparison['reference_share']:.1%} of {reference} but "
                     f"{comparison['split_share']:.1%} of {split} ({diff_points:.1f} points apart, "
                     f"limit {share_diff_points_min:g})"
                 )
@@ -91,6 +92,7 @@ class StratificationMismatch(Rule):
                     f"{lead}; chi-square p {_p_text(p_value)} (limit {p_value_max:g}).",
                     where=split,
                     evidence={
+                        "reference": reference,
                         "split": split,
                         "split_rows": comparison["n"],
                         "chi2": comparison["chi2"],
@@ -98,7 +100,7 @@ class StratificationMismatch(Rule):
                         "p_value": p_value,
                         "p_value_max": p_value_max,
                         "worst_class": worst,
-                        "train_share": comparison["train_share"],
+                        "reference_share": comparison["reference_share"],
                         "split_share": comparison["split_share"],
                         "max_abs_diff_points": round(diff_points, 3),
                         "share_diff_points_min": share_diff_points_min,
