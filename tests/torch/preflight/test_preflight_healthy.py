@@ -79,3 +79,32 @@ def test_options_select_ignore_steps_thresholds():
     with pytest.raises(UsageError, match="no threshold"):
         nndoctor.preflight(model, batch, nn.CrossEntropyLoss(), select=["initial-loss-off"],
                            thresholds={"initial-loss-off": {"ratio": 2}})
+
+
+class ScaledSGD(torch.optim.Optimizer):
+    """A custom optimizer whose constructor needs an argument that is not in its defaults."""
+
+    def __init__(self, params, scale, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+        self.scale = scale
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"] * self.scale)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda params: ScaledSGD(params, scale=1.0),
+    lambda params: torch.optim.LBFGS(params, lr=0.5),
+    lambda params: (lambda p: torch.optim.SGD([{"params": p[:2], "lr": 0.05}, {"params": p[2:]}], lr=0.01))(list(params)),
+], ids=["custom", "lbfgs", "param-groups"])
+def test_other_optimizers_are_recreated_without_faults(make_optimizer):
+    torch.manual_seed(0)
+    model = MLP()
+    optimizer = make_optimizer(model.parameters())
+    report = nndoctor.preflight(model, classification_batch(), nn.CrossEntropyLoss(), optimizer, select=MY_AREAS)
+    assert [f.rule for f in report.findings if f.severity != "info"] == []
+    assert "params-not-updated" in report.checks_run and "cannot-overfit-batch" in report.checks_run

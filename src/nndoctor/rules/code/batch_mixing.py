@@ -30,6 +30,7 @@ class BatchMixing(Rule):
         - A sequence model fed (N, T, …) while it expects (T, N, …): `nn.LSTM`, `nn.GRU`, `nn.MultiheadAttention` and `nn.TransformerEncoder` default to batch_first=False.
         - `view`/`reshape` used to swap dimensions (it reorders memory instead of transposing), mixing samples.
         - A normalisation or pooling over dim 0 written by hand (`x / x.sum(0)`, `x.mean(0, keepdim=True)`).
+        - BatchNorm with `track_running_stats=False`, which uses batch statistics even in eval mode.
 
     Fixes:
         - Pass `batch_first=True` to `nn.LSTM(..., batch_first=True)` / `nn.TransformerEncoderLayer(..., batch_first=True)`, or feed (T, N, …).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from nndoctor.core.rule import Measurements
+from nndoctor.torch.preflight.structures import map_tensors
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench, seed_everything
 
 STEPS = 3  # a difference shows in the first updates; more steps only add time
@@ -19,8 +20,11 @@ def _one_run(bench: Workbench) -> tuple[list[float], list[torch.Tensor]]:
     seed_everything(bench.options.seed)
     model = bench.fresh_model()
     optimizer = bench.user_optimizer(model) or bench.adam(model)
+    # Fresh clones: a forward that edits its input in place must not make run 2 differ.
+    inputs = map_tensors(bench.batch.inputs, lambda t: t.clone())
+    targets = map_tensors(bench.batch.targets, lambda t: t.clone())
     with torch.enable_grad():
-        losses = bench.train(model, optimizer, bench.batch.inputs, bench.batch.targets, STEPS)
+        losses = bench.train(model, optimizer, inputs, targets, STEPS)
     return losses, [p.detach() for p in model.parameters()]
 
 

@@ -28,7 +28,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         before = [p.detach().clone() for p in parameters]
         stepped = optimizer is not None and loss.requires_grad
         if stepped:
-            optimizer.step()
+            bench.step(model, optimizer, bench.batch.inputs, bench.batch.targets)
     status = []
     for index, (name, param) in enumerate(zip(names, parameters)):
         grad = grads[index]

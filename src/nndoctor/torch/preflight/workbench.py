@@ -2,6 +2,7 @@
 re-created on a copy, Adam 1e-3, seeding and a bounded training loop on one batch."""
 from __future__ import annotations
 
+import collections
 import copy
 import inspect
 import math
@@ -88,7 +89,8 @@ class Workbench:
 
     def user_optimizer(self, model_copy: torch.nn.Module) -> torch.optim.Optimizer | None:
         """The user's optimizer class and per-group settings on the copy's parameters
-        (mapped by position); None when it holds none of the model's parameters."""
+        (mapped by position), without its state; None when it holds none of the model's
+        parameters."""
         if self.optimizer is None:
             return None
         position = {id(p): i for i, p in enumerate(self.model.parameters())}
@@ -106,7 +108,28 @@ class Workbench:
             groups.append({"params": params, **settings})
         if not groups:
             return None
-        return type(self.optimizer)(groups, **_constructor_defaults(self.optimizer))
+        try:
+            return type(self.optimizer)(groups, **_constructor_defaults(self.optimizer))
+        except TypeError:
+            # A custom optimizer whose constructor needs more than its defaults: copy the
+            # object itself, with the copy's parameters in place of the originals.
+            return self._copied_optimizer(copy_parameters, groups)
+
+    def _copied_optimizer(self, copy_parameters: list[torch.nn.Parameter], groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        # Not deepcopy: Optimizer.__getstate__ keeps only defaults, state and param_groups,
+        # which would drop the custom attributes such an optimizer's step() reads.
+        optimizer = object.__new__(type(self.optimizer))
+        optimizer.__dict__.update(self.optimizer.__dict__)
+        optimizer.state = collections.defaultdict(dict)
+        optimizer.param_groups = groups
+        return optimizer
+
+    def step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: Any, targets: Any) -> None:
+        """One optimizer step after a backward; LBFGS re-evaluates the loss through a closure."""
+        if isinstance(optimizer, torch.optim.LBFGS):
+            optimizer.step(lambda: self._closure(model, optimizer, inputs, targets))
+        else:
+            optimizer.step()
 
     def user_matches_reference(self) -> bool:
         """The user's optimizer is Adam 1e-3 with default settings: one run serves both."""
@@ -150,11 +173,9 @@ class Workbench:
                 stop_at = floor + stop_fraction * (value - floor)
             if step == steps or not math.isfinite(value) or (stop_at is not None and value <= stop_at):
                 break
-            if isinstance(optimizer, torch.optim.LBFGS):
-                optimizer.step(lambda: self._closure(model, optimizer, inputs, targets))
-                continue
-            loss.backward()
-            optimizer.step()
+            if not isinstance(optimizer, torch.optim.LBFGS):
+                loss.backward()
+            self.step(model, optimizer, inputs, targets)
         optimizer.zero_grad(set_to_none=True)
         return losses
 
