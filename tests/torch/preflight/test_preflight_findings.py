@@ -85,6 +85,7 @@ def test_initial_loss_off_for_unscaled_regression_targets_but_not_standardised_o
 
 
 # cannot-overfit-batch -----------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Using a target size")
 def test_cannot_overfit_when_shapes_broadcast_is_a_code_problem():
     x, y = regression_batch()
     model = MLP(outputs=1)
@@ -294,3 +295,31 @@ def test_batch_mixing_causal_variant_for_next_token_targets():
     assert found[0].severity == "error" and "read the answer" in found[0].message
     assert found[0].evidence["causal"]["future_position"] > found[0].evidence["causal"]["position"]
     assert run("batch-mixing", NextTokenModel(causal=True), batch, loss) == []
+
+
+def huge_logits_mlp():
+    model = MLP()
+    with torch.no_grad():
+        model.net[3].weight.mul_(100)
+    return model
+
+
+@pytest.mark.parametrize("rule, make_model, batch, thresholds", [
+    ("initial-loss-off", huge_logits_mlp, classification_batch, {"classification_ratio_high": 1e4}),
+    ("invalid-output", lambda: Wrapped(lambda x, net: net(x * 0)), classification_batch, {"relative_spread_min": 0.0}),
+    ("ignores-input", lambda: Wrapped(lambda x, net: net(torch.zeros_like(x))), classification_batch, {"improvement_min": -1.0}),
+    ("batch-mixing", lambda: TinyTransformer(batch_first=False), token_batch, {"cross_gradient_ratio_max": 1e9}),
+    ("gradient-mismatch", lambda: with_function(WrongCube), classification_batch, {"relative_error_max": 10.0}),
+    ("nondeterministic", UnseededNoise, classification_batch, {"relative_difference_max": 1e9}),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_real_model_finding_respects_threshold(rule, make_model, batch, thresholds):
+    assert run(rule, make_model(), batch()) != []
+    assert run(rule, make_model(), batch(), thresholds={rule: thresholds}) == []
+
+
+def test_cannot_overfit_threshold_on_real_model():
+    model = LSTMClassifier()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+    assert run("cannot-overfit-batch", model, sequence_batch(), optimizer=optimizer) != []
+    assert run("cannot-overfit-batch", model, sequence_batch(), optimizer=optimizer,
+               thresholds={"cannot-overfit-batch": {"user_progress_min": 0.0}}) == []
