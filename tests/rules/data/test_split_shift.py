@@ -35,3 +35,8 @@ def test_threshold():
     assert SplitShift().check(shift(0.5999)) == []
     assert len(SplitShift().check(shift(0.60))) == 1
     assert SplitShift().check(shift(0.65), auc_min=0.7) == []
+
+
+def test_hint_to_pass_groups_only_when_cv_was_not_grouped():
+    assert "pass group=" in SplitShift().check(shift(0.93))[0].message
+    assert "pass group=" not in SplitShift().check(shift(0.93, grouped_cv=True))[0].message

@@ -8,6 +8,9 @@ from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
 
+_GROUP_HINT = "; if rows come in groups (patients, photos), pass group= so the check cross-validates by group"
+
+
 @register
 class SplitShift(Rule):
     """A classifier can tell the training rows from the validation/test rows.
@@ -84,7 +87,7 @@ class SplitShift(Rule):
                 self.finding(
                     f"a classifier tells {reference} from {result['split']} with ROC AUC {auc:.2f} "
                     f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {rows:,} "
-                    f"rows{sample}){telling}.",
+                    f"rows{sample}){telling}{'' if result.get('grouped_cv') else _GROUP_HINT}.",
                     where=top or result["split"],
                     evidence={
                         "reference": reference,
