@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import weakref
 from typing import Any
 
 import numpy
@@ -168,6 +169,7 @@ class _Trace:
         self.sigmoid_of: dict[int, set[int]] = {}   # id(tensor) -> sigmoid indices it carries
         self.keep: list[torch.Tensor] = []          # keeps ids unique while the pass runs
         self.dropouts: list[dict[str, Any]] = []
+        self.dropout_taint: dict[int, set[int]] = {}  # id(tensor) -> dropouts its values passed through
         self.norms: list[dict[str, Any]] = []
         self.order = 0
         self.autocast_in_forward: set[str] = set()
@@ -217,24 +219,37 @@ class _Trace:
         tensors = [a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, torch.Tensor)]
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         self.order += 1
+        taint = set().union(*(self.dropout_taint.get(id(t), set()) for t in tensors)) if tensors else set()
+        if name in NORM_OPS and first is not None:
+            self._on_norm(name, args, kwargs, first, self.dropout_taint.get(id(first), set()))
         if name in DROPOUT_OPS:
             p = float(kwargs.get("p", args[1] if len(args) > 1 and not isinstance(args[1], bool) else 0.5))
             training = bool(kwargs.get("training", args[2] if len(args) > 2 else True))
             if p > 0 and training:
                 self.dropouts.append({"where": self.where(), "p": p, "order": self.order})
-        if name in NORM_OPS and first is not None:
-            self._on_norm(name, args, kwargs, first)
+                taint = taint | {len(self.dropouts) - 1}
+        if taint:
+            self._taint(out, taint)
         if first is not None and id(first) in self.layer_of and name in ACTIVATION_OPS:
             self._on_activation(name, first)
         self._track_sigmoid(name, args, tensors, first, out)
         self._track_origin(name, tensors, out)
 
-    def _on_norm(self, name: str, args: tuple, kwargs: dict, first: torch.Tensor) -> None:
+    def _taint(self, out: Any, taint: set[int]) -> None:
+        """Mark what dropout's output flows into; entries vanish with their tensors, so ids
+        are never confused and nothing is kept alive."""
+        for tensor in _flat([out]):
+            if isinstance(tensor, torch.Tensor):
+                self.dropout_taint[id(tensor)] = taint
+                weakref.finalize(tensor, self.dropout_taint.pop, id(tensor), None)
+
+    def _on_norm(self, name: str, args: tuple, kwargs: dict, first: torch.Tensor, taint: set[int]) -> None:
         if name == "batch_norm":
             training = kwargs.get("training", args[5] if len(args) > 5 else False)
             if not training or first.dim() < 2:
                 return  # eval-mode batch norm uses running statistics, not the batch's
-        record = {"where": self.where(), "kind": NORM_OPS[name], "order": self.order}
+        record = {"where": self.where(), "kind": NORM_OPS[name], "order": self.order,
+                  "fed_by_dropouts": sorted(taint)}
         if name == "batch_norm":
             record.update(batch_size=int(first.shape[0]), channels=int(first.shape[1]),
                           values_per_channel=int(first.numel() // max(first.shape[1], 1)))

@@ -47,3 +47,46 @@ def test_threshold_on_dropout_probability():
     m = measured(nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.2), nn.BatchNorm1d(16)))
     assert DropoutWithNormalization().check(m, dropout_p_min=0.2) == []
     assert len(DropoutWithNormalization().check(m, dropout_p_min=0.19)) == 1
+
+
+class TwoTowers(nn.Module):
+    """Dropout in one tower, BatchNorm in the other: they never meet before the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.text = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3))
+        self.image = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU())
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x):
+        text = self.text(x)  # runs first
+        return self.head(torch.cat([text, self.image(x)], 1))
+
+
+class WideBlock(nn.Module):
+    """Wide-ResNet style: conv → BN → ReLU → dropout → conv, plus the residual path."""
+
+    def __init__(self, channels=8):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(channels), nn.Conv2d(channels, channels, 3, padding=1)
+        self.drop = nn.Dropout(0.3)
+        self.bn2, self.conv2 = nn.BatchNorm2d(channels), nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        out = self.conv1(torch.relu(self.bn1(x)))
+        out = self.conv2(torch.relu(self.bn2(self.drop(out))))
+        return x + out
+
+
+def test_dropout_in_an_unconnected_branch_is_only_a_note():
+    [finding] = DropoutWithNormalization().check(measured(TwoTowers()))
+    assert finding.severity == "info"
+
+
+def test_dropout_reaching_batchnorm_through_a_residual_stack_warns():
+    m = Measurements()
+    measure_architecture(nn.Sequential(WideBlock(), WideBlock()), torch.randn(4, 8, 6, 6), None, m)
+    [finding] = DropoutWithNormalization().check(m)
+    assert finding.severity == "warning"
+    assert finding.evidence["batchnorm_after_dropout"] == ["0.bn2 (BatchNorm2d)", "1.bn1 (BatchNorm2d)",
+                                                           "1.bn2 (BatchNorm2d)"]

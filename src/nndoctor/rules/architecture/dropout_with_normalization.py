@@ -13,9 +13,10 @@ class DropoutWithNormalization(Rule):
     """Dropout is used together with normalization layers; dropout before batch norm shifts its statistics.
 
     What it detects:
-        Active dropout (p > 0) in a model that also normalizes activations. Dropout that
-        runs before a BatchNorm layer is a warning; dropout alongside LayerNorm/GroupNorm,
-        or only after the last BatchNorm (a classifier head), is a note.
+        Active dropout (p > 0) in a model that also normalizes activations. Dropout whose
+        output flows into a BatchNorm layer (traced through the forward pass) is a warning;
+        dropout alongside LayerNorm/GroupNorm, or after the last BatchNorm (a classifier
+        head), is a note.
 
     Why it matters:
         During training dropout changes the variance of what reaches the next batch-norm
@@ -36,8 +37,8 @@ class DropoutWithNormalization(Rule):
         - Add regularization back (weight decay first) only once the model overfits a small batch.
 
     Example:
-        dropout-with-normalization: dropout 'block.1 (Dropout)' (p=0.3) runs before batch
-        norm 'block.3 (BatchNorm1d)'; dropout should not feed batch normalization (threshold p > 0).
+        dropout-with-normalization: dropout 'block.1 (Dropout)' (p=0.3) feeds batch norm
+        'block.3 (BatchNorm1d)'; dropout should not feed batch normalization (threshold p > 0).
     """
 
     id = "dropout-with-normalization"
@@ -53,12 +54,12 @@ class DropoutWithNormalization(Rule):
         dropout_p_min: float = 0.0,  # any active dropout changes the variance BatchNorm sees (003 §4.5.3 #4)
     ) -> list[Finding]:
         seen = m["dropout_normalization"]
-        dropouts = [d for d in seen["dropout"] if d["p"] > dropout_p_min]
+        counted = {index for index, d in enumerate(seen["dropout"]) if d["p"] > dropout_p_min}
+        dropouts = [seen["dropout"][index] for index in sorted(counted)]
         norms = seen["normalization"]
         if not dropouts or not norms:
             return []
-        first_dropout = min(dropouts, key=lambda d: d["order"])
-        fed = [n for n in norms if n["kind"] == "batch" and n["order"] > first_dropout["order"]]
+        fed = [n for n in norms if n["kind"] == "batch" and counted & set(n["fed_by_dropouts"])]
         evidence = {
             "dropout_layers": _unique(d["where"] for d in dropouts),
             "dropout_p_max": max(d["p"] for d in dropouts),
@@ -66,8 +67,9 @@ class DropoutWithNormalization(Rule):
             "normalization_kinds": _unique(n["kind"] for n in norms),
         }
         if fed:
+            first_dropout = seen["dropout"][min(counted & set(fed[0]["fed_by_dropouts"]))]
             return [self.finding(
-                f"dropout '{first_dropout['where']}' (p={first_dropout['p']:g}) runs before batch norm "
+                f"dropout '{first_dropout['where']}' (p={first_dropout['p']:g}) feeds batch norm "
                 f"'{fed[0]['where']}'; dropout should not feed batch normalization (threshold p > {dropout_p_min:g}).",
                 where=_unique([first_dropout["where"], fed[0]["where"]]),
                 evidence={**evidence, "batchnorm_after_dropout": _unique(n["where"] for n in fed)[:8]},
