@@ -108,3 +108,15 @@ def test_other_optimizers_are_recreated_without_faults(make_optimizer):
     report = nndoctor.preflight(model, classification_batch(), nn.CrossEntropyLoss(), optimizer, select=MY_AREAS)
     assert [f.rule for f in report.findings if f.severity != "info"] == []
     assert "params-not-updated" in report.checks_run and "cannot-overfit-batch" in report.checks_run
+
+
+def test_hard_coded_batch_size_falls_back_to_the_whole_batch():
+    class FixedBatch(MLP):
+        def forward(self, x):
+            return super().forward(x.view(32, -1))  # only works for exactly 32 samples
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 12), torch.randint(0, 4, (32,))
+    report = nndoctor.preflight(FixedBatch(), (x, y), nn.CrossEntropyLoss(), select=MY_AREAS)
+    assert [f.rule for f in report.findings if f.severity != "info"] == []
+    assert "cannot-overfit-batch" in report.checks_run and "ignores-input" in report.checks_run

@@ -147,11 +147,11 @@ def _run_isolated(name: str, bench: Workbench, m: Measurements, timings: dict[st
             # warning for every training step of every copy would only bury it.
             warnings.simplefilter("ignore")
             function(bench, m)
-    except ExperimentUnavailable as reason:
+    except (ExperimentUnavailable, UsageError) as reason:
+        # UsageError here: the user's code worked on the batch but not in the experiment
+        # (e.g. a hard-coded batch size on a slice) — a reason to skip, not a fault.
         for measurement in provides:
             m.mark_unavailable(measurement, str(reason))
-    except UsageError:
-        raise
     except Exception as error:  # noqa: BLE001 — isolation is the point
         _fault(m, f"preflight experiment {name}", error)
         for measurement in provides:

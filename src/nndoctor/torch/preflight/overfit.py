@@ -65,6 +65,28 @@ def _floor(bench: Workbench, inputs: Any, targets: Any, n_samples: int) -> float
     return batch_floor(calls, inputs, n_samples)
 
 
+def _runs_on(bench: Workbench, m: Measurements, label: str, count: int, steps: int,
+             optimizers: list[bool]) -> list[dict[str, Any]]:
+    batch = bench.batch
+    inputs = slice_batch(batch.inputs, batch.n_samples, count)
+    targets = slice_batch(batch.targets, batch.n_samples, count)
+    floor = _floor(bench, inputs, targets, count)
+    runs = []
+    for use_reference in optimizers:
+        result = _run(bench, inputs, targets, steps, floor, use_reference)
+        model = result.pop("_model")
+        losses = result.pop("_losses")
+        result.update(data=label, samples=count, floor=floor, steps_budget=steps)
+        runs.append(result)
+        if label == "batch" and use_reference:
+            bench.results["reference_run"] = dict(result, inputs=inputs, targets=targets, losses=losses)
+            with torch.no_grad():
+                trained = primary_output(call_model(model, inputs))
+            if "output_check" in m and m["output_check"].get("relative_spread") is not None:
+                m["output_check"]["relative_spread_after_training"] = output_spread(trained, count)
+    return runs
+
+
 def run(bench: Workbench, m: Measurements) -> None:
     if not bench.trainable():
         raise ExperimentUnavailable("the model has no trainable parameters")
@@ -78,6 +100,7 @@ def run(bench: Workbench, m: Measurements) -> None:
     has_user = (bench.optimizer is not None and not bench.user_matches_reference()
                 and bench.user_optimizer(bench.fresh_model()) is not None)
     runs: list[dict[str, Any]] = []
+    notes: list[str] = []
     for label, count, steps in datasets:
         # Two samples are only informative where the batch was not memorised: a setup that
         # overfits the batch overfits two of its samples, and the run would only cost time.
@@ -85,20 +108,13 @@ def run(bench: Workbench, m: Measurements) -> None:
                       if label == "batch" or not _reached_floor(runs, u)]
         if not optimizers:
             continue
-        inputs = slice_batch(batch.inputs, batch.n_samples, count)
-        targets = slice_batch(batch.targets, batch.n_samples, count)
-        floor = _floor(bench, inputs, targets, count)
-        for use_reference in optimizers:
-            result = _run(bench, inputs, targets, steps, floor, use_reference)
-            model = result.pop("_model")
-            losses = result.pop("_losses")
-            result.update(data=label, samples=count, floor=floor, steps_budget=steps)
-            runs.append(result)
-            if label == "batch" and use_reference:
-                bench.results["reference_run"] = dict(result, inputs=inputs, targets=targets, losses=losses)
-                with torch.no_grad():
-                    trained = primary_output(call_model(model, inputs))
-                if "output_check" in m and m["output_check"].get("relative_spread") is not None:
-                    m["output_check"]["relative_spread_after_training"] = output_spread(trained, count)
-    m["overfit"] = {"runs": runs, "user_optimizer_given": bench.optimizer is not None,
+        try:
+            runs += _runs_on(bench, m, label, count, steps, optimizers)
+        except Exception as error:  # noqa: BLE001 — the user's code on fewer samples
+            if label == "batch" and count < batch.n_samples:
+                # A hard-coded batch size: train on the whole batch instead of a slice.
+                runs += _runs_on(bench, m, label, batch.n_samples, steps, optimizers)
+            else:
+                notes.append(f"{label}: model or loss_fn fails on {count} samples ({type(error).__name__})")
+    m["overfit"] = {"runs": runs, "notes": notes, "user_optimizer_given": bench.optimizer is not None,
                     "user_optimizer_is_reference": bench.optimizer is not None and bench.user_matches_reference()}
