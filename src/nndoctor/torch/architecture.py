@@ -163,11 +163,12 @@ class _Trace:
         self.layers: list[dict[str, Any]] = []
         self.layer_names: set[str] = set()
         self.measuring = False  # our own tensor ops inside hooks are not the model's
-        self.layer_of: dict[int, int] = {}          # id(output tensor) -> index in layers
-        self.origin: dict[int, int] = {}            # id(tensor) -> id(weight-layer output)
+        # Maps keyed by id(tensor) forget an entry when its tensor dies (see `_remember`), so
+        # nothing is kept alive beyond a normal no-grad forward and ids are never confused.
+        self.layer_of: dict[int, int] = {}          # id(weight-layer output) -> index in layers
+        self.origin: dict[int, int] = {}            # id(tensor) -> index of the layer it comes from
         self.sigmoids: list[dict[str, Any]] = []
         self.sigmoid_of: dict[int, set[int]] = {}   # id(tensor) -> sigmoid indices it carries
-        self.keep: list[torch.Tensor] = []          # keeps ids unique while the pass runs
         self.dropouts: list[dict[str, Any]] = []
         self.dropout_taint: dict[int, set[int]] = {}  # id(tensor) -> dropouts its values passed through
         self.norms: list[dict[str, Any]] = []
@@ -195,9 +196,8 @@ class _Trace:
         finally:
             self.measuring = False
         self.layer_names.add(name)
-        self.layer_of[id(tensor)] = len(self.layers)
-        self.origin[id(tensor)] = id(tensor)
-        self.keep.append(tensor)
+        _remember(self.layer_of, tensor, len(self.layers))
+        _remember(self.origin, tensor, len(self.layers))
         self.layers.append(record)
 
     def _layer_record(self, name: str, module: nn.Module, args: tuple, tensor: torch.Tensor) -> dict[str, Any]:
@@ -236,12 +236,10 @@ class _Trace:
         self._track_origin(name, tensors, out)
 
     def _taint(self, out: Any, taint: set[int]) -> None:
-        """Mark what dropout's output flows into; entries vanish with their tensors, so ids
-        are never confused and nothing is kept alive."""
+        """Mark the tensors that dropout's output flows into."""
         for tensor in _flat([out]):
             if isinstance(tensor, torch.Tensor):
-                self.dropout_taint[id(tensor)] = taint
-                weakref.finalize(tensor, self.dropout_taint.pop, id(tensor), None)
+                _remember(self.dropout_taint, tensor, taint)
 
     def _on_norm(self, name: str, args: tuple, kwargs: dict, first: torch.Tensor, taint: set[int]) -> None:
         if name == "batch_norm":
@@ -291,8 +289,7 @@ class _Trace:
     def _tag(self, out: Any, indices: set[int]) -> None:
         for tensor in _flat([out]):
             if isinstance(tensor, torch.Tensor):
-                self.sigmoid_of[id(tensor)] = set(indices)
-                self.keep.append(tensor)
+                _remember(self.sigmoid_of, tensor, set(indices))
 
     def _track_origin(self, name: str, tensors: list, out: Any) -> None:
         if name not in PASS_THROUGH_OPS and name not in ACTIVATION_OPS:
@@ -304,10 +301,9 @@ class _Trace:
             (self.activation_on[id(t)] for t in tensors if id(t) in self.activation_on), None)
         for tensor in _flat([out]):
             if isinstance(tensor, torch.Tensor):
-                self.origin[id(tensor)] = sources[0]
+                _remember(self.origin, tensor, sources[0])
                 if activation is not None:
-                    self.activation_on[id(tensor)] = activation
-                self.keep.append(tensor)
+                    _remember(self.activation_on, tensor, activation)
 
     def sigmoid_records(self) -> list[dict[str, Any]]:
         outputs = {id(t) for t in _flat([self.output]) if isinstance(t, torch.Tensor)}
@@ -322,7 +318,7 @@ class _Trace:
         output = _first_tensor(self.output)
         if output is None or id(output) not in self.origin:
             return None, output
-        return self.layer_of.get(self.origin[id(output)]), output
+        return self.origin[id(output)], output
 
 
 class _Recorder(TorchFunctionMode):
@@ -441,6 +437,12 @@ def describe_targets(
             "target_mean": per_unit_targets.mean(0).tolist(),
             "target_std": per_unit_targets.std(0, unbiased=False).tolist(),
             "output_mean": per_unit_outputs.mean(0).tolist()}
+
+
+def _remember(mapping: dict[int, Any], tensor: torch.Tensor, value: Any) -> None:
+    """mapping[id(tensor)] = value, removed when the tensor is freed (its id may be reused)."""
+    mapping[id(tensor)] = value
+    weakref.finalize(tensor, mapping.pop, id(tensor), None)
 
 
 def _rms(values: torch.Tensor) -> float:
