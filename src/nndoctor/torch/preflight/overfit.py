@@ -110,11 +110,15 @@ def run(bench: Workbench, m: Measurements) -> None:
             continue
         try:
             runs += _runs_on(bench, m, label, count, steps, optimizers)
+        except ExperimentUnavailable:
+            raise
         except Exception as error:  # noqa: BLE001 — the user's code on fewer samples
             if label == "batch" and count < batch.n_samples:
                 # A hard-coded batch size: train on the whole batch instead of a slice.
                 runs += _runs_on(bench, m, label, batch.n_samples, steps, optimizers)
             else:
                 notes.append(f"{label}: model or loss_fn fails on {count} samples ({type(error).__name__})")
+    if not runs:
+        raise ExperimentUnavailable("; ".join(notes))
     m["overfit"] = {"runs": runs, "notes": notes, "user_optimizer_given": bench.optimizer is not None,
                     "user_optimizer_is_reference": bench.optimizer is not None and bench.user_matches_reference()}
