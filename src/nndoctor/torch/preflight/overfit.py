@@ -54,7 +54,9 @@ def _run(bench: Workbench, inputs: Any, targets: Any, steps: int, floor: float, 
 
 
 def _reached_floor(runs: list[dict[str, Any]], use_reference: bool) -> bool:
-    batch_run = next(r for r in runs if r["data"] == "batch" and r["reference"] == use_reference)
+    batch_run = next((r for r in runs if r["data"] == "batch" and r["reference"] == use_reference), None)
+    if batch_run is None:
+        return False
     distance = batch_run["initial"] - batch_run["floor"]
     return distance > 0 and batch_run["final"] <= batch_run["floor"] + STOP_FRACTION * distance
 
