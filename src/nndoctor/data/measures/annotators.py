@@ -120,7 +120,8 @@ def agreement_summary(codes: np.ndarray, names: list[str], n_categories: int,
         if both.sum() < 2:
             continue
         same = float((codes[both, a] == codes[both, b]).mean())
-        kappa = cohen_kappa_score(codes[both, a], codes[both, b]) if len(np.unique(codes[both][:, [a, b]])) > 1 else 1.0
+        varied = len(np.unique(codes[both][:, [a, b]])) > 1  # one shared value: perfect agreement
+        kappa = cohen_kappa_score(codes[both, a], codes[both, b]) if varied else 1.0
         pairwise.append({"a": names[a], "b": names[b], "items": int(both.sum()),
                          "agreement": round(same, 4), "cohen_kappa": round(float(kappa), 4)})
     full = (codes >= 0).all(axis=1)
@@ -139,7 +140,8 @@ def agreement_summary(codes: np.ndarray, names: list[str], n_categories: int,
         "krippendorff_alpha": None if alpha is None else round(alpha, 4),
         "fleiss_kappa": None if fleiss is None else round(fleiss, 4),
         "cohen_kappa": pairwise[0]["cohen_kappa"] if len(names) == 2 and pairwise else None,
-        "mean_pairwise_cohen_kappa": round(float(np.mean([p["cohen_kappa"] for p in pairwise])), 4) if pairwise else None,
+        "mean_pairwise_cohen_kappa": (round(float(np.mean([p["cohen_kappa"] for p in pairwise])), 4)
+                                      if pairwise else None),
         "mean_pairwise_agreement": round(float(np.mean([p["agreement"] for p in pairwise])), 4) if pairwise else None,
         "majority_vote_agreement": _leave_one_out_majority(codes),
         "label_agreement_with_annotators": _label_agreement(codes, label_codes),

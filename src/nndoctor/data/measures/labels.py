@@ -2,9 +2,10 @@
 
 Feeds label-issues (`label_issues`). All labelled splits are pooled (a wrong label in the
 test split hurts as much as one in train), a seeded sample of at most
-`label_issues_sample_cap` rows (default 20,000, never above `model_sample_cap`) is drawn, a quick gradient-boosted model
-gives out-of-fold class probabilities (no row is scored by a model that saw it), and
-`cleanlab.filter.find_label_issues` flags the rows whose label the model confidently rejects.
+`label_issues_sample_cap` rows (default 20,000, never above `model_sample_cap`) is drawn, a
+quick gradient-boosted model gives out-of-fold class probabilities (no row is scored by a
+model that saw it), and `cleanlab.filter.find_label_issues` flags the rows whose label the
+model confidently rejects.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
         probabilities, _, _ = out_of_fold(x[keep], y, folds, categorical, options.seed)
     m["label_issues"] = _issues(probabilities, y, classes, parts, positions, keep, options, cap)
     if any(len(pos) < len(split) for split, pos in zip(parts, positions)):
-        data.notes["label_issues"] = f"confident learning on {int(keep.sum())} sampled rows (label_issues_sample_cap={cap})"
+        data.notes["label_issues"] = (
+            f"confident learning on {int(keep.sum())} sampled rows (label_issues_sample_cap={cap})")
 
 
 def _issues(probabilities: np.ndarray, y: np.ndarray, classes: list[str], parts: list, positions: list,

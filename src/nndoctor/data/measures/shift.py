@@ -1,11 +1,13 @@
-"""Adversarial validation (train vs each evaluation split, val vs test) and source predictability.
+"""Adversarial validation (train vs each evaluation split, val vs test) and whether the
+source (lab, batch) is predictable from the features.
 
-Feeds split-shift (`split_shift`) and source-predictable (`source_predictability`). Both
-fit a quick HistGradientBoostingClassifier with out-of-fold cross-validation on a seeded
-sample of at most `shift_sample_cap` rows (default 20,000, never above `model_sample_cap`;
-enough to measure an AUC to about ±0.01), with one OpenMP thread, cross-validating by group when `group=` is given so that a grouped split
-with distinctive groups is not mistaken for a shift. The helpers here (encoding, sampling,
-quick model, permutation importance) are shared with labels.py.
+Feeds split-shift (`split_shift`) and source-predictable (`source_predictability`). Both fit
+a quick HistGradientBoostingClassifier with out-of-fold cross-validation on a seeded sample
+of at most `shift_sample_cap` rows (default 20,000, never above `model_sample_cap`; enough
+to measure an AUC to about ±0.01), with one OpenMP thread, cross-validating by group when
+`group=` is given so that a grouped split with distinctive groups is not mistaken for a
+shift. The helpers here (encoding, sampling, quick model, permutation importance) are shared
+with labels.py.
 """
 from __future__ import annotations
 
@@ -244,12 +246,14 @@ def _measure_split_shift(data: AuditData, m: Measurements, options: AuditOptions
             m.mark_unavailable("split_shift", "no usable feature columns (or embeddings) to compare")
             return
         y = np.repeat([0, 1], [len(positions[0]), len(positions[1])])
-        folds, grouped = folds_for(y, _groups([reference, other], positions), options.cv_folds, options.seed)
+        groups = _groups([reference, other], positions)
+        folds, grouped = folds_for(y, groups, options.cv_folds, options.seed)
         probabilities, model, held_out = out_of_fold(x, y, folds, categorical, options.seed)
         results.append({
             "reference": reference.name, "split": other.name, "auc": round(auc_score(y, probabilities), 4),
             "null_sd": round(null_auc_sd(y), 5), "n_reference_rows": len(positions[0]),
-            "n_other_rows": len(positions[1]), "cv_folds": len(folds), "grouped_cv": grouped, "sample_cap": cap,
+            "n_other_rows": len(positions[1]), "cv_folds": len(folds), "grouped_cv": grouped,
+            "groups_given": groups is not None, "sample_cap": cap,
             "sampled": len(positions[0]) < len(reference) or len(positions[1]) < len(other),
             "top_features": telling_features(model, x[held_out], y[held_out], names, options.seed),
         })
@@ -304,7 +308,8 @@ def _measure_source(data: AuditData, m: Measurements, options: AuditOptions, cap
     m["source_predictability"] = {
         "source_name": str(parts[0].source.name), "auc": round(auc_score(y, probabilities), 4),
         "null_sd": round(null_auc_sd(y), 5), "balanced_accuracy": round(_balanced_accuracy(y, probabilities), 4),
-        "chance_accuracy": round(1 / len(kept), 4), "label_only_auc": _label_only_auc(data, parts, positions, keep, y),
+        "chance_accuracy": round(1 / len(kept), 4),
+        "label_only_auc": _label_only_auc(data, parts, positions, keep, y),
         "n_sources": len(kept), "n_rows": int(keep.sum()), "cv_folds": len(folds), "grouped_cv": grouped,
         "sample_cap": cap, "sampled": sum(map(len, positions)) < total,
         "sources_left_out": int(len(counts) - len(kept)),

@@ -8,7 +8,8 @@ from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
 
-_GROUP_HINT = "; if rows come in groups (patients, photos), pass group= so the check cross-validates by group"
+_GROUP_HINT = ("; if rows come in groups (patients, photos), pass group= so the check "
+               "cross-validates by group")
 
 
 @register
@@ -17,11 +18,12 @@ class SplitShift(Rule):
 
     What it detects:
         Adversarial validation: a quick gradient-boosted classifier is trained, with
-        cross-validation on a capped sample, to predict "is this row from train or from
-        the other split?" from the features (and "val or test?" when both are given). Its out-of-fold ROC AUC should be ~0.5 when
-        the splits come from one distribution; the rule fires when the AUC is both above a
-        limit and far above what chance allows at this sample size. The features whose
-        shuffling hurts the classifier most are reported as the ones giving the split away.
+        cross-validation on a capped sample, to predict "is this row from train or from the
+        other split?" from the features (and "val or test?" when both are given). Its
+        out-of-fold ROC AUC should be ~0.5 when the splits come from one distribution; the
+        rule fires when the AUC is both above a limit and far above what chance allows at
+        this sample size. The features whose shuffling hurts the classifier most are
+        reported as the ones giving the split away.
 
     Why it matters:
         Validation and test data must look like the data the model will serve (003
@@ -82,12 +84,13 @@ class SplitShift(Rule):
             telling = f"; most telling features: {', '.join(map(repr, top))}" if top else ""
             reference = result.get("reference", "train")
             rows = result["n_reference_rows"] + result["n_other_rows"]
+            hint = "" if result.get("groups_given") or result.get("grouped_cv") else _GROUP_HINT
             sample = f", a sample capped at {result.get('sample_cap'):,}" if result.get("sampled") else ""
             findings.append(
                 self.finding(
                     f"a classifier tells {reference} from {result['split']} with ROC AUC {auc:.2f} "
                     f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {rows:,} "
-                    f"rows{sample}){telling}{'' if result.get('grouped_cv') else _GROUP_HINT}.",
+                    f"rows{sample}){telling}{hint}.",
                     where=top or result["split"],
                     evidence={
                         "reference": reference,

@@ -14,9 +14,10 @@ class StratificationMismatch(Rule):
 
     What it detects:
         A chi-square test of homogeneity between the class counts of train and each other
-        split (and of val and test, which should agree too) that is both significant (p-value below a limit, so chance is ruled out at
-        this sample size) and large (some class share differs by several percentage
-        points, or a class is missing from the split although it should have rows).
+        split (and of val and test, which should agree too) that is both significant
+        (p-value below a limit, so chance is ruled out at this sample size) and large (some
+        class share differs by several percentage points, or a class is missing from the
+        split although it should have rows).
 
     Why it matters:
         Validation and test data should have the class mix the model will meet (003
