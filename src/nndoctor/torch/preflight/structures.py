@@ -77,20 +77,29 @@ def primary_output(outputs: Any) -> torch.Tensor | None:
 
 
 def rows_identical(value: Any, n_samples: int) -> list[list[int]]:
-    """Groups of sample indices whose batch tensors are all exactly equal (duplicates)."""
-    keys: dict[tuple, list[int]] = {}
-    tensors = [t for t in iter_tensors(value) if t.dim() >= 1 and t.shape[0] == n_samples]
+    """Groups of sample indices whose batch tensors are all exactly equal (duplicates).
+
+    Rows are first grouped by a random projection computed where the data lives (cheap
+    even for large images), then confirmed equal exactly, so a collision cannot merge
+    different samples."""
+    tensors = [t.detach() for t in iter_tensors(value) if t.dim() >= 1 and t.shape[0] == n_samples]
     if not tensors:
         return [list(range(n_samples))]
-    flat = [_numpy_rows(t, n_samples) for t in tensors]
-    for index in range(n_samples):
-        key = tuple(rows[index].tobytes() for rows in flat)
-        keys.setdefault(key, []).append(index)
-    return list(keys.values())
-
-
-def _numpy_rows(tensor: torch.Tensor, n_samples: int) -> Any:
-    rows = tensor.detach().reshape(n_samples, -1).cpu()
-    if rows.dtype in (torch.bfloat16, torch.float16):
-        rows = rows.float()  # numpy has no bfloat16; the comparison stays exact
-    return rows.numpy()
+    generator = torch.Generator().manual_seed(0)
+    fingerprint = torch.zeros(n_samples, dtype=torch.float64)
+    for tensor in tensors:
+        rows = tensor.reshape(n_samples, -1)
+        rows = rows.real if rows.is_complex() else rows
+        weights = torch.randn(rows.shape[1], generator=generator, dtype=torch.float64)
+        fingerprint = fingerprint * 1.618 + (rows.to(torch.float64) @ weights.to(rows.device)).cpu()
+    candidates: dict[float, list[int]] = {}
+    for index, key in enumerate(fingerprint.tolist()):
+        candidates.setdefault(key, []).append(index)
+    groups: list[list[int]] = []
+    for members in candidates.values():
+        while members:
+            first, rest = members[0], members[1:]
+            same = [i for i in rest if all(torch.equal(t[first], t[i]) for t in tensors)]
+            groups.append([first, *same])
+            members = [i for i in rest if i not in same]
+    return sorted(groups)
