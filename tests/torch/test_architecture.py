@@ -86,6 +86,10 @@ HEALTHY = {
     "lstm": lambda: (LSTMClassifier(), torch.randint(0, 50, (32, 12)), torch.randint(0, 4, (32,))),
     "transformer": lambda: (TransformerClassifier(), torch.randint(0, 50, (32, 12)), torch.randint(0, 3, (32,))),
     "gated-binary": lambda: (GatedBinary(), torch.randn(64, 8), (torch.rand(64) < 0.5).float()),
+    "cnn-regressor": lambda: (cnn(classes=1), torch.randn(32, 3, 16, 16), torch.randn(32, 1)),
+    "lstm-regressor": lambda: (LSTMClassifier(classes=1), torch.randint(0, 50, (32, 12)), torch.randn(32, 1)),
+    "transformer-regressor": lambda: (TransformerClassifier(classes=2), torch.randint(0, 50, (32, 12)),
+                                      torch.randn(32, 2)),
 }
 
 
