@@ -189,3 +189,14 @@ def test_embeddings_stand_in_when_there_are_no_feature_columns():
         shift.measure(data, m, AuditOptions(cv_folds=3))
         finding = SplitShift().check(m)[0]
         assert finding.evidence["top_features"][0]["feature"] == telling
+
+
+def test_wide_tables_keep_the_most_separating_columns():
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(1500, 600)), columns=[f"w{i}" for i in range(600)])
+    wide["y"] = rng.integers(0, 2, 1500)
+    wide.loc[1200:, "w477"] += 1.5
+    m, _ = measured({"train": wide.iloc[:1200], "test": wide.iloc[1200:]})
+    result = m["split_shift"][0]
+    assert result["features_used"] == shift.MAX_MODEL_FEATURES
+    assert SplitShift().check(m)[0].evidence["top_features"][0]["feature"] == "w477"

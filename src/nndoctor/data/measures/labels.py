@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from nndoctor.core.rule import Measurements
-from nndoctor.data.measures.shift import (encode, folds_for, model_rows_cap, out_of_fold, sample_positions,
-                                          single_threaded)
+from nndoctor.data.measures.shift import (encode, folds_for, limit_features, model_rows_cap, out_of_fold,
+                                          sample_positions, single_threaded)
 from nndoctor.data.view import AuditData, AuditOptions
 
 MEASUREMENTS = ("label_issues",)
@@ -43,15 +43,16 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
                                            f"the check needs 2 to {MAX_CLASSES}")
         return
     keep = raw.notna().to_numpy() & raw.astype(str).isin(usable).to_numpy()
-    x, _, categorical = encode(parts, positions, options.seed)
+    x, names, categorical = encode(parts, positions, options.seed)
     if x.shape[1] == 0:
         m.mark_unavailable("label_issues", "no usable feature columns (or embeddings) to fit a model on")
         return
     classes = sorted(usable)
     y = pd.Categorical(raw.astype(str)[keep], categories=classes).codes.astype(int)
+    x, names, categorical = limit_features(x[keep], names, categorical, y)
     with single_threaded():
         folds, _ = folds_for(y, None, options.cv_folds, options.seed)
-        probabilities, _, _ = out_of_fold(x[keep], y, folds, categorical, options.seed)
+        probabilities, _, _ = out_of_fold(x, y, folds, categorical, options.seed)
     m["label_issues"] = _issues(probabilities, y, classes, parts, positions, keep, options, cap)
     if any(len(pos) < len(split) for split, pos in zip(parts, positions)):
         data.notes["label_issues"] = (
