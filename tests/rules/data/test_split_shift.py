@@ -39,5 +39,6 @@ def test_threshold():
 
 def test_hint_to_pass_groups_only_when_cv_was_not_grouped():
     assert "pass group=" in SplitShift().check(shift(0.93))[0].message
+    assert "pass group=" not in SplitShift().check(shift(0.75))[0].message
     assert "pass group=" not in SplitShift().check(shift(0.93, grouped_cv=True))[0].message
     assert "pass group=" not in SplitShift().check(shift(0.93, groups_given=True))[0].message

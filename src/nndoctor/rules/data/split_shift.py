@@ -84,7 +84,9 @@ class SplitShift(Rule):
             telling = f"; most telling features: {', '.join(map(repr, top))}" if top else ""
             reference = result.get("reference", "train")
             rows = result["n_reference_rows"] + result["n_other_rows"]
-            hint = "" if result.get("groups_given") or result.get("grouped_cv") else _GROUP_HINT
+            # near-perfect separation without grouped CV is the signature of distinct groups
+            grouped = result.get("groups_given") or result.get("grouped_cv")
+            hint = _GROUP_HINT if auc >= 0.9 and not grouped else ""
             sample = f", a sample capped at {result.get('sample_cap'):,}" if result.get("sampled") else ""
             findings.append(
                 self.finding(
