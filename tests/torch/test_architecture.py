@@ -296,3 +296,20 @@ def test_python_and_numpy_random_draws_in_forward_are_undone():
     numpy.random.seed(3)
     measure(Jitter(), torch.randn(2, 4), None)
     assert (random.random(), float(numpy.random.rand())) == expected
+
+
+def test_namedtuple_inputs_are_passed_whole():
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "left right")
+
+    class TakesPair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 3), nn.Linear(5, 3)
+
+        def forward(self, pair):
+            return self.a(pair.left) + self.b(pair.right)
+
+    m = measure(TakesPair(), Pair(torch.randn(2, 4), torch.randn(2, 5)), None)
+    assert [layer["name"] for layer in m["layer_activation_rms"]] == ["a", "b"]

@@ -70,7 +70,7 @@ def measure_architecture(
     """Fill `m` with the architecture measurements of `model` on one batch.
 
     `inputs` is what the model is called with: a tensor (`model(x)`), a tuple or list
-    (`model(*inputs)`) or a dict (`model(**inputs)`). `batch_size` is the training batch
+    (`model(*inputs)`), a dict (`model(**inputs)`) or a namedtuple (`model(batch)`). `batch_size` is the training batch
     size when it differs from this batch's. Faults inside nndoctor are recorded in
     `m["internal_faults"]`; a model that cannot be copied or run is marked unavailable.
     """
@@ -483,6 +483,8 @@ def _clone_inputs(inputs: Any) -> Any:
     """In-place ops in a forward must not reach the user's batch."""
     if isinstance(inputs, torch.Tensor):
         return inputs.clone()
+    if isinstance(inputs, tuple) and hasattr(inputs, "_fields"):
+        return type(inputs)(*(_clone_inputs(item) for item in inputs))
     if isinstance(inputs, (list, tuple)):
         return type(inputs)(_clone_inputs(item) for item in inputs)
     if isinstance(inputs, dict):
@@ -493,6 +495,6 @@ def _clone_inputs(inputs: Any) -> Any:
 def _call(model: nn.Module, inputs: Any) -> Any:
     if isinstance(inputs, dict):
         return model(**inputs)
-    if isinstance(inputs, (list, tuple)):
+    if isinstance(inputs, (list, tuple)) and not hasattr(inputs, "_fields"):
         return model(*inputs)
-    return model(inputs)
+    return model(inputs)  # a tensor, or a namedtuple passed whole (as preflight does)
