@@ -58,7 +58,7 @@ def test_sample_cap_is_applied_and_noted():
     frame, _ = dataset()
     m, data = measured(frame, options=SmallCap(cv_folds=3))
     assert m["label_issues"]["n_checked"] <= 1500 and m["label_issues"]["sampled"]
-    assert "label_issues_sample_cap=1500" in data.notes["label_issues"]
+    assert "cap 1500: label_issues_sample_cap" in data.notes["label_issues"]
 
 
 def test_regression_and_missing_labels_are_skipped():

@@ -90,7 +90,7 @@ def test_sample_cap_is_applied_and_noted():
     m, data = measured({"train": train, "test": test}, options=SmallCap(cv_folds=3))
     result = m["split_shift"][0]
     assert result["n_reference_rows"] == 500 and result["n_other_rows"] == 500 and result["sampled"]
-    assert "shift_sample_cap=1000" in data.notes["split_shift"]["test"]
+    assert "cap 1000: shift_sample_cap" in data.notes["split_shift"]["test"]
 
 
 def lab_table(n, batch_offset, label_mix=False, seed=0):

@@ -56,7 +56,8 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
     m["label_issues"] = _issues(probabilities, y, classes, parts, positions, keep, options, cap)
     if any(len(pos) < len(split) for split, pos in zip(parts, positions)):
         data.notes["label_issues"] = (
-            f"confident learning on {int(keep.sum())} sampled rows (label_issues_sample_cap={cap})")
+            f"confident learning on {int(keep.sum())} sampled rows "
+            f"(cap {cap}: label_issues_sample_cap, at most model_sample_cap)")
 
 
 def _issues(probabilities: np.ndarray, y: np.ndarray, classes: list[str], parts: list, positions: list,

@@ -273,7 +273,7 @@ def _measure_split_shift(data: AuditData, m: Measurements, options: AuditOptions
         if results[-1]["sampled"]:
             data.notes.setdefault("split_shift", {})[key] = (
                 f"adversarial validation on {len(positions[0])} {reference.name} + {len(positions[1])} "
-                f"{other.name} rows (shift_sample_cap={cap})")
+                f"{other.name} rows (cap {cap}: shift_sample_cap, at most model_sample_cap)")
     if not results:
         m.mark_unavailable("split_shift", f"every evaluation split has fewer than {MIN_ROWS_PER_SIDE} rows")
         return
@@ -318,7 +318,8 @@ def _measure_source(data: AuditData, m: Measurements, options: AuditOptions, cap
     probabilities, model, held_out = out_of_fold(x, y, folds, categorical, options.seed)
     if sum(map(len, positions)) < total:
         data.notes["source_predictability"] = (
-            f"source classifier on {sum(map(len, positions))} of {total} rows (shift_sample_cap={cap})")
+            f"source classifier on {sum(map(len, positions))} of {total} rows "
+            f"(cap {cap}: shift_sample_cap, at most model_sample_cap)")
     m["source_predictability"] = {
         "source_name": str(parts[0].source.name), "auc": round(auc_score(y, probabilities), 4),
         "null_sd": round(null_auc_sd(y), 5), "balanced_accuracy": round(_balanced_accuracy(y, probabilities), 4),
