@@ -60,7 +60,9 @@ class Doctor:
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         if not self._owns_session or self._session is None:
             return None
-        self._report = self._session.finish()
+        from nndoctor.torch.watch.runner import finish_safely
+
+        self._report = finish_safely(self._session)
         if self._live:
             from nndoctor.report.terminal import render_report, stderr_console
 

@@ -128,7 +128,7 @@ def run_target(session: Session, *, script: str | None = None, module: str | Non
         if saved_path0 is not None:
             sys.path[0] = saved_path0
         _flush_streams()
-    report = session.finish()
+    report = finish_safely(session)
     report.context["script"] = script if script is not None else f"-m {module}"
     report.context["script_args"] = args
     report.context["script_exit_code"] = exit_code
@@ -138,6 +138,21 @@ def run_target(session: Session, *, script: str | None = None, module: str | Non
         report.context["interrupted"] = True
     return RunResult(report=report, script_exit_code=exit_code, stopped_by=stopped,
                      interrupted=interrupted, crashed=crashed)
+
+
+def finish_safely(session: Session) -> Report:
+    """The session's final report; a fault in nndoctor itself still gives a report (with
+    the internal error) instead of an exception after the user's program has run."""
+    try:
+        return session.finish()
+    except Exception as error:  # noqa: BLE001
+        from nndoctor.core.engine import internal_error_finding
+
+        session.uninstall()
+        report = Report(command="run")
+        report.findings.append(internal_error_finding("final report", error, session.step))
+        report.context.update({"steps_observed": session.step, "backwards_observed": session.backwards})
+        return report
 
 
 def _flush_streams() -> None:

@@ -22,10 +22,8 @@ user's program continues exactly as it would without nndoctor.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
-import warnings
 from typing import Any
 
 import torch
@@ -40,6 +38,9 @@ from nndoctor.torch.loss_calls import LOSS_KINDS, describe_loss_call
 from nndoctor.torch.watch.eval_mode import MAX_NAMES, training_mode_names
 from nndoctor.torch.watch.faults import FaultLog, StopRun
 from nndoctor.torch.watch.judge import Judge
+from nndoctor.torch.watch.losses import (
+    call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
+)
 from nndoctor.torch.watch.models import OptimizerInfo, WatchedModel
 from nndoctor.torch.watch.params import ParameterTracker
 from nndoctor.torch.watch.stale_grads import StaleGradTracker
@@ -50,82 +51,11 @@ MAX_EVENTS = 20
 # only on sampled steps (describing reads the autograd graph and the call site).
 FIRST_DESCRIBED_CALLS = 3
 DISCOVERY_MAX_BACKWARDS = 50
-# Classification losses count one sample per row of the class dimension.
-PER_ROW_KINDS = {"cross_entropy", "nll"}
-# Losses for which torch warns when prediction and target sizes differ.
-SIZE_WARNING_KINDS = {"mse", "l1", "smooth_l1", "huber"}
-
 _active: Session | None = None
-_RELAYED_WARNINGS: set[tuple[Any, ...]] = set()
 
 
 def active_session() -> Session | None:
     return _active
-
-
-def _loss_target_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    prediction = args[0] if args else kwargs.get("input")
-    target = args[1] if len(args) > 1 else kwargs.get("target")
-    return prediction, target
-
-
-def _mean_loss_value(kind: str, output: torch.Tensor, prediction: Any, reduction: str) -> float:
-    """The per-sample mean of a loss, whatever its `reduction`, so that validation losses
-    summed with `reduction='sum'` compare with mean training losses."""
-    value = output.detach().float()
-    if reduction == "none":
-        return float(value.mean())
-    total = float(value.sum())
-    if reduction != "sum" or not isinstance(prediction, torch.Tensor):
-        return total
-    if kind in PER_ROW_KINDS and prediction.dim() >= 2:
-        count = prediction.numel() // max(prediction.shape[1], 1)
-    else:
-        count = prediction.numel()
-    return total / max(count, 1)
-
-
-def _may_warn(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """Would torch warn inside this loss call (size mismatch, kl_div's 'mean', legacy
-    arguments)? Those warnings name the caller's line, which must stay the user's."""
-    if kind == "kl_div" or "size_average" in kwargs or "reduce" in kwargs:
-        return True
-    if kind not in SIZE_WARNING_KINDS:
-        return False
-    prediction, target = _loss_target_tensor(args, kwargs)
-    return (isinstance(prediction, torch.Tensor) and isinstance(target, torch.Tensor)
-            and prediction.shape != target.shape)
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _user_frame(frame: Any) -> Any:
-    """The first frame outside nndoctor (preflight's loss recorder may sit in between)."""
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    return frame
-
-
-def _call_relaying_warnings(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                            caller: Any) -> Any:
-    """Call the loss and re-issue its warnings at the caller's line, through the normal
-    filters, exactly as if the wrapper were not there."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        output = original(*args, **kwargs)
-    for warning in caught:
-        key = (warning.category, str(warning.message), caller.f_code.co_filename, caller.f_lineno)
-        if key in _RELAYED_WARNINGS:
-            # catch_warnings invalidates the per-module registries, so "show once per
-            # location" (Python's default) is kept here.
-            continue
-        _RELAYED_WARNINGS.add(key)
-        registry = caller.f_globals.setdefault("__warningregistry__", {})
-        warnings.warn_explicit(warning.message, warning.category, caller.f_code.co_filename,
-                               caller.f_lineno, module=caller.f_globals.get("__name__"),
-                               registry=registry, module_globals=caller.f_globals)
-    return output
 
 
 class Session:
@@ -159,7 +89,6 @@ class Session:
         self.no_grad_forwards: list[dict[str, Any]] = []
         self.no_grad_forward_count = 0
         self.initial_loss: dict[str, Any] | None = None
-        self.eval_losses_logged = 0
         self.context: dict[str, Any] = {}
         self.backwards = 0
         self.stale_checks = 0
@@ -300,8 +229,8 @@ class Session:
         session = self
 
         def watched_loss(*args: Any, **kwargs: Any) -> Any:
-            if _may_warn(kind, args, kwargs):
-                output = _call_relaying_warnings(original, args, kwargs, _user_frame(sys._getframe(1)))
+            if may_warn(kind, args, kwargs):
+                output = call_relaying_warnings(original, args, kwargs, user_frame(sys._getframe(1)))
             else:
                 output = original(*args, **kwargs)
             if not session.suspended and not session._in_loss:
@@ -522,7 +451,10 @@ class Session:
         tracker.before_update(self.every)
         watched.snapshot_sentinels()
         self._manual_pending = True
-        if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
+        # Until a manual update has been seen, an optimizer may still claim this model at
+        # its first step: the monitor hears "before update" from that step instead.
+        if (watched.tracker.updates_seen and watched.monitor is not None
+                and self.faults.enabled("dynamics monitor")):
             with self.faults.guard("dynamics monitor", self.step):
                 watched.monitor.on_before_update(self.step)
 
@@ -663,7 +595,7 @@ class Session:
                       kwargs: dict[str, Any], output: Any) -> None:
         self._in_loss = True
         try:
-            prediction, target = _loss_target_tensor(args, kwargs)
+            prediction, target = loss_target_tensor(args, kwargs)
             if not isinstance(prediction, torch.Tensor) or not isinstance(output, torch.Tensor):
                 return
             grad_mode = torch.is_grad_enabled()
@@ -675,7 +607,7 @@ class Session:
                                         "target": target, "reduction": reduction,
                                         "function": function_name, "kwargs": kwargs}
             elif self.models:
-                self._eval_sum += _mean_loss_value(kind, output, prediction, reduction)
+                self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
                 self._eval_count += 1
             if self._describe_due(grad_mode):
                 record = describe_loss_call(kind, prediction, target, step=self.step)
@@ -706,7 +638,6 @@ class Session:
         self.log_eval_loss(value)
 
     def log_eval_loss(self, value: float, step: int | None = None) -> None:
-        self.eval_losses_logged += 1
         for watched in self.models.values():
             if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
                 with self.faults.guard("dynamics monitor", self.step):
