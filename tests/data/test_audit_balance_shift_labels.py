@@ -56,3 +56,24 @@ def test_planted_problems_fire():
     issues = next(f for f in report.findings if f.rule == "label-issues")
     listed = [int(where.split(":")[1]) for where in issues.where if where.startswith("train:")]
     assert listed and set(listed) <= set(flipped)
+
+
+def test_clean_grouped_split_with_train_fitted_scaling_is_silent():
+    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(200), 20)
+    signature = rng.normal(scale=2.0, size=(200, 5))  # every patient's rows cluster together
+    x = signature[patients] + 0.3 * rng.normal(size=(len(patients), 5))
+    data = pd.DataFrame(x * [1, 10, 100, 0.1, 3] + 5, columns=[f"g{i}" for i in range(5)])
+    data["y"] = np.where(signature[patients, 0] > 0, "sick", "well")
+    data["patient"] = patients
+    train_rows, test_rows = next(GroupShuffleSplit(test_size=0.3, random_state=0).split(data, groups=patients))
+    train, test = data.iloc[train_rows].copy(), data.iloc[test_rows].copy()
+    columns = [f"g{i}" for i in range(5)]
+    scaler = StandardScaler().fit(train[columns])
+    train[columns], test[columns] = scaler.transform(train[columns]), scaler.transform(test[columns])
+    report = nndoctor.audit(train, test=test, label="y", group="patient", cv_folds=3)
+    assert {rule for rule, severity in mine(report) if severity != "info"} == set()
+    assert {"split-shift", "label-issues", "stratification-mismatch"} <= set(report.checks_run)

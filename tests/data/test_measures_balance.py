@@ -99,3 +99,28 @@ def test_validation_and_test_are_compared_with_each_other():
     findings = StratificationMismatch().check(measured(train, val=val, test=test))
     assert {(f.evidence["reference"], f.evidence["split"]) for f in findings} == {("train", "test"), ("val", "test")}
     assert "of val but" in findings[-1].message
+
+
+def test_grouped_rows_count_as_groups_not_rows():
+    from scipy.stats import chi2_contingency
+
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(100), 30)
+    sick = rng.random(100) < 0.5
+    frame = pd.DataFrame({"x": rng.normal(size=len(patients)), "patient": patients,
+                          "y": np.where(sick[patients], "sick", "well")})
+    train, test = frame[frame.patient < 75], frame[frame.patient >= 75]
+    data = load_audit_data({"train": train, "test": test}, label="y", group="patient")
+    m = Measurements()
+    balance.measure(data, m, AuditOptions())
+    comparison = m["stratification"][0]
+    assert comparison["design_effect"] == 30.0
+    table = pd.crosstab(np.r_[np.zeros(len(train)), np.ones(len(test))], np.r_[train.y, test.y])
+    assert comparison["chi2"] == pytest.approx(chi2_contingency(table, correction=False)[0] / 30, rel=1e-3)
+    assert StratificationMismatch().check(m) == []
+    # a real mismatch survives the correction: the test split holds only sick patients
+    test = frame[(frame.patient >= 50) & sick[frame.patient]]
+    data = load_audit_data({"train": frame[frame.patient < 50], "test": test}, label="y", group="patient")
+    m = Measurements()
+    balance.measure(data, m, AuditOptions())
+    assert len(StratificationMismatch().check(m)) == 1

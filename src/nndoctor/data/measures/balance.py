@@ -35,19 +35,36 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
             "stratification", "only a train split was given; pass val= or test= to compare class proportions"
         )
         return
-    comparisons = [compare_proportions(train_counts, class_counts(split.labels), split.name) for split in others]
+    train = data.train
+    comparisons = [compare_proportions(train_counts, class_counts(split.labels), split.name,
+                                       design_effect=_design_effect(train, split)) for split in others]
     if len(others) == 2:  # val and test should agree with each other as well (004)
         val, test = others
         comparisons.append(compare_proportions(class_counts(val.labels), class_counts(test.labels), test.name,
-                                               reference=val.name))
+                                               reference=val.name, design_effect=_design_effect(val, test)))
     m["stratification"] = comparisons
 
 
+def _design_effect(first: Any, second: Any) -> float:
+    """Rows per group over both splits when groups are given, else 1.
+
+    Rows of one patient (photo, user) are not independent draws: with the label shared
+    inside a group, the information is in the number of groups, not of rows. Dividing the
+    chi-square statistic by the mean group size is exact for group-constant labels and
+    conservative otherwise, so a grouped split is not flagged for its natural scatter.
+    """
+    if first.groups is None or second.groups is None:
+        return 1.0
+    n_groups = first.groups.nunique() + second.groups.nunique()
+    return max(1.0, (len(first) + len(second)) / max(n_groups, 1))
+
+
 def compare_proportions(reference_counts: dict[str, int], split_counts: dict[str, int], name: str,
-                        reference: str = "train") -> dict[str, Any]:
+                        reference: str = "train", design_effect: float = 1.0) -> dict[str, Any]:
     """Chi-square test of homogeneity (reference vs split) plus the largest class-share gap;
-    the reference is train unless given."""
+    the reference is train unless given. The statistic is divided by `design_effect`."""
     import numpy as np
+    from scipy.stats import chi2 as chi2_distribution
     from scipy.stats import chi2_contingency
 
     classes = sorted(set(reference_counts) | set(split_counts))
@@ -63,8 +80,11 @@ def compare_proportions(reference_counts: dict[str, int], split_counts: dict[str
     split_share = table[1] / n_split
     gaps = np.abs(reference_share - split_share)
     worst = int(np.argmax(gaps))
-    chi2, p_value, dof, _ = chi2_contingency(table, correction=False)
+    chi2, _, dof, _ = chi2_contingency(table, correction=False)
+    chi2 = chi2 / design_effect
+    p_value = chi2_distribution.sf(chi2, dof)
     result.update({
+        "design_effect": round(float(design_effect), 3),
         "chi2": round(float(chi2), 4), "dof": int(dof), "p_value": float(p_value),
         "max_abs_diff": round(float(gaps[worst]), 6), "worst_class": classes[worst],
         "reference_share": round(float(reference_share[worst]), 6),

@@ -17,7 +17,8 @@ class StratificationMismatch(Rule):
         split (and of val and test, which should agree too) that is both significant
         (p-value below a limit, so chance is ruled out at this sample size) and large (some
         class share differs by several percentage points, or a class is missing from the
-        split although it should have rows).
+        split although it should have rows). With `group=`, the statistic is divided by the
+        mean group size: rows of one patient or photo are not independent draws.
 
     Why it matters:
         Validation and test data should have the class mix the model will meet (003
@@ -106,6 +107,7 @@ class StratificationMismatch(Rule):
                         "max_abs_diff_points": round(diff_points, 3),
                         "share_diff_points_min": share_diff_points_min,
                         "missing_classes": missing,
+                        "design_effect": comparison.get("design_effect", 1.0),
                     },
                 )
             )
