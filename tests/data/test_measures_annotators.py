@@ -98,3 +98,13 @@ def test_fewer_than_two_annotators_is_skipped():
     m = Measurements()
     annotators.measure(data, m, AuditOptions())
     assert "fewer than two annotator columns" in m.unavailable["annotator_agreement"]
+
+
+def test_degenerate_annotations_do_not_crash():
+    empty = agreement_summary(np.full((5, 3), -1), ["a", "b", "c"], 0)
+    assert empty["krippendorff_alpha"] is None and empty["majority_vote_agreement"] is None
+    assert AnnotatorDisagreement().check({"annotator_agreement": empty}) == []
+    sparse = agreement_summary(np.array([[0, 1, -1], [-1, 0, 1], [1, -1, 0]]), ["a", "b", "c"], 2)
+    assert sparse["mean_pairwise_agreement"] is None and sparse["krippendorff_alpha"] is not None
+    finding = AnnotatorDisagreement().check({"annotator_agreement": sparse})[0]
+    assert "Krippendorff's alpha" in finding.message

@@ -155,6 +155,8 @@ def _leave_one_out_majority(codes: np.ndarray) -> float | None:
     """Mean agreement of each annotator with the strict majority vote of the others: the
     accuracy a single careful human reaches against the consensus."""
     scores = []
+    if codes.size == 0 or codes.max() < 0:
+        return None
     for column in range(codes.shape[1]):
         others = np.delete(codes, column, axis=1)
         votes = np.zeros((len(codes), int(codes.max()) + 1))

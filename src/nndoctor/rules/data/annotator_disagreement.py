@@ -70,12 +70,13 @@ class AnnotatorDisagreement(Rule):
             return []
         severity = "warning" if alpha < alpha_warning_below else "info"
         limit = alpha_warning_below if severity == "warning" else alpha_info_below
-        ceiling = result["mean_pairwise_agreement"]
+        ceiling = result.get("mean_pairwise_agreement")
+        ceiling_text = "" if ceiling is None else (
+            f"; annotators agree pairwise on {ceiling:.0%} of items, so accuracy above ~{ceiling:.0%} "
+            "against one annotator's labels is not meaningful")
         message = (
             f"Krippendorff's alpha {alpha:.2f} across {result['n_annotators']} annotators on "
-            f"{result['n_items']:,} items (limit {limit:.3g}); annotators agree pairwise on "
-            f"{ceiling:.0%} of items, so accuracy above ~{ceiling:.0%} against one annotator's "
-            f"labels is not meaningful."
+            f"{result['n_items']:,} items (limit {limit:.3g}){ceiling_text}."
         )
         evidence = {
             key: result.get(key)
