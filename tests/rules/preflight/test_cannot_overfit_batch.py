@@ -40,3 +40,12 @@ def test_threshold_progress():
     mine = overfit(run("batch", 2.3 * 0.85, False), run("batch", 0.0, True))  # yours: 15%
     assert CannotOverfitBatch().check(mine) == []
     assert CannotOverfitBatch().check(mine, user_progress_min=0.2) != []
+
+
+def test_unscaled_regression_targets_are_named_instead_of_the_code():
+    m = overfit(run("batch", 2000.0, True, initial=2500.0))
+    m["initial_loss"] = {"loss": "mse", "value": 2500.0, "target_mean": 50.0, "target_std": 10.0}
+    found = CannotOverfitBatch().check(m)
+    assert found[0].severity == "warning" and found[0].evidence["target_rms"] > 50
+    assert "targets" in found[0].message
+    assert CannotOverfitBatch().check(m, target_rms_max=100.0)[0].severity == "error"

@@ -22,3 +22,10 @@ def test_threshold():
     nearly = sensitivity(1.2, 1.35)  # closes 11% of the gap
     assert IgnoresInput().check(nearly) == []
     assert IgnoresInput().check(nearly, improvement_min=0.2) != []
+
+
+def test_unscaled_regression_targets_are_not_judged():
+    m = sensitivity(3230.0, 3284.0, floor=0.0, initial=3322.0)
+    m["initial_loss"] = {"loss": "mse", "value": 3322.0, "target_mean": 50.0, "target_std": 10.0}
+    assert IgnoresInput().check(m) == []
+    assert IgnoresInput().check(m, target_rms_max=100.0) != []

@@ -120,3 +120,13 @@ def test_hard_coded_batch_size_falls_back_to_the_whole_batch():
     report = nndoctor.preflight(FixedBatch(), (x, y), nn.CrossEntropyLoss(), select=MY_AREAS)
     assert [f.rule for f in report.findings if f.severity != "info"] == []
     assert "cannot-overfit-batch" in report.checks_run and "ignores-input" in report.checks_run
+
+
+def test_unscaled_regression_targets_are_blamed_not_the_code():
+    torch.manual_seed(0)
+    x, y = regression_batch()
+    model = MLP(outputs=1)
+    report = nndoctor.preflight(model, (x, y * 10 + 50), nn.MSELoss(), torch.optim.Adam(model.parameters(), 1e-3),
+                                select=MY_AREAS)
+    assert [(f.rule, f.severity) for f in report.findings] == [("cannot-overfit-batch", "warning")]
+    assert "regression targets" in report.findings[0].message

@@ -7,6 +7,7 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.preflight.target_scale import regression_target_rms
 
 LABELS = {"batch": "the batch", "two_samples": "two samples"}
 OPTIMIZER_CAUSES = [
@@ -62,6 +63,7 @@ class CannotOverfitBatch(Rule):
         - The wrong loss for the task, or its input/target shapes broadcasting (000 §1.4).
         - The input never reaches the output (overwritten, multiplied by zero, dead activations).
         - A learning rate far too low or too high (when only your optimizer fails).
+        - Regression targets in raw units far from 1 (reported as a warning naming their scale).
 
     Fixes:
         - Look at the no-gradient, params-not-updated and loss-broadcasting findings first; they name the broken part.
@@ -87,6 +89,7 @@ class CannotOverfitBatch(Rule):
         *,
         reference_progress_min: float = 0.5,  # healthy tiny MLP/CNN/LSTM/transformers measured 0.75–0.99 within the budget; broken wiring stays near 0 or at the label entropy
         user_progress_min: float = 0.1,  # your settings only need to move the loss clearly; slow-but-working SGD passes
+        target_rms_max: float = 10.0,  # Adam grows a fresh output by ~0.01–0.1 per step: larger targets are out of reach
     ) -> list[Finding]:
         runs = m["overfit"]["runs"]
         reference = {r["data"]: r for r in runs if r["reference"]}
@@ -100,6 +103,9 @@ class CannotOverfitBatch(Rule):
             progress = _progress(run)
             if progress is not None and (progress < reference_progress_min or run["non_finite"]):
                 mine = f"; {_describe(user[data], _progress(user[data]))}" if data in user else ""
+                rms = regression_target_rms(m)
+                if rms is not None and rms > target_rms_max:
+                    return [self._unscaled_targets(run, progress, rms, target_rms_max, evidence)]
                 return [self.finding(
                     f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} "
                     f"(threshold {reference_progress_min:.0%}){mine} — the reference optimizer fails too, "
@@ -119,3 +125,15 @@ class CannotOverfitBatch(Rule):
                     severity="warning", evidence=evidence, causes=OPTIMIZER_CAUSES, fixes=OPTIMIZER_FIXES,
                 )]
         return []
+
+    def _unscaled_targets(self, run: Mapping[str, Any], progress: float | None, rms: float, rms_max: float,
+                          evidence: dict[str, Any]) -> Finding:
+        return self.finding(
+            f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]}, but the regression targets have an "
+            f"RMS of {rms:.4g} (threshold {rms_max:g}): no network output reaches that scale in a few hundred "
+            "steps, so the targets' scale, not the code, is the first thing to fix.",
+            severity="warning", evidence={**evidence, "target_rms": rms},
+            causes=["Regression targets used in their raw units (prices, counts, pixel values 0–255) instead of standardised."],
+            fixes=["Standardise the targets (`y = (y - y_mean) / y_std`, undo it for predictions) or set the output "
+                   "bias to their mean: `nn.init.constant_(head.bias, y.mean())`."],
+        )

@@ -6,6 +6,7 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.preflight.target_scale import regression_target_rms
 
 
 @register
@@ -52,7 +53,10 @@ class IgnoresInput(Rule):
         *,
         improvement_min: float = 0.1,  # real inputs must close ≥10% of the gap between the zero-input loss and the floor
         judgeable_gap_min: float = 0.05,  # the zero-input loss must stay ≥5% of the initial distance above the floor
+        target_rms_max: float = 10.0,  # beyond this, 50 Adam steps cannot fit the targets at all (cannot-overfit-batch says why)
     ) -> list[Finding]:
+        if (regression_target_rms(m) or 0.0) > target_rms_max:
+            return []
         s = m["input_sensitivity"]
         zero, real, floor, initial = s.get("zero_final"), s["real_final"], s["floor"], s["initial"]
         if zero is None or real != real:
