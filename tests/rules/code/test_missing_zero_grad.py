@@ -27,3 +27,10 @@ def test_threshold_on_number_of_stale_updates():
     assert MissingZeroGrad().check(m, min_stale_updates=2) == []
     fired = MissingZeroGrad().check(m, min_stale_updates=1)
     assert fired and fired[0].where == "manual update"
+
+
+def test_running_count_beyond_the_bounded_list():
+    events = [event(step) for step in range(1, 21)]
+    events[-1]["seen_updates"] = 75
+    finding = MissingZeroGrad().check(Measurements(stale_grad_updates=events))[0]
+    assert finding.evidence["stale_updates"] == 75 and "75 update(s)" in finding.message

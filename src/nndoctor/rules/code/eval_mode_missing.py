@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,8 +39,8 @@ class EvalModeMissing(Rule):
         - Deliberate Monte-Carlo dropout? Then ignore this rule for the run: `--ignore eval-mode-missing`.
 
     Example:
-        eval-mode-missing: evaluation pass of Net at step 40 ran with 2 of 2 mode-dependent
-        modules in training mode: drop (Dropout), bn1 (BatchNorm1d) (threshold 1 pass).
+        eval-mode-missing: The evaluation pass at step 40 ran Net with 2 of 2 mode-dependent
+        modules still in training mode (1 BatchNorm1d, 1 Dropout); seen in 3 pass(es) (threshold 1).
     """
 
     id = "eval-mode-missing"
@@ -64,11 +65,13 @@ class EvalModeMissing(Rule):
         first = passes[0]
         names = first["train_mode_modules"]
         normalisation = any("Norm" in name for name in names)
+        kinds = Counter(name.rsplit(" (", 1)[-1].rstrip(")") for name in names)
+        summary = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
         return [
             self.finding(
-                f"Evaluation pass of {first['model']} at step {first['step']} ran with "
+                f"The evaluation pass at step {first['step']} ran {first['model']} with "
                 f"{first['train_mode_count']} of {first['mode_dependent_count']} mode-dependent "
-                f"modules in training mode: {', '.join(names[:4])}; {len(passes)} such pass(es) "
+                f"modules still in training mode ({summary}); seen in {len(passes)} pass(es) "
                 f"(threshold {min_passes}).",
                 step=first["step"],
                 where=[name.split(" ")[0] for name in names],

@@ -54,7 +54,9 @@ class MissingZeroGrad(Rule):
         min_stale_updates: int = 1,  # every stale update corrupts that step; one is evidence (002 #3)
     ) -> list[Finding]:
         events = m["stale_grad_updates"]
-        if not events or len(events) < min_stale_updates:
+        # The list is bounded; its last record carries the running count.
+        seen = events[-1].get("seen_updates", len(events)) if events else 0
+        if not events or seen < min_stale_updates:
             return []
         first = events[0]
         names = first["stale_params"]
@@ -63,12 +65,12 @@ class MissingZeroGrad(Rule):
             self.finding(
                 f"At update {first['step']} ({first['update']}) {len(names)} of "
                 f"{first['checked_params']} sampled parameters ({shown}) used gradients added "
-                f"onto the previous update's gradients; seen at {len(events)} update(s) "
+                f"onto the previous update's gradients; seen at {seen} update(s) "
                 f"(threshold {min_stale_updates}).",
                 step=first["step"],
                 where=first["update"],
                 evidence={
-                    "stale_updates": len(events),
+                    "stale_updates": seen,
                     "first_update": first["step"],
                     "update_kind": first["update"],
                     "stale_params": names,

@@ -86,6 +86,7 @@ class Session:
         self.stale = StaleGradTracker()
         self.loss_calls: list[dict[str, Any]] = []
         self.stale_grad_updates: list[dict[str, Any]] = []
+        self.stale_update_count = 0
         self.no_grad_forwards: list[dict[str, Any]] = []
         self.no_grad_forward_count = 0
         self.initial_loss: dict[str, Any] | None = None
@@ -468,7 +469,7 @@ class Session:
         for watched in updated:
             stale = self.stale.confirm(watched.stale_keys)
             if stale:
-                self._record_stale(stale, "manual update", watched)
+                self._record_stale(stale, "manual update", len(watched.stale_keys))
             watched.tracker.after_update()
             watched.clear_sentinels()
             if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
@@ -523,7 +524,7 @@ class Session:
             info = self._current_info = self._optimizer_info(optimizer)
             stale = self.stale.confirm(info.stale_keys)
             if stale:
-                self._record_stale(stale, info.name, None)
+                self._record_stale(stale, info.name, len(info.stale_keys))
             if self.preflight_request is not None:
                 self.preflight_request.on_step(self, optimizer, info)
             for watched in info.models:
@@ -565,13 +566,16 @@ class Session:
         self._maybe_judge()
         return None
 
-    def _record_stale(self, names: list[str], update: str, watched: WatchedModel | None) -> None:
+    def _record_stale(self, names: list[str], update: str, checked: int) -> None:
+        self.stale_update_count += 1
         if len(self.stale_grad_updates) < MAX_EVENTS:
             self.stale_grad_updates.append({
-                "step": self.step, "update": update, "stale_params": names,
-                "checked_params": len(watched.stale_keys) if watched else len(names),
+                "step": self.step, "update": update, "stale_params": names, "checked_params": checked,
+                "seen_updates": self.stale_update_count,
             })
             self.judge.dirty = True
+        else:  # the list stays bounded; the last record carries the running count
+            self.stale_grad_updates[-1]["seen_updates"] = self.stale_update_count
 
     # ----------------------------------------------------------------- evaluation passes
     def _on_eval_forward(self, watched: WatchedModel) -> None:
