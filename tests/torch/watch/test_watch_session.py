@@ -353,3 +353,21 @@ def test_grad_scaler_losses_reach_the_monitor_unscaled():
     assert steps[0] == 0  # the very first loss, before the model was known, is seen
     assert all(value < 5 for _, value in series["head"])
     assert findings(doctor) == []
+
+
+def test_sparse_embedding_gradients_are_clean():
+    torch.manual_seed(0)
+    embedding = nn.Embedding(50, 8, sparse=True)
+    head = nn.Linear(8, 2)
+    model = nn.Sequential(embedding, head)
+    optimizers = [torch.optim.SparseAdam(embedding.parameters(), lr=1e-2),
+                  torch.optim.Adam(head.parameters(), lr=1e-2)]
+    tokens, labels = torch.randint(0, 50, (64,)), torch.randint(0, 2, (64,))
+    with nndoctor.watch(live=False) as doctor:
+        for _ in range(5):
+            for optimizer in optimizers:
+                optimizer.zero_grad()
+            F.cross_entropy(model(tokens), labels).backward()
+            for optimizer in optimizers:
+                optimizer.step()
+    assert [f.rule for f in doctor.report.findings if f.severity != "info"] == []

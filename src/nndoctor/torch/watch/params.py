@@ -18,6 +18,13 @@ FIRST_CHECKED_UPDATES = 3
 FINGERPRINT_ELEMENTS = 4096
 
 
+def has_nonzero(grad: torch.Tensor) -> bool:
+    """Any nonzero gradient value (sparse gradients, from sparse embeddings, by their values)."""
+    if grad.is_sparse:
+        return bool(grad.coalesce().values().ne(0).any())
+    return bool(grad.detach().ne(0).any())
+
+
 def fingerprint(param: torch.Tensor) -> torch.Tensor:
     """A copy of the whole parameter, or of an evenly strided sample of a large one."""
     flat = param.detach().reshape(-1)
@@ -65,7 +72,7 @@ class ParameterTracker:
             if grad is None:
                 continue
             self.zero_checked.add(i)
-            if bool(grad.detach().ne(0).any()):
+            if has_nonzero(grad):
                 self.nonzero_grad.add(i)
 
     def before_update(self, every: int) -> None:

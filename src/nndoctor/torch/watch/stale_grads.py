@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from nndoctor.torch.watch.params import has_nonzero
+
 SAMPLED_PARAMETERS = 4  # a forgotten zero_grad leaves every gradient stale: a few suffice
 
 
@@ -68,7 +70,7 @@ class StaleGradTracker:
                 del self.suspects[key]  # reset (zero_grad) since the last backward
         for key, state in self.consumed.items():
             param = self.params[key]
-            if _same(param, state) and bool(param.grad.detach().ne(0).any()):
+            if _same(param, state) and has_nonzero(param.grad):
                 self.suspects[key] = state
         self.consumed.clear()
 
