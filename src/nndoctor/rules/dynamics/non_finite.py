@@ -93,18 +93,22 @@ class NonFinite(Rule):
         m: Mapping[str, Any],
         *,
         skipped_update_share: float = 0.5,  # a loss scaler skips a few steps; most steps skipped means no training
+        overflow_input_magnitude: float = 1e4,  # inputs this large = values grew until they overflowed (float16 max 6.5e4)
     ) -> list[Finding]:
         info = m["non_finite"]
         if info.get("found"):
             origin = info.get("origin", "unknown")
             summary, causes, fixes = BY_ORIGIN.get(origin, ("the origin could not be determined", None, None))
+            if origin == "activation" and (info.get("largest_input") or 0) >= overflow_input_magnitude:
+                summary = (f"a module overflowed: its inputs had grown to |x| = {info['largest_input']:.3g}")
+                causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
             module = info.get("module")
             what = "the parameters" if info.get("trigger") == "weights" else (
                 "a validation loss" if origin == "eval" else "the training loss")
             message = (f"{what} became NaN/Inf at step {info.get('step')} (healthy training has "
                        f"none): {summary}" + (f", first producing module '{module}'." if module else "."))
             evidence = {key: info.get(key) for key in (
-                "origin", "module", "module_type", "detail", "parameters", "loss_steps_non_finite",
+                "origin", "module", "module_type", "detail", "parameters", "largest_input", "loss_steps_non_finite",
                 "eval_losses_non_finite", "grad_steps_non_finite") if info.get(key) is not None}
             return [self.finding(message, step=info.get("step"), where=module, evidence=evidence,
                                  causes=causes, fixes=fixes)]

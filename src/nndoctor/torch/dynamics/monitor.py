@@ -64,6 +64,7 @@ SNAPSHOT_BUDGET_ELEMENTS = 8_000_000
 DEAD_WINDOW_SAMPLES = 8  # a ReLU unit is dead if inactive in 8 sampled batches in a row
 MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
+REFRESH_EVERY_SAMPLES = 50  # re-read the model's parameters/layers now and then, not every sample
 
 
 class _Batch:
@@ -124,6 +125,13 @@ class _Param:
         self.name, self.param, self.kind, self.module_type, self.order = name, param, kind, module_type, order
 
 
+def _series_for(store: dict[str, BoundedSeries], name: str) -> BoundedSeries:
+    series = store.get(name)
+    if series is None:
+        series = store[name] = small_series()
+    return series
+
+
 def _classify(module: nn.Module, leaf_name: str, param: torch.Tensor) -> str:
     if isinstance(module, _EMBEDDING_TYPES):
         return "embedding"
@@ -157,6 +165,8 @@ class DynamicsMonitor:
         self._params: list[_Param] = []
         self._param_names: dict[int, str] = {}
         self._refresh_params()
+        self._samples = 0
+        self._rms_layer_list: list[tuple[str, nn.Module]] | None = None
         self._cpu_loss = True
         self._updates = 0
         self._loss = BoundedSeries()
@@ -194,8 +204,6 @@ class DynamicsMonitor:
                 owners.setdefault(id(param), (module, leaf))
         self._params = []
         for order, (name, param) in enumerate(self.model.named_parameters()):
-            if not param.requires_grad:
-                continue  # frozen: neither slow nor fast, just not trained
             module, leaf = owners[id(param)]
             self._params.append(_Param(name, param, _classify(module, leaf, param), type(module).__name__, order))
         self._param_names = {id(p.param): p.name for p in self._params}
@@ -263,8 +271,11 @@ class DynamicsMonitor:
     def on_before_update(self, step: int) -> None:
         if not self._sampled(step):
             return
-        self._refresh_params()
-        entries = [p for p in self._params if p.param.grad is not None]
+        self._samples += 1
+        if self._samples % REFRESH_EVERY_SAMPLES == 0:
+            self._refresh_params()  # lazy modules, layers added during training
+        # frozen parameters (requires_grad=False) are neither slow nor fast: not trained
+        entries = [p for p in self._params if p.param.requires_grad and p.param.grad is not None]
         if not entries:
             return
         grads = [p.param.grad for p in entries]
@@ -319,7 +330,7 @@ class DynamicsMonitor:
         finite = True
         for name, value in zip(names, values):
             if math.isfinite(value):
-                self._grad.setdefault(name, small_series()).add(step, value)
+                _series_for(self._grad, name).add(step, value)
                 total += value * value
             else:
                 finite = False
@@ -333,7 +344,7 @@ class DynamicsMonitor:
     def _record_weights(self, step: int, names: list[str], values: list[float]) -> None:
         for name, value in zip(names, values):
             if math.isfinite(value):
-                self._weight.setdefault(name, small_series()).add(step, value)
+                _series_for(self._weight, name).add(step, value)
             elif not self._non_finite["found"]:
                 self._locate_non_finite(step, "weights")
 
@@ -341,7 +352,7 @@ class DynamicsMonitor:
         half = len(values) // 2
         for name, change, before in zip(names, values[:half], values[half:]):
             if before > 0 and math.isfinite(change) and math.isfinite(before):
-                self._update.setdefault(name, small_series()).add(step, change / before)
+                _series_for(self._update, name).add(step, change / before)
 
     # ----------------------------------------------------------------- activations
     def _sample_activations(self, loss: torch.Tensor, step: int) -> None:
@@ -379,6 +390,11 @@ class DynamicsMonitor:
 
     # ----------------------------------------------------------------- RMS by depth
     def _rms_layers(self) -> list[tuple[str, nn.Module]]:
+        if self._rms_layer_list is None or self._samples % REFRESH_EVERY_SAMPLES == 0:
+            self._rms_layer_list = self._find_rms_layers()
+        return self._rms_layer_list
+
+    def _find_rms_layers(self) -> list[tuple[str, nn.Module]]:
         layers = []
         for name, module in self.model.named_modules():
             if isinstance(module, _EMBEDDING_TYPES) or isinstance(module, _NORM_TYPES):
@@ -434,7 +450,7 @@ class DynamicsMonitor:
             self._captured = (args, kwargs)
 
     def _locate_non_finite(self, step: int, trigger: str) -> None:
-        named = [(p.name, p.param) for p in self._params]
+        named = [(p.name, p.param) for p in self._params]  # frozen ones can hold a NaN too
         captured = self._captured if trigger == "loss" else None
         origin = localise(self.model, captured, named, self._seen_finite_loss)
         if trigger == "weights" and origin["origin"] == "unknown":
@@ -481,7 +497,7 @@ class DynamicsMonitor:
             "parameter_kinds": {
                 p.name: {"kind": p.kind, "module_type": p.module_type,
                          "shape": list(p.param.shape), "order": p.order}
-                for p in self._params
+                for p in self._params if p.param.requires_grad
             },
             "activation_stats": activation_stats or None,
             "activation_rms": {"profiles": [dict(p) for p in profiles]} if profiles else None,
