@@ -28,3 +28,11 @@ def test_threshold_values():
     status = [param("tiny", changed=False, numel=3)]
     assert ParamsNotUpdated().check({"parameter_status": status}) != []
     assert ParamsNotUpdated().check({"parameter_status": status}, unchanged_values_min=4) == []
+
+
+def test_negligible_gradient_in_optimizer_is_not_a_missed_update():
+    bias_before_batchnorm = dict(param("conv.bias", changed=False), grad_abs_max=1e-9, value_abs_max=0.2)
+    assert ParamsNotUpdated().check({"parameter_status": [bias_before_batchnorm]}) == []
+    assert ParamsNotUpdated().check({"parameter_status": [bias_before_batchnorm]}, gradient_to_value_min=1e-9) != []
+    outside = dict(bias_before_batchnorm, in_optimizer=False)
+    assert ParamsNotUpdated().check({"parameter_status": [outside]}) != []

@@ -130,3 +130,42 @@ def test_unscaled_regression_targets_are_blamed_not_the_code():
                                 select=MY_AREAS)
     assert [(f.rule, f.severity) for f in report.findings] == [("cannot-overfit-batch", "warning")]
     assert "regression targets" in report.findings[0].message
+
+
+class SparseBag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, 16, sparse=True)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, ids):
+        return self.head(self.embed(ids).mean(1))
+
+
+def more_healthy_setups():
+    torch.manual_seed(0)
+    x = torch.randn(N, 10)
+    multilabel = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 5))
+    image = torch.randn(N, 3, 8, 8)
+    smooth = nn.functional.avg_pool2d(image[:, :1], 3, 1, 1)[:, 0]
+    segmenter = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 3, 1))
+    pixels = torch.rand(N, 1, 8, 8)
+    autoencoder = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 64), nn.Sigmoid(),
+                                nn.Unflatten(1, (1, 8, 8)))
+    bag = SparseBag()
+    return [
+        ("multilabel-imbalanced", multilabel, (x, (torch.rand(N, 5) < 0.1).float()), nn.BCEWithLogitsLoss(),
+         torch.optim.Adam(multilabel.parameters(), 1e-3)),
+        ("segmentation-conv-bias-before-batchnorm", segmenter, (image, (smooth > 0).long() + (smooth > 0.5).long()),
+         nn.CrossEntropyLoss(), torch.optim.SGD(segmenter.parameters(), 0.01, momentum=0.9)),
+        ("autoencoder", autoencoder, (pixels, pixels), nn.MSELoss(), torch.optim.Adam(autoencoder.parameters(), 1e-3)),
+        ("sparse-embedding", bag, (torch.randint(0, 50, (N, 6)), torch.randint(0, 3, (N,))), nn.CrossEntropyLoss(),
+         torch.optim.SGD(bag.parameters(), 0.1)),
+    ]
+
+
+@pytest.mark.parametrize("setup", more_healthy_setups(), ids=lambda s: s[0])
+def test_more_healthy_setups_have_no_warnings(setup):
+    name, model, batch, loss_fn, optimizer = setup
+    report = nndoctor.preflight(model, batch, loss_fn, optimizer, select=MY_AREAS)
+    assert [(f.rule, f.message) for f in report.findings if f.severity != "info"] == []

@@ -50,10 +50,17 @@ class ParamsNotUpdated(Rule):
         m: Mapping[str, Any],
         *,
         unchanged_values_min: int = 1,  # any parameter left out of the update is a bug, however small
+        gradient_to_value_min: float = 1e-3,  # below this even lr=1e-4 moves a float32 weight by less than its rounding step
     ) -> list[Finding]:
+        def meaningful(p: Mapping[str, Any]) -> bool:
+            if p.get("in_optimizer") is False or p.get("grad_abs_max") is None:
+                return True  # outside the optimizer nothing updates it, whatever the gradient
+            return p["grad_abs_max"] > gradient_to_value_min * max(p.get("value_abs_max") or 0.0, 1e-12)
+
         stale = [
             p for p in m["parameter_status"]
             if p.get("trainable") and p.get("got_grad") and not p.get("grad_all_zero") and p.get("changed") is False
+            and meaningful(p)
         ]
         if numel(stale) < unchanged_values_min or not stale:
             return []

@@ -9,6 +9,12 @@ from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight.workbench import Workbench
 
 
+def _dense(grad: torch.Tensor) -> torch.Tensor:
+    """Sparse gradients (nn.Embedding(sparse=True)) as their stored values."""
+    grad = grad.detach()
+    return grad.coalesce().values().clone() if grad.is_sparse else grad.clone()
+
+
 def run(bench: Workbench, m: Measurements) -> None:
     model = bench.fresh_model()
     names = [name for name, _ in model.named_parameters()]
@@ -24,7 +30,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         loss = bench.loss(model, bench.batch.inputs, bench.batch.targets)
         if loss.requires_grad:
             loss.backward()
-        grads = [None if p.grad is None else p.grad.detach().clone() for p in parameters]
+        grads = [None if p.grad is None else _dense(p.grad) for p in parameters]
         before = [p.detach().clone() for p in parameters]
         stepped = optimizer is not None and loss.requires_grad
         if stepped:
@@ -42,6 +48,10 @@ def run(bench: Workbench, m: Measurements) -> None:
             "grad_all_zero": bool(grad is not None and not bool(grad.ne(0).any())),
             "grad_non_finite": bool(grad is not None and not bool(torch.isfinite(grad).all())),
             "changed": (not torch.equal(before[index], param.detach())) if stepped else None,
+            # Magnitudes let params-not-updated tell a missed update from one too small to
+            # show in float32 (the bias before a BatchNorm gets a gradient of ~1e-9).
+            "grad_abs_max": float(grad.abs().max()) if grad is not None and grad.numel() else None,
+            "value_abs_max": float(before[index].abs().max()) if param.numel() else 0.0,
         })
     m["parameter_status"] = status
     m["steps_observed"] = 1 if stepped else 0

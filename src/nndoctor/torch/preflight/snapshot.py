@@ -22,8 +22,10 @@ from nndoctor.torch.preflight.structures import iter_tensors
 def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
-    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or a.is_sparse != b.is_sparse:
         return False
+    if a.is_sparse:
+        a, b = a.detach().to_dense(), b.detach().to_dense()
     # Bitwise, so NaN equals NaN and -0.0 differs from 0.0.
     return bool(torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8)))
 
