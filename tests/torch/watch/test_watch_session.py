@@ -299,8 +299,12 @@ def test_initial_loss_and_validation_loss_are_measured():
         parts = doctor._session.measurements()
     initial = parts[0]["initial_loss"]
     assert initial["loss"] == "cross_entropy" and initial["n_classes"] == 3 and initial["step"] == 0
-    eval_series = parts[0].get("eval_loss_series")
-    assert eval_series is not None and eval_series["count"] >= 2
+    eval_series = parts[0]["eval_loss_series"]
+    # one value per evaluation pass (2 epochs, one pass each) plus the logged one; never
+    # a training loss
+    assert [step for step, _ in eval_series["head"]] == [8, 16]
+    train_values = {value for _, value in parts[0]["loss_series"]["head"]}
+    assert not train_values & {value for _, value in eval_series["head"]}
 
 
 def test_softmax_into_cross_entropy_is_seen_at_the_call():

@@ -606,10 +606,10 @@ class Session:
             reduction = kwargs.get("reduction", "mean")
             if grad_mode:
                 self._last_loss_output = output
-            if grad_mode and (self.initial_loss is None or self.preflight_request is not None):
-                self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
-                                        "target": target, "reduction": reduction,
-                                        "function": function_name, "kwargs": kwargs}
+                if self.initial_loss is None or self.preflight_request is not None:
+                    self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
+                                            "target": target, "reduction": reduction,
+                                            "function": function_name, "kwargs": kwargs}
             elif self.models:
                 self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
                 self._eval_count += 1
