@@ -18,7 +18,7 @@ from nndoctor.torch.preflight.structures import (
     call_model, iter_tensors, primary_output, rows_identical,
 )
 from nndoctor.torch.preflight.validation import check_loss_value, user_call_error
-from nndoctor.torch.preflight.workbench import Workbench
+from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
 
 
 def record_loss(bench: Workbench, model: torch.nn.Module, inputs: Any, targets: Any) -> tuple[Any, torch.Tensor, list[LossCall]]:
@@ -81,8 +81,14 @@ def _batch_dim_ok(output: torch.Tensor, inputs: Any, n_samples: int) -> bool:
 
 def run(bench: Workbench, m: Measurements) -> None:
     batch = bench.batch
+    # On a copy, so that a train-mode forward (BatchNorm running statistics, counters in
+    # the model) does not alter the model the later copies are taken from.
+    try:
+        model = bench.fresh_model()
+    except ExperimentUnavailable:
+        model = bench.model  # the snapshot restores it at the end
     with torch.enable_grad():
-        outputs, loss, calls = record_loss(bench, bench.model, batch.inputs, batch.targets)
+        outputs, loss, calls = record_loss(bench, model, batch.inputs, batch.targets)
     output = primary_output(outputs)
     non_finite = sum(int((~torch.isfinite(t)).sum()) for t in iter_tensors(outputs) if t.is_floating_point())
     inputs_vary = len(rows_identical(batch.inputs, batch.n_samples)) > 1
