@@ -84,3 +84,22 @@ def test_embeddings_files_per_split(files):
     report = json.loads((files / "near.json").read_text())
     [finding] = report["findings"]
     assert finding["evidence"]["method"] == "embeddings" and finding["evidence"]["near_rows"] == 20, result.stderr
+
+
+def test_patients_example_broken_and_fixed(tmp_path):
+    """The example a user would try first: every planted mistake is found, the fixed split is clean."""
+    import pathlib
+
+    script = pathlib.Path(__file__).resolve().parents[2] / "examples" / "data" / "make_patients.py"
+    mine = ["length-mismatch", "non-finite-data", "constant-feature", "duplicate-samples", "conflicting-labels",
+            "split-overlap-exact", "split-overlap-near", "group-leakage", "feature-leakage", "preprocessing-leakage"]
+    found = {}
+    for version, extra in (("broken", []), ("fixed", ["--fixed"])):
+        subprocess.run([sys.executable, str(script), str(tmp_path / version), *extra], check=True, capture_output=True)
+        nndoctor("--train", tmp_path / version / "train.csv", "--test", tmp_path / version / "test.csv",
+                 "--label", "readmitted", "--group", "patient_id", "--select", ",".join(mine),
+                 "--json", tmp_path / f"{version}.json")
+        found[version] = {f["rule"] for f in json.loads((tmp_path / f"{version}.json").read_text())["findings"]}
+    assert found["broken"] == {"group-leakage", "split-overlap-exact", "duplicate-samples", "feature-leakage",
+                               "preprocessing-leakage"}
+    assert found["fixed"] == set()

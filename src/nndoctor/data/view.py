@@ -85,8 +85,8 @@ class AuditOptions:
     model_sample_cap: int = 50_000
     # Cross-validation folds for model-based checks (out-of-fold scores, no refit on test rows).
     cv_folds: int = 5
-    # Near-duplicate search: train rows indexed with exact (flat) FAISS search up to this many;
-    # beyond it an IVF index is used (approximate, much faster on 1M rows).
+    # Near-duplicate search: up to this many indexed rows FAISS searches exactly (flat index);
+    # beyond it an IVF index is used (approximate: about sqrt(n) cells, 4 probed per query).
     near_dup_exact_cap: int = 50_000
     # Rows of train indexed for near-duplicate search at most (seeded sample above it).
     near_dup_index_cap: int = 1_000_000

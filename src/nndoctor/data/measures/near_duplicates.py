@@ -141,6 +141,7 @@ def _near_vectors(data: AuditData, pairs: list[tuple[Split, Split]], options: Au
             reference = _reference_distances(index, vectors_a[kept_a], options)
             typical, dimension = _scale(reference)
         queried = _sample(len(vectors_b), options.near_dup_query_cap, options.seed)
+        _note_sampling(data, a, b, len(kept_a), len(queried), approximate)
         distances, neighbours = index.search(vectors_b[queried], 1)
         distances = np.sqrt(np.maximum(distances[:, 0], 0.0))
         found = neighbours[:, 0] >= 0
@@ -156,6 +157,19 @@ def _near_vectors(data: AuditData, pairs: list[tuple[Split, Split]], options: Au
             "rows_a": a.row_ids[kept_a[np.where(found, neighbours[:, 0], 0)]],
         })
     return results
+
+
+def _note_sampling(data: AuditData, a: Split, b: Split, indexed: int, queried: int, approximate: bool) -> None:
+    """Say in the report when the near-duplicate search did not compare every row exactly."""
+    parts = []
+    if indexed < len(a):
+        parts.append(f"indexed {indexed} of {len(a)} {a.name} rows (near_dup_index_cap)")
+    if queried < len(b):
+        parts.append(f"queried {queried} of {len(b)} {b.name} rows (near_dup_query_cap)")
+    if approximate:
+        parts.append(f"approximate IVF search, {IVF_PROBES} cells probed (above near_dup_exact_cap rows)")
+    if parts:
+        data.notes.setdefault("near_duplicate_search", {})[f"{b.name} vs {a.name}"] = "; ".join(parts)
 
 
 def _reference_distances(index: Any, vectors: np.ndarray, options: AuditOptions) -> np.ndarray:
@@ -226,6 +240,10 @@ def _near_text(data: AuditData, pairs: list[tuple[Split, Split]], options: Audit
                 data.cache["text_baseline"] = _best_matches(lsh, [hashes_a[i] for i in reference], hashes_a,
                                                             exclude=reference)[0]
             exact = exact_overlap(data, a, b, options)["exact_mask_b"][kept_b]
+            if len(kept_a) < len(a) or len(kept_b) < len(b):
+                data.notes.setdefault("text_near_duplicate_sample", {})[f"{b.name} vs {a.name}"] = (
+                    f"MinHash of {len(kept_b)} of {len(b)} {b.name} and {len(kept_a)} of {len(a)} {a.name} "
+                    "texts (text_sample_cap)")
             results.append({
                 "a": a.name, "b": b.name, "method": f"text column '{column}' (MinHash)", "approximate": True,
                 "n_indexed": len(kept_a), "n_queried": len(kept_b), "n_b": len(b),
