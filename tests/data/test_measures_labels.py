@@ -70,3 +70,21 @@ def test_regression_and_missing_labels_are_skipped():
     m = Measurements()
     labels.measure(data, m, AuditOptions())
     assert "no label column" in m.unavailable["label_issues"]
+
+
+def test_many_classes_use_a_model_that_still_fits_them():
+    x, y = make_classification(n_samples=3000, n_features=12, n_informative=10, n_classes=30,
+                               n_clusters_per_class=1, class_sep=3.0, random_state=0)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(12)])
+    frame.iloc[::17, 3] = np.nan
+    frame["y"] = y
+    flipped = np.random.default_rng(0).choice(len(frame), 150, replace=False)
+    frame.loc[flipped, "y"] = (frame.loc[flipped, "y"] + 1) % 30
+    m, _ = measured(frame, test_rows=600)
+    result = m["label_issues"]
+    assert result["model_accuracy_unflagged"] > 0.95
+    finding = LabelIssues().check(m)[0]
+    assert finding.severity == "warning"
+    listed = [row["row_id"] in set(frame.index[flipped]) for row in finding.evidence["worst"]]
+    assert sum(listed) >= 0.75 * len(listed)
+    assert 0.8 * len(flipped) <= finding.evidence["n_issues"] <= 1.5 * len(flipped)

@@ -65,7 +65,7 @@ def _issues(probabilities: np.ndarray, y: np.ndarray, classes: list[str], parts:
     from cleanlab.filter import find_label_issues
 
     ranked = find_label_issues(y, probabilities, filter_by="prune_by_noise_rate",
-                               return_indices_ranked_by="self_confidence")
+                               return_indices_ranked_by="normalized_margin")
     split_names = np.concatenate([[split.name] * len(pos) for split, pos in zip(parts, positions)])[keep]
     row_ids = np.concatenate([np.asarray(split.row_ids)[pos] for split, pos in zip(parts, positions)])[keep]
     self_confidence = probabilities[np.arange(len(y)), y]

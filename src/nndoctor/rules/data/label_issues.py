@@ -14,10 +14,12 @@ class LabelIssues(Rule):
 
     What it detects:
         Confident learning (cleanlab's `find_label_issues`) on out-of-fold predicted
-        probabilities of a quick gradient-boosted model fitted on a capped sample: rows
-        whose given label is much less likely than another class, beyond the per-class
-        confidence thresholds. The worst rows are listed with their ids, given label,
-        suggested label and self-confidence (the out-of-fold probability of the given label).
+        probabilities of a quick model (gradient boosting; extremely randomised trees above
+        10 classes) fitted on a capped sample: rows whose given label is much less likely
+        than another class, beyond the per-class confidence thresholds. The worst rows (the
+        given label furthest below the best other class) are listed with their ids, given
+        label, suggested label and self-confidence (the out-of-fold probability of the given
+        label).
 
     Why it matters:
         Wrong labels are one of the most common and painful causes of poor models (000
