@@ -115,3 +115,19 @@ def test_max_rows_samples_each_split_and_says_so():
 ])
 def test_task_inference(values, task):
     assert infer_task(values) == task
+
+
+def test_id_like_columns_are_identifiers_not_unique_measurements():
+    from nndoctor.data.rows import id_like_columns
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({
+        "record_id": rng.permutation(10**6)[:n],  # random unique ids, named as such
+        "row": np.arange(n) + 1000,  # consecutive numbers
+        "file": [f"img_{i:05d}.png" for i in range(n)],
+        "income": rng.permutation(np.arange(20_000, 200_000, 7))[:n],  # unique integers, a measurement
+        "sentence": [f"patient {i} was admitted with mild symptoms" for i in range(n)],
+        "height": rng.normal(170, 10, n),
+    })
+    assert id_like_columns(frame) == ["record_id", "row", "file"]

@@ -4,6 +4,7 @@ by chance in this feature space."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -13,17 +14,24 @@ from nndoctor.data.view import AuditData, Split
 # A string column whose values average longer than this, or contain spaces, is content
 # (a sentence, a path with meaning), not an identifier.
 ID_MAX_MEAN_LENGTH = 40
+# Integer ids: named like one ("patient_id", "idx", "Unnamed: 0"), or a range of consecutive
+# numbers with at most 10% gaps (row numbers, auto-increment keys).
+ID_NAME = re.compile(r"(^|[_\s.-])(id|ids|uid|uuid|key|idx|index|no|num|number)$|^unnamed: ?0$", re.IGNORECASE)
+CAMEL_CASE_ID = re.compile(r"[a-z](Id|ID|Key|No)$")
+ID_RANGE_SLACK = 1.1
 # Id detection needs enough rows for "unique per row" to mean something.
 ID_MIN_ROWS = 20
 # Rows used to estimate per-column collision probabilities (an unbiased estimate on a sample).
 COLLISION_SAMPLE_ROWS = 200_000
 
 
-def id_like_columns(features: Any, sample_rows: int = COLLISION_SAMPLE_ROWS, seed: int = 0) -> list[str]:
-    """Integer or short-string columns with a different value in every row: row/patient/file ids.
+def id_like_columns(features: Any) -> list[str]:
+    """Columns with a different value in every row that look like identifiers: short strings
+    without spaces, or integers that are named like an id or run as a near-contiguous range
+    (1, 2, 3, … — row numbers). A unique integer such as an income is a measurement.
 
-    Floats are never ids (a unique float is a measurement). They are left out of the row
-    content, so the same sample stored under two ids still counts as a duplicate.
+    Floats are never ids. Ids are left out of the row content, so the same sample stored
+    under two ids still counts as a duplicate.
     """
     n = len(features)
     if n < ID_MIN_ROWS:
@@ -40,6 +48,8 @@ def id_like_columns(features: Any, sample_rows: int = COLLISION_SAMPLE_ROWS, see
             head = values.iloc[: min(n, 1000)].astype(str)
             if head.str.len().mean() > ID_MAX_MEAN_LENGTH or head.str.contains(" ", regex=False).mean() > 0.1:
                 continue
+        elif not (ID_NAME.search(str(column)) or CAMEL_CASE_ID.search(str(column)) or values.max() - values.min() + 1 <= ID_RANGE_SLACK * n):
+            continue
         ids.append(str(column))
     return ids
 
