@@ -32,6 +32,7 @@ def test_audit_csv_and_parquet_reports_the_planted_copies(files):
     result = nndoctor("--train", files / "train.csv", "--test", files / "test.parquet", "--label", "y",
                       "--group", "patient_id", "--json", files / "report.json", cwd=files)
     assert "split-overlap-exact" in result.stdout, result.stderr
+    assert result.returncode == 1  # error findings
     report = json.loads((files / "report.json").read_text())
     [finding] = [f for f in report["findings"] if f["rule"] == "split-overlap-exact"]
     assert finding["evidence"]["overlap_rows"] == 10 and finding["where"] == list(range(10))
@@ -48,6 +49,17 @@ def test_clean_split_exits_zero(files):
                       "--select", "split-overlap-exact,duplicate-samples,feature-leakage", cwd=files)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "checks run" in result.stdout
+
+
+def test_fail_on_warning_and_missing_train_option(files):
+    train, test = pd.read_csv(files / "train.csv"), pd.read_parquet(files / "test.parquet")
+    train.assign(site="A").to_csv(files / "site_train.csv", index=False)
+    test.assign(site=np.where(np.arange(len(test)) % 2, "A", "B")).to_csv(files / "site_test.csv", index=False)
+    args = ["--train", "site_train.csv", "--test", "site_test.csv", "--label", "y", "--select", "constant-feature"]
+    assert nndoctor(*args, cwd=files).returncode == 0  # a warning only
+    assert nndoctor(*args, "--fail-on", "warning", cwd=files).returncode == 1
+    missing = nndoctor("--label", "y", cwd=files)
+    assert missing.returncode == 2 and "--train" in missing.stderr and "Traceback" not in missing.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -75,7 +75,10 @@ def audit_command(
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every detail of each finding."),
 ) -> None:
-    """Audit a dataset's splits for leakage, duplicates, imbalance, shift and label problems."""
+    """Audit a dataset's splits for leakage, duplicates, imbalance, shift and label problems.
+
+    Example: nndoctor audit --train train.csv --test test.csv --label diagnosis --group patient_id
+    """
     if fail_on not in ("error", "warning"):
         fail(f"--fail-on takes 'error' or 'warning', got {fail_on!r}")
     options = _options(option)
