@@ -83,6 +83,16 @@ class AuditOptions:
     # Model-based checks (split-shift, source-predictable, label-issues, feature-leakage)
     # fit small models; above this many rows they use a seeded random sample.
     model_sample_cap: int = 50_000
+    # split-shift / source-predictable: rows per quick model (all splits together); never above
+    # model_sample_cap.
+    shift_sample_cap: int = 20_000
+    # label-issues: rows pooled from all labelled splits for confident learning; never above
+    # model_sample_cap.
+    label_issues_sample_cap: int = 20_000
+    # annotator-disagreement: items used for the agreement statistics (seeded sample above it).
+    annotator_sample_cap: int = 200_000
+    # eval-set-too-small: the accuracy you expect; None = 0.5, the widest (worst-case) interval.
+    assumed_accuracy: float | None = None
     # Cross-validation folds for model-based checks (out-of-fold scores, no refit on test rows).
     cv_folds: int = 5
     # Near-duplicate search: up to this many indexed rows FAISS searches exactly (flat index);
