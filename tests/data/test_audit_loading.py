@@ -131,3 +131,13 @@ def test_id_like_columns_are_identifiers_not_unique_measurements():
         "height": rng.normal(170, 10, n),
     })
     assert id_like_columns(frame) == ["record_id", "row", "file"]
+
+
+def test_dataframe_and_series_pairs_keep_names_and_pair_by_position():
+    frame = table()
+    x, y = frame[["a", "b"]], frame["y"].sample(frac=1.0, random_state=0)  # shuffled index, same length
+    data = load_audit_data({"train": (x, y)}, label="outcome")
+    assert list(data.train.features.columns) == ["a", "b"]
+    assert data.train.labels.tolist() == y.tolist()
+    report = nndoctor.audit((x, y.iloc[:100]), select=["length-mismatch"])
+    assert [f.evidence["labels"] for f in report.findings] == [100]

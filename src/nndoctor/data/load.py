@@ -131,15 +131,19 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def _arrays_to_frame(name: str, features: Any, targets: Any, label: str, notes: dict, pd: Any) -> Any:
-    x = _as_numpy(features)
-    if x.ndim == 0:
-        raise UsageError(f"{name}: inputs must have one row per sample, got a scalar")
-    if x.ndim == 1:
-        x = x.reshape(-1, 1)
-    elif x.ndim > 2:
-        notes.setdefault("flattened_inputs", {})[name] = f"inputs of shape {list(x.shape[1:])} flattened per sample"
-        x = x.reshape(len(x), -1)
-    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])
+    if _is_table_like(features):  # (X_df, y) as in scikit-learn code: keep the column names
+        frame = features.copy()
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        x = _as_numpy(features)
+        if x.ndim == 0:
+            raise UsageError(f"{name}: inputs must have one row per sample, got a scalar")
+        if x.ndim == 1:
+            x = x.reshape(-1, 1)
+        elif x.ndim > 2:
+            notes.setdefault("flattened_inputs", {})[name] = f"inputs of shape {list(x.shape[1:])} flattened per sample"
+            x = x.reshape(len(x), -1)
+        frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])
     if targets is None:
         return frame
     y = _as_numpy(targets)
@@ -154,7 +158,7 @@ def _arrays_to_frame(name: str, features: Any, targets: Any, label: str, notes: 
         frame, y = frame.iloc[:n], y[:n]
     if label in frame.columns:
         raise UsageError(f"{name}: label name {label!r} clashes with a feature column name")
-    frame[label] = y
+    frame[label] = y  # by position, as a model would pair them
     return frame
 
 
