@@ -65,3 +65,18 @@ def test_skill_threshold_and_sampling_is_reported():
                             thresholds={RULE: {"feature_skill_min": 0.3}})
     assert [f.where for f in findings(report)] == ["temperature"]
     assert "500 of 2000" in report.context["feature_leakage_sample"]
+
+
+def test_score_matches_sklearn():
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+
+    from nndoctor.data.measures.feature_leakage import _score
+
+    rng = np.random.default_rng(5)
+    target, predictions = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    predictions[:300] = target[:300]
+    expected = (balanced_accuracy_score(target, predictions) - 1 / 3) / (2 / 3)
+    assert abs(_score(target, predictions.astype(float), True) - expected) < 1e-12
+    values = rng.normal(size=400)
+    guess = values + rng.normal(scale=0.5, size=400)
+    assert abs(_score(values, guess, False) - r2_score(values, guess)) < 1e-12

@@ -146,14 +146,18 @@ def _table_predictions(codes: np.ndarray, target: np.ndarray, folds: np.ndarray,
 
 
 def _score(target: np.ndarray, predictions: np.ndarray, classification: bool) -> float:
-    from sklearn.metrics import balanced_accuracy_score, r2_score
-
+    """Classification: balanced accuracy rescaled so chance = 0 and perfect = 1 (the mean
+    per-class recall, as sklearn.metrics.balanced_accuracy_score); regression: R², floored at 0."""
     if classification:
-        classes = len(np.unique(target))
-        if classes < 2:
+        counts = np.bincount(target)
+        present = counts > 0
+        if present.sum() < 2:
             return 0.0
-        accuracy = balanced_accuracy_score(target, predictions.astype(np.int64))
-        return float(max(0.0, (accuracy - 1 / classes) / (1 - 1 / classes)))
-    if np.std(target) == 0:
+        hits = np.bincount(target[predictions.astype(np.int64) == target], minlength=len(counts))
+        accuracy = float(np.mean(hits[present] / counts[present]))
+        chance = 1 / present.sum()
+        return float(max(0.0, (accuracy - chance) / (1 - chance)))
+    variance = float(np.var(target))
+    if variance == 0:
         return 0.0
-    return float(max(0.0, r2_score(target, predictions)))
+    return float(max(0.0, 1 - np.mean((target - predictions) ** 2) / variance))
