@@ -78,3 +78,33 @@ def test_report_round_trips_through_json():
     report = nndoctor.audit(train, test=test, label="y")
     again = nndoctor.Report.from_json(report.to_json())
     assert "split-overlap-exact" in again.rules_found()
+
+
+MY_RULES = ["length-mismatch", "non-finite-data", "constant-feature", "duplicate-samples", "conflicting-labels",
+            "split-overlap-exact", "split-overlap-near", "group-leakage", "feature-leakage", "preprocessing-leakage"]
+
+
+def test_realistic_clean_pipeline_is_silent():
+    """A careful pipeline: ids kept, categorical and integer columns, a stratified 3-way split
+    and a scaler fitted on train alone — none of the leakage/integrity rules may fire."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    data = pd.DataFrame({
+        "customer_id": [f"C{i:06d}" for i in rng.permutation(n)],
+        "age": rng.integers(18, 80, n), "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.6, 0.3, 0.1]),
+        "monthly_spend": rng.gamma(2.0, 20.0, n), "support_calls": rng.poisson(1.5, n),
+        "tenure_months": rng.integers(1, 120, n).astype(float),
+    })
+    risk = 0.04 * data["support_calls"] - 0.01 * data["tenure_months"] + rng.normal(0, 0.5, n)
+    data["churned"] = (risk > 0).astype(int)
+    train, rest = train_test_split(data, test_size=0.3, stratify=data["churned"], random_state=0)
+    val, test = train_test_split(rest, test_size=0.5, stratify=rest["churned"], random_state=0)
+    scaled = ["monthly_spend", "tenure_months"]
+    scaler = StandardScaler().fit(train[scaled])
+    train, val, test = (part.assign(**dict(zip(scaled, scaler.transform(part[scaled]).T))) for part in (train, val, test))
+    report = nndoctor.audit(train, val=val, test=test, label="churned", select=MY_RULES)
+    assert [f.message for f in report.findings] == []
+    assert set(MY_RULES) - {"group-leakage"} <= set(report.checks_run)
