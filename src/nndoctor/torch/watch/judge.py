@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from nndoctor.core.engine import run_rules
+from nndoctor.core.engine import INTERNAL_ERROR, run_rules
 from nndoctor.core.finding import SEVERITIES, Finding
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
@@ -98,7 +98,9 @@ class Judge:
             self.fired[key] = finding
             if self.live:
                 self._print_live(finding)
-            if self.stop_on is not None and finding.rank <= SEVERITIES.index(self.stop_on) and stop is None:
+            # nndoctor's own faults never end the user's run.
+            if (self.stop_on is not None and finding.rank <= SEVERITIES.index(self.stop_on)
+                    and finding.rule != INTERNAL_ERROR and stop is None):
                 stop = finding
         if stop is not None:
             raise StopRun(stop)

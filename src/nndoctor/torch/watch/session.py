@@ -108,6 +108,8 @@ class Session:
         self._candidates: dict[int, nn.Module] = {}
         self._provisional: list[tuple[WatchedModel, list[torch.Tensor]]] = []
         self._last_loss_output: torch.Tensor | None = None
+        self._grad_loss_calls = 0
+        self._initial_tried = False
         self._candidate_inputs: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._described = {True: 0, False: 0}
         self._described_step = -1
@@ -400,6 +402,7 @@ class Session:
             self._stepped_since_backward = False
             self._last_loss_call = None
             self._last_loss_output = None
+            self._grad_loss_calls = 0
         except StopRun:
             raise
         except Exception as error:  # noqa: BLE001
@@ -424,9 +427,12 @@ class Session:
             if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
                 with self.faults.guard("dynamics monitor", self.step):
                     watched.monitor.on_loss(loss, self.step)
-        if self.initial_loss is None and self._last_loss_call is not None:
-            with self.faults.guard("initial loss", self.step):
-                self._record_initial_loss(self._last_loss_call)
+        if not self._initial_tried:
+            self._initial_tried = True
+            # Several loss terms (a GAN's real and fake parts): no single expectation applies.
+            if self._last_loss_call is not None and self._grad_loss_calls == 1:
+                with self.faults.guard("initial loss", self.step):
+                    self._record_initial_loss(self._last_loss_call)
 
     def _record_initial_loss(self, call: dict[str, Any]) -> None:
         if self._initial_loss_record is None:
@@ -606,7 +612,8 @@ class Session:
             reduction = kwargs.get("reduction", "mean")
             if grad_mode:
                 self._last_loss_output = output
-                if self.initial_loss is None or self.preflight_request is not None:
+                self._grad_loss_calls += 1
+                if not self._initial_tried or self.preflight_request is not None:
                     self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
                                             "target": target, "reduction": reduction,
                                             "function": function_name, "kwargs": kwargs}
@@ -684,7 +691,8 @@ class Session:
         if self.initial_loss is not None:
             shared["initial_loss"] = self.initial_loss
         else:
-            shared.mark_unavailable("initial_loss", "the first training loss was not a recognised torch loss")
+            shared.mark_unavailable(
+                "initial_loss", "the first training loss was not one call of a recognised torch loss function")
         if not self.models:
             for name in ("parameter_status",):
                 shared.mark_unavailable(name, "no nn.Module received gradients from a training loss")
