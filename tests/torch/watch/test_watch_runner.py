@@ -61,3 +61,31 @@ def test_a_failing_hook_changes_nothing(script, capsys, monkeypatch):
     assert result.script_exit_code == 0
     internal = [f for f in result.report.findings if f.rule == "internal-error"]
     assert internal and internal[0].evidence["exception"] == "KeyError"
+
+
+NESTED = """
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    import nndoctor
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    with nndoctor.watch(model, optimizer) as doctor:
+        for step in range(4):
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        doctor.log(val_loss=0.7)
+    print("steps", doctor.step)
+"""
+
+
+def test_watch_inside_nndoctor_run_joins_the_session(tmp_path, capsys):
+    path = tmp_path / "nested.py"
+    path.write_text(textwrap.dedent(NESTED))
+    result = run_target(Session(live=False), script=str(path))
+    assert result.script_exit_code == 0
+    assert capsys.readouterr().out == "steps 4\n"
+    assert result.report.context["steps_observed"] == 4
+    assert [m["class"] for m in result.report.context["models"]] == ["Sequential"]
