@@ -90,7 +90,7 @@ def compare_with_cleanlab(data, options: AuditOptions) -> None:
 
     from nndoctor.data.measures.shift import encode, quick_classifier, sample_positions, single_threaded
 
-    cap = labels.LABEL_ISSUES_SAMPLE_CAP
+    cap = min(options.label_issues_sample_cap, options.model_sample_cap)
     parts = list(data.splits.values())
     rng = np.random.default_rng(options.seed)
     total = sum(len(split) for split in parts)

@@ -32,12 +32,9 @@ def test_tiny_validation_split_warns_and_large_test_is_silent():
 
 
 def test_assumed_accuracy_narrows_the_interval():
-    class Accurate(AuditOptions):
-        assumed_accuracy = 0.95
-
     _, worst_case = judged(splits(5000, 300, 600))
     assert [(f.where, f.severity) for f in worst_case] == [("val", "warning"), ("test", "info")]
-    m, findings = judged(splits(5000, 300, 600), options=Accurate())
+    m, findings = judged(splits(5000, 300, 600), options=AuditOptions(assumed_accuracy=0.95))
     assert m["eval_sizes"][0]["accuracy_given"] is True
     assert [(f.where, f.severity) for f in findings] == [("val", "info")]
     assert "assumed accuracy 0.95" in findings[0].message

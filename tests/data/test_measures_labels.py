@@ -52,11 +52,8 @@ def test_planted_flips_are_found_and_listed():
 
 
 def test_sample_cap_is_applied_and_noted():
-    class SmallCap(AuditOptions):
-        label_issues_sample_cap = 1500
-
     frame, _ = dataset()
-    m, data = measured(frame, options=SmallCap(cv_folds=3))
+    m, data = measured(frame, options=AuditOptions(cv_folds=3, label_issues_sample_cap=1500))
     assert m["label_issues"]["n_checked"] <= 1500 and m["label_issues"]["sampled"]
     assert "cap 1500: label_issues_sample_cap" in data.notes["label_issues"]
 

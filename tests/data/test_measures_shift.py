@@ -83,11 +83,8 @@ def test_identifier_and_category_columns_do_not_fake_a_shift():
 
 
 def test_sample_cap_is_applied_and_noted():
-    class SmallCap(AuditOptions):
-        shift_sample_cap = 1000
-
     train, test = train_test_split(table(4000), test_size=0.5, random_state=0)
-    m, data = measured({"train": train, "test": test}, options=SmallCap(cv_folds=3))
+    m, data = measured({"train": train, "test": test}, options=AuditOptions(cv_folds=3, shift_sample_cap=1000))
     result = m["split_shift"][0]
     assert result["n_reference_rows"] == 500 and result["n_other_rows"] == 500 and result["sampled"]
     assert "cap 1000: shift_sample_cap" in data.notes["split_shift"]["test"]

@@ -19,7 +19,6 @@ from nndoctor.core.rule import Measurements
 from nndoctor.data.view import AuditData, AuditOptions
 
 MEASUREMENTS = ("annotator_agreement",)
-ANNOTATOR_SAMPLE_CAP = 200_000
 MAX_FLEISS_CATEGORIES = 200  # Fleiss' kappa builds an items x categories count table
 
 
@@ -93,7 +92,7 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
     if all(split.labels is not None for split in data.splits.values() if split.annotations is not None):
         labels = pd.concat([split.labels for split in data.splits.values() if split.annotations is not None],
                            ignore_index=True)
-    cap = int(getattr(options, "annotator_sample_cap", None) or ANNOTATOR_SAMPLE_CAP)
+    cap = int(options.annotator_sample_cap)
     if len(annotations) > cap:
         keep = np.sort(np.random.default_rng(options.seed).choice(len(annotations), cap, replace=False))
         annotations = annotations.iloc[keep]

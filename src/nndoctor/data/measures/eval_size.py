@@ -23,7 +23,7 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
     if not others:
         m.mark_unavailable("eval_sizes", "only a train split was given; pass val= or test= to size them")
         return
-    assumed = getattr(options, "assumed_accuracy", None)
+    assumed = options.assumed_accuracy
     sizes = []
     for split in others:
         labelled = int(split.labels.notna().sum())

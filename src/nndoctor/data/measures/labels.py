@@ -17,7 +17,6 @@ from nndoctor.data.measures.shift import (encode, folds_for, limit_features, mod
 from nndoctor.data.view import AuditData, AuditOptions
 
 MEASUREMENTS = ("label_issues",)
-LABEL_ISSUES_SAMPLE_CAP = 20_000  # default of the `label_issues_sample_cap` option
 MAX_CLASSES = 50  # beyond this many classes the quick model is neither quick nor calibrated
 
 
@@ -31,7 +30,7 @@ def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
         m.mark_unavailable("label_issues", f"the task is {data.task}; confident learning needs class labels")
         return
     parts = [split for split in data.splits.values() if split.labels is not None]
-    cap = model_rows_cap(options, "label_issues_sample_cap", LABEL_ISSUES_SAMPLE_CAP)
+    cap = model_rows_cap(options, "label_issues_sample_cap")
     rng = np.random.default_rng(options.seed)
     total = sum(len(split) for split in parts)
     positions = [sample_positions(len(split), max(1, cap * len(split) // total), rng) for split in parts]

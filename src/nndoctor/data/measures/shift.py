@@ -20,9 +20,6 @@ from nndoctor.core.rule import Measurements
 from nndoctor.data.view import AuditData, AuditOptions, Split
 
 MEASUREMENTS = ("split_shift", "source_predictability")
-# Default of the `shift_sample_cap` option: rows per model, all splits together, and never
-# more than `model_sample_cap`. 20,000 rows measure an AUC to about ±0.01 in ~1-2 CPU s.
-SHIFT_SAMPLE_CAP = 20_000
 MAX_SOURCES = 20  # most frequent sources kept; rarer ones are left out and noted
 MAX_PERMUTED_FEATURES = 20  # features scored by permutation (preselected by univariate drift)
 # Embeddings stand in for features when there are none: up to this many dimensions as they
@@ -42,16 +39,10 @@ MIN_ROWS_PER_SIDE = 20  # fewer rows than this in a split give no usable AUC
 CV_SCATTER_FACTOR = 1.4
 
 
-def option(options: AuditOptions, name: str, default: Any) -> Any:
-    """An audit option, or its documented default while AuditOptions lacks the field."""
-    value = getattr(options, name, None)
-    return default if value is None else value
-
-
-def model_rows_cap(options: AuditOptions, name: str, default: int) -> int:
-    """Rows for one quick model: the check's own cap (`name`), never above the audit-wide
-    `model_sample_cap`, so lowering that one lowers every model-based check."""
-    return int(min(option(options, name, default), getattr(options, "model_sample_cap", default) or default))
+def model_rows_cap(options: AuditOptions, name: str) -> int:
+    """Rows for one quick model: the check's own cap (option `name`), never above the
+    audit-wide `model_sample_cap`, so lowering that one lowers every model-based check."""
+    return int(min(getattr(options, name), options.model_sample_cap))
 
 
 def sample_positions(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -239,7 +230,7 @@ def single_threaded() -> Any:
 
 
 def measure(data: AuditData, m: Measurements, options: AuditOptions) -> None:
-    cap = model_rows_cap(options, "shift_sample_cap", SHIFT_SAMPLE_CAP)
+    cap = model_rows_cap(options, "shift_sample_cap")
     with single_threaded():
         _measure_split_shift(data, m, options, cap)
         _measure_source(data, m, options, cap)
