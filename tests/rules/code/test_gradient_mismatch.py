@@ -21,3 +21,9 @@ def test_negative_correct_skipped_and_deliberate_surrogates():
 def test_threshold():
     assert GradientMismatch().check({"custom_functions": [function(1e-3)]}) != []
     assert GradientMismatch().check({"custom_functions": [function(1e-3)]}, relative_error_max=1e-2) == []
+
+
+def test_low_precision_threshold():
+    low = dict(function(1e-3), precision="low")
+    assert GradientMismatch().check({"custom_functions": [low]}) == []
+    assert GradientMismatch().check({"custom_functions": [low]}, relative_error_max_low_precision=1e-4) != []

@@ -323,3 +323,30 @@ def test_cannot_overfit_threshold_on_real_model():
     assert run("cannot-overfit-batch", model, sequence_batch(), optimizer=optimizer) != []
     assert run("cannot-overfit-batch", model, sequence_batch(), optimizer=optimizer,
                thresholds={"cannot-overfit-batch": {"user_progress_min": 0.0}}) == []
+
+
+class Float32Square(torch.autograd.Function):
+    """Computes in float32 whatever it is given (a common pattern in fused kernels)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.float() ** 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return (grad * 2 * x.float()).to(x.dtype)
+
+
+class WrongFloat32Square(Float32Square):
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return (grad * 3 * x.float()).to(x.dtype)
+
+
+def test_gradient_check_of_float32_function_uses_low_precision_tolerance():
+    assert run("gradient-mismatch", with_function(Float32Square), classification_batch()) == []
+    found = run("gradient-mismatch", with_function(WrongFloat32Square), classification_batch())
+    assert found[0].severity == "error" and found[0].evidence["precision"] == "low"

@@ -51,18 +51,20 @@ class GradientMismatch(Rule):
         m: Mapping[str, Any],
         *,
         relative_error_max: float = 1e-4,  # float64 central differences agree to ~1e-8 with a correct backward
+        relative_error_max_low_precision: float = 1e-2,  # a Function that computes in float32: differences agree to ~1e-4
     ) -> list[Finding]:
         findings = []
         for result in m["custom_functions"]:
-            if result.get("status") != "checked" or result["relative_error"] <= relative_error_max:
+            limit = relative_error_max if result.get("precision", "float64") == "float64" else relative_error_max_low_precision
+            if result.get("status") != "checked" or result["relative_error"] <= limit:
                 continue
-            evidence = {key: result.get(key) for key in ("name", "module", "relative_error", "numeric", "analytic")}
+            evidence = {key: result.get(key) for key in ("name", "module", "precision", "relative_error", "numeric", "analytic")}
             if result.get("negated") or result.get("flat_forward"):
                 kind = "the negated derivative (gradient reversal)" if result.get("negated") else \
                     "non-zero where the forward is flat (a straight-through estimator)"
                 findings.append(self.finding(
                     f"{result['name']}'s backward is {kind}; taken as deliberate (relative error "
-                    f"{result['relative_error']:.3g}, threshold {relative_error_max:g}).",
+                    f"{result['relative_error']:.3g}, threshold {limit:g}).",
                     severity="info", where=result["name"], evidence=evidence,
                     causes=["A deliberate surrogate gradient."],
                     fixes=["Nothing to do if intended; otherwise check the sign and the chain-rule factor in backward."],
@@ -70,7 +72,7 @@ class GradientMismatch(Rule):
                 continue
             findings.append(self.finding(
                 f"{result['name']}'s backward differs from the numerical derivative of its forward: relative error "
-                f"{result['relative_error']:.3g} (threshold {relative_error_max:g}).",
+                f"{result['relative_error']:.3g} (threshold {limit:g}).",
                 where=result["name"], evidence=evidence,
             ))
         return findings
