@@ -44,8 +44,8 @@ class CannotOverfitBatch(Rule):
     """The model cannot memorise a single batch (or two samples), which a working setup always can.
 
     What it detects:
-        Copies of the model are trained on your one batch, and on its first two samples,
-        for a bounded number of steps (000 §1.4: the loss should drop sharply within
+        Copies of the model are trained on your one batch (its first 16 samples), and on
+        its first two samples if the batch is not memorised, for a bounded number of steps (000 §1.4: the loss should drop sharply within
         10–100 updates; 001, 003: any model can overfit one or two samples). Each is
         trained with your optimizer settings and with Adam 1e-3 (000 §1.1.3). If Adam
         fails too, the code or architecture is broken; if only your settings fail, it is
@@ -54,7 +54,7 @@ class CannotOverfitBatch(Rule):
         raise it above 0).
 
     Why it matters:
-        If a model cannot memorise 32 examples it will not learn from millions: something
+        If a model cannot memorise 16 examples it will not learn from millions: something
         between data, model, loss and optimizer is disconnected, and longer training or
         more data will not fix it.
 
