@@ -49,3 +49,13 @@ def test_unscaled_regression_targets_are_named_instead_of_the_code():
     assert found[0].severity == "warning" and found[0].evidence["target_rms"] > 50
     assert "targets" in found[0].message
     assert CannotOverfitBatch().check(m, target_rms_max=100.0)[0].severity == "error"
+
+
+def test_a_slow_learner_still_falling_is_an_info_not_an_error():
+    slow = run("batch", 0.045, True, initial=0.085)
+    slow["curve"] = [0.085, 0.075, 0.065, 0.055, 0.045]  # the last quarter closed 18% of the rest
+    found = CannotOverfitBatch().check(overfit(slow))
+    assert found[0].severity == "info" and found[0].evidence["still_falling_share"] > 0.1
+    assert CannotOverfitBatch().check(overfit(slow), still_falling_share_min=0.5)[0].severity == "error"
+    stuck = dict(slow, curve=[0.085, 0.05, 0.046, 0.0452, 0.045])
+    assert CannotOverfitBatch().check(overfit(stuck))[0].severity == "error"

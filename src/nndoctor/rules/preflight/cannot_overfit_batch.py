@@ -29,6 +29,15 @@ def _progress(run: Mapping[str, Any]) -> float | None:
     return (run["initial"] - best) / distance
 
 
+def _still_falling(run: Mapping[str, Any]) -> float | None:
+    """Share of the remaining distance to the floor covered in the last quarter of the run."""
+    curve = run.get("curve") or []
+    if len(curve) < 5 or not all(math.isfinite(v) for v in curve[3:]):
+        return None
+    remaining = curve[3] - run["floor"]
+    return (curve[3] - curve[4]) / remaining if remaining > 0 else None
+
+
 def _diverged(run: Mapping[str, Any]) -> bool:
     return bool(run["non_finite"]) or (math.isfinite(run["final"]) and run["final"] > run["initial"])
 
@@ -90,6 +99,7 @@ class CannotOverfitBatch(Rule):
         reference_progress_min: float = 0.5,  # healthy tiny MLP/CNN/LSTM/transformers measured 0.75–0.99 within the budget; broken wiring stays near 0 or at the label entropy
         user_progress_min: float = 0.1,  # your settings only need to move the loss clearly; slow-but-working SGD passes
         target_rms_max: float = 10.0,  # Adam grows a fresh output by ~0.01–0.1 per step: larger targets are out of reach
+        still_falling_share_min: float = 0.1,  # a stuck setup is flat at the end; a slow learner still closes ≥10% of the rest per quarter
     ) -> list[Finding]:
         runs = m["overfit"]["runs"]
         reference = {r["data"]: r for r in runs if r["reference"]}
@@ -106,6 +116,17 @@ class CannotOverfitBatch(Rule):
                 rms = regression_target_rms(m)
                 if rms is not None and rms > target_rms_max:
                     return [self._unscaled_targets(run, progress, rms, target_rms_max, evidence)]
+                falling = _still_falling(run)
+                if falling is not None and falling >= still_falling_share_min and not run["non_finite"]:
+                    return [self.finding(
+                        f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} (threshold "
+                        f"{reference_progress_min:.0%}), but it was still falling: the last quarter closed "
+                        f"{falling:.0%} of the rest (threshold {still_falling_share_min:.0%}) — a slow learner, "
+                        "not a broken one; run preflight with more steps to be sure.",
+                        severity="info", evidence={**evidence, "still_falling_share": falling},
+                        causes=["A model that learns slowly at lr=1e-3 (bottlenecks, deep narrow nets)."],
+                        fixes=["Run `nndoctor.preflight(..., steps=1000)` to see whether it memorises the batch."],
+                    )]
                 return [self.finding(
                     f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} "
                     f"(threshold {reference_progress_min:.0%}){mine} — the reference optimizer fails too, "
