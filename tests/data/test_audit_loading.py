@@ -141,3 +141,12 @@ def test_dataframe_and_series_pairs_keep_names_and_pair_by_position():
     assert data.train.labels.tolist() == y.tolist()
     report = nndoctor.audit((x, y.iloc[:100]), select=["length-mismatch"])
     assert [f.evidence["labels"] for f in report.findings] == [100]
+
+
+def test_the_callers_dataframe_is_not_modified():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)))  # integer column names
+    frame["y"] = np.arange(50) % 2
+    before = list(frame.columns)
+    data = load_audit_data({"train": frame}, label="y")
+    assert list(frame.columns) == before
+    assert list(data.train.features.columns) == ["0", "1", "2"]

@@ -99,7 +99,8 @@ def _to_frame(name: str, value: Any, label: str | None, options: AuditOptions, n
     if not frame.columns.is_unique:
         duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise UsageError(f"{name}: duplicated column name(s) {', '.join(duplicated)}")
-    frame.columns = [str(c) for c in frame.columns]
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)  # a renamed copy: the caller's DataFrame is left alone
     return frame
 
 
