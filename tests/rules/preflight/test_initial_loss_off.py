@@ -30,3 +30,7 @@ def test_threshold_by_kind():
     assert InitialLossOff().check(record(3.6), classification_ratio_high=2.0) == []
     assert InitialLossOff().check(record(5.0, loss="mse", expected=2.0, low=1.0)) == []  # 2.5× < 3× for regression
     assert InitialLossOff().check(record(7.0, loss="mse", expected=2.0, low=1.0)) != []
+
+
+def test_negative_loss_is_left_to_the_loss_input_rules():
+    assert InitialLossOff().check(record(-1.5, loss="nll")) == []

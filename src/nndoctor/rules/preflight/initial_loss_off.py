@@ -75,7 +75,9 @@ class InitialLossOff(Rule):
                 f"{expected:.4g} (threshold {ratio_high:g}×): {record.get('expected_basis', '')}.",
                 evidence=evidence, step=record.get("step"),
             )]
-        if low is not None and low > 0 and value < low * ratio_low:
+        # A negative cross-entropy/NLL is not a low loss but a wrong input (raw logits into
+        # NLLLoss): logits-to-probability-loss reports that, so no note here.
+        if low is not None and low > 0 and 0 <= value < low * ratio_low:
             evidence["ratio"] = value / low
             return [self.finding(
                 f"The initial {record['loss']} loss is {value:.4g}, below {ratio_low:g}× the lowest value an "
