@@ -29,6 +29,7 @@ class PreprocessingLeakage(Rule):
         - `StandardScaler().fit_transform(X)` (or `(X - X.mean()) / X.std()`) before `train_test_split`.
         - Normalisation inside a data-loading function applied to each file separately.
         - Fitting the scaler on train+val "to use more data".
+        - A dataset published already standardised over all its rows, then split.
 
     Fixes:
         - Split first, then fit on train only: `scaler = StandardScaler().fit(X_train)`,
