@@ -67,13 +67,13 @@ class SplitOverlapNear(Rule):
                 baseline = float(np.mean(pair["baseline_similarity"] >= text_similarity_min)) \
                     if len(pair["baseline_similarity"]) else 0.0
                 chance = 0.0  # distinct texts practically never share 80% of their word 3-grams
-                criterion = f"MinHash similarity >= {text_similarity_min:g} to a {pair['a']} text"
+                criterion = f"have a MinHash similarity >= {text_similarity_min:g} to a {pair['a']} text"
             else:
                 near = (pair["distance_ratio"] <= distance_ratio_max) & ~pair["exact"]
                 reference = pair["baseline_ratio"]
                 baseline = float(np.mean(reference <= distance_ratio_max))
                 chance = chance_rate(distance_ratio_max, pair["neighbour_rank"], pair["dimension_estimate"])
-                criterion = (f"within {distance_ratio_max:g}x the typical distance to a {pair['a']} row's "
+                criterion = (f"lie within {distance_ratio_max:g}x the typical distance to a {pair['a']} row's "
                              f"{pair['neighbour_rank']}th neighbour")
             count = int(near.sum())
             fraction = count / max(pair["n_queried"], 1)
@@ -81,7 +81,7 @@ class SplitOverlapNear(Rule):
                 continue
             positions = np.flatnonzero(near)[:20]
             findings.append(self.finding(
-                f"{count} of {pair['n_queried']} {pair['b']} rows ({fraction:.1%}) lie {criterion} "
+                f"{count} of {pair['n_queried']} {pair['b']} rows ({fraction:.1%}) {criterion} "
                 f"(by chance: {chance:.1%}; within {pair['a']} itself: {baseline:.1%}); the threshold is "
                 f"{near_fraction_min:.1%} and {chance_ratio_min:g}x chance.",
                 where=pair["rows_b"][positions].tolist(),
