@@ -187,6 +187,7 @@ class DynamicsMonitor:
         self._rms_handles: list[Any] = []
         self._walked_step: int | None = None
         self._captured: tuple[tuple, dict] | None = None
+        self._captured_step: int | None = None  # the step whose loss the captured input produced
         self._seen_finite_loss = False
         self._non_finite: dict[str, Any] = {
             "found": False, "loss_steps_non_finite": 0, "eval_losses_non_finite": 0,
@@ -214,6 +215,7 @@ class DynamicsMonitor:
     # ----------------------------------------------------------------- events
     @_contained("dynamics monitor (loss)")
     def on_loss(self, loss: torch.Tensor, step: int) -> None:
+        self._captured_step = step
         detached = loss.detach()
         if detached.numel() != 1:
             detached = detached.float().mean()
@@ -236,7 +238,7 @@ class DynamicsMonitor:
             return
         self._non_finite["loss_steps_non_finite"] += 1
         if not self._non_finite["found"]:
-            self._locate_non_finite(step, "loss")
+            self._locate_non_finite(step, "loss" if step == self._captured_step else "late loss")
 
     def _flush_losses(self) -> None:
         if not self._pending_losses:
@@ -447,10 +449,12 @@ class DynamicsMonitor:
     @_contained("dynamics monitor (input hook)")
     def _capture_input(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if torch.is_grad_enabled():
-            self._captured = (args, kwargs)
+            self._captured, self._captured_step = (args, kwargs), None
 
     def _locate_non_finite(self, step: int, trigger: str) -> None:
         named = [(p.name, p.param) for p in self._params]  # frozen ones can hold a NaN too
+        # Only the batch of this very loss can be replayed: on accelerators losses are read
+        # in bulk at sampled steps ("late loss"), when that batch is gone.
         captured = self._captured if trigger == "loss" else None
         origin = localise(self.model, captured, named, self._seen_finite_loss)
         if trigger == "weights" and origin["origin"] == "unknown":

@@ -137,8 +137,8 @@ def localise(
                           "a loaded checkpoint)"}
     if captured is None:
         return {"origin": "unknown", "module": None,
-                "detail": "parameters and buffers are finite; the model's input was not seen, "
-                          "so the forward pass could not be replayed"}
+                "detail": "parameters and buffers are finite; the batch that produced the "
+                          "NaN/Inf was no longer available, so the forward pass could not be replayed"}
     replay = replay_forward(model, captured[0], captured[1])
     if replay["producer"] is not None:
         producer = replay["producer"]
