@@ -12,6 +12,8 @@ from nndoctor.torch.watch.eval_mode import mode_dependent_modules
 from nndoctor.torch.watch.params import ParameterTracker, fingerprint
 
 SENTINEL_PARAMETERS = 2
+# Records kept per event list (stale-gradient updates, evaluation passes); counts go on.
+MAX_EVENTS = 20
 
 
 @dataclass

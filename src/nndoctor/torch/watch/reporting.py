@@ -1,0 +1,110 @@
+"""From what the session saw to a verdict: Measurements for the rules, the final Report.
+
+The rules are judged every few steps while training runs (`_maybe_judge`, so that
+`--stop-on` can stop a doomed run early) and once more at the end (`finish`). Evidence
+that could not be gathered is marked unavailable with the reason, so that "nothing
+found" never hides "nothing checked".
+"""
+from __future__ import annotations
+
+import time
+
+from nndoctor.core.report import Report
+from nndoctor.core.rule import Measurements
+
+
+class SessionReporting:
+    """Judging and reporting for `Session` (a mixin: it uses the session's state)."""
+
+    def _maybe_judge(self) -> None:
+        if not self.judge.due():
+            return
+        report = None
+        try:
+            report = self.judge.judge(self.measurements())
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("rule evaluation", error, self.step)
+        if report is not None:
+            self.judge.announce(report)  # may raise StopRun (--stop-on)
+
+    def measurements(self) -> list[Measurements]:
+        shared = Measurements()
+        shared["steps_observed"] = self.step
+        shared["internal_faults"] = self.faults.as_list() + list(self._fault_list)
+        if self.loss_calls:
+            shared["loss_calls"] = list(self.loss_calls)
+        else:
+            shared.mark_unavailable("loss_calls", "no torch loss function call was seen")
+        if (self.step >= 2 and self.stale_checks) or self.stale_grad_updates:
+            shared["stale_grad_updates"] = list(self.stale_grad_updates)
+        elif self.step >= 2:
+            shared.mark_unavailable(
+                "stale_grad_updates",
+                "every backward ran inside optimizer.step (a closure optimizer such as LBFGS)")
+        else:
+            shared.mark_unavailable("stale_grad_updates", "fewer than two updates were observed")
+        if self.no_grad_forwards:
+            shared["no_grad_forwards"] = list(self.no_grad_forwards)
+        else:
+            shared.mark_unavailable(
+                "no_grad_forwards",
+                "no evaluation pass (a forward of the model with gradients disabled) was seen")
+        if self.initial_loss is not None:
+            shared["initial_loss"] = self.initial_loss
+        else:
+            shared.mark_unavailable(
+                "initial_loss", "the first training loss was not one call of a recognised torch loss function")
+        if not self.models:
+            for name in ("parameter_status",):
+                shared.mark_unavailable(name, "no nn.Module received gradients from a training loss")
+            return [shared]
+        parts = []
+        prefix = len(self.models) > 1
+        for index, watched in enumerate(self.models.values()):
+            part = shared if index == 0 else Measurements(steps_observed=self.step)
+            status = watched.tracker.status(self._optimizer_param_ids() if self.optimizers else None)
+            if prefix:
+                for row in status:
+                    row["name"] = f"{watched.label}.{row['name']}"
+            part["parameter_status"] = status
+            if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
+                with self.faults.guard("dynamics monitor", self.step):
+                    part.update(watched.monitor.measurements())
+            parts.append(part)
+        return parts
+
+    def _optimizer_param_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for info in self.optimizers.values():
+            ids |= info.param_ids
+        return ids
+
+    def finish(self) -> Report:
+        """Flush pending evidence, remove every hook and patch, return the final report."""
+        try:
+            if self.installed and not self._stepped_since_backward and self.backwards:
+                self._detect_manual_update()
+            self._flush_eval_losses()
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("final update check", error, self.step)
+        self.uninstall()
+        started = time.monotonic()
+        try:
+            parts = self.measurements()
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("final measurements", error, self.step)
+            parts = [Measurements(internal_faults=self.faults.as_list(), steps_observed=self.step)]
+        report = self.judge.final(self.judge.judge(parts))
+        report.context.update(self.context)
+        report.context.update({
+            "steps_observed": self.step,
+            "backwards_observed": self.backwards,
+            "models": [{"label": w.label, "class": type(w.module).__name__,
+                        "parameters": sum(p.numel() for p in w.tracker.params)}
+                       for w in self.models.values()],
+            "optimizers": sorted({info.name for info in self.optimizers.values()}),
+            "evaluation_forwards": self.no_grad_forward_count,
+            "every": self.every,
+            "judge_seconds": round(time.monotonic() - started, 4),
+        })
+        return report

@@ -1,0 +1,146 @@
+"""Seeing every parameter update: optimizer steps and hand-written updates.
+
+Global optimizer step pre/post hooks mark the moment gradients are final and the update
+itself, and tell which parameters (hence which models) each optimizer owns. A manual
+update (`p.data.add_(-lr * p.grad)`) has no hook: between two backwards with no
+optimizer step, a change in a couple of sentinel parameters reveals it. At each update
+a few sampled parameters are checked for gradients left over from an earlier backward
+(the `missing-zero-grad` evidence).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nndoctor.torch.watch.faults import StopRun
+from nndoctor.torch.watch.models import MAX_EVENTS, OptimizerInfo, WatchedModel
+
+
+class UpdateTracking:
+    """The update handlers of `Session` (a mixin: it uses the session's state)."""
+
+    def _optimizer_info(self, optimizer: torch.optim.Optimizer) -> OptimizerInfo:
+        info = self.optimizers.get(id(optimizer))
+        count = OptimizerInfo.count_params(optimizer)
+        if (info is not None and info.ref() is optimizer and info.param_count == count
+                and info.models_version == self._models_version):
+            return info
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        param_ids = {id(p) for p in params}
+        models: list[WatchedModel] = []
+        for param in params:
+            owner = self.param_owner.get(id(param))
+            if owner is not None and owner not in models:
+                models.append(owner)
+        named = []
+        for param in params:
+            owner = self.param_owner.get(id(param))
+            if owner is None:
+                named.append((1, "parameter", param))
+                continue
+            index = owner.tracker.index_by_id[id(param)]
+            # Sample parameters known to receive gradients: a detached branch says nothing.
+            named.append((0 if index in owner.tracker.got_grad else 1, owner.tracker.names[index], param))
+        named = [(name, param) for _, name, param in sorted(named, key=lambda row: row[0])]
+        info = OptimizerInfo(ref=OptimizerInfo.make_ref(optimizer), name=type(optimizer).__name__,
+                             param_ids=param_ids, param_count=count, models=models,
+                             stale_keys=self.stale.sample(named), models_version=self._models_version)
+        for watched in models:
+            watched.optimizer_ids.add(id(optimizer))
+            watched.clear_sentinels()
+        self.optimizers[id(optimizer)] = info
+        if not models and not self._discovery_handles and self.discover:
+            self._start_discovery()  # a new model appeared (a new fold, a second stage)
+        return info
+
+    def _on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.suspended:
+            return None
+        self._step_depth += 1
+        if self._step_depth > 1:
+            return None
+        self._backwards_in_step = 0
+        try:
+            info = self._current_info = self._optimizer_info(optimizer)
+            stale = self.stale.confirm(info.stale_keys)
+            if stale:
+                self._record_stale(stale, info.name, len(info.stale_keys))
+            if self.preflight_request is not None:
+                self.preflight_request.on_step(self, optimizer, info)
+            for watched in info.models:
+                watched.tracker.grads_final(self.every)
+                watched.tracker.before_update(self.every)
+                self._tell_monitor(watched, "on_before_update", self.step)
+        except StopRun:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("optimizer step hook", error, self.step)
+        return None
+
+    def _on_step_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.suspended:
+            return None
+        self._step_depth = max(self._step_depth - 1, 0)
+        if self._step_depth > 0:
+            return None
+        try:
+            info = self._current_info
+            self._current_info = None
+            if info is None or info.models_version != self._models_version:
+                info = self._optimizer_info(optimizer)  # a model was found inside step (closure)
+            for watched in info.models:
+                watched.tracker.after_update()
+                self._tell_monitor(watched, "on_after_update", self.step)
+            self.stale.mark_consumed(info.stale_keys)
+        except StopRun:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("optimizer step hook", error, self.step)
+        self.step += 1
+        self._stepped_since_backward = True
+        self._manual_pending = False
+        self._maybe_judge()
+        return None
+
+    def _record_stale(self, names: list[str], update: str, checked: int) -> None:
+        self.stale_update_count += 1
+        if len(self.stale_grad_updates) < MAX_EVENTS:
+            self.stale_grad_updates.append({
+                "step": self.step, "update": update, "stale_params": names, "checked_params": checked,
+                "seen_updates": self.stale_update_count,
+            })
+            self.judge.dirty = True
+        else:  # the list stays bounded; the last record carries the running count
+            self.stale_grad_updates[-1]["seen_updates"] = self.stale_update_count
+
+    def _prepare_manual_update(self, watched: WatchedModel) -> None:
+        tracker = watched.tracker
+        if not watched.stale_keys:
+            named = [(tracker.names[i], tracker.params[i]) for i in sorted(tracker.got_grad)]
+            watched.stale_keys = self.stale.sample(named)
+        tracker.grads_final(self.every)
+        tracker.before_update(self.every)
+        watched.snapshot_sentinels()
+        self._manual_pending = True
+        # Until a manual update has been seen, an optimizer may still claim this model at
+        # its first step: the monitor hears "before update" from that step instead.
+        if watched.tracker.updates_seen:
+            self._tell_monitor(watched, "on_before_update", self.step)
+
+    def _detect_manual_update(self) -> None:
+        if not self._manual_pending or self._stepped_since_backward or self._step_depth:
+            return
+        updated = [w for w in self.models.values() if w.manual and w.sentinels_changed()]
+        if not updated:
+            return
+        self._manual_pending = False
+        for watched in updated:
+            stale = self.stale.confirm(watched.stale_keys)
+            if stale:
+                self._record_stale(stale, "manual update", len(watched.stale_keys))
+            watched.tracker.after_update()
+            watched.clear_sentinels()
+            self._tell_monitor(watched, "on_after_update", self.step)
+            self.stale.mark_consumed(watched.stale_keys)
+        self.step += 1
