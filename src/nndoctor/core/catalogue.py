@@ -5,6 +5,8 @@ the committed file in sync.
 """
 from __future__ import annotations
 
+import re
+
 from nndoctor.core.registry import AREAS, Registry, load_rules
 from nndoctor.core.rule import Rule
 from nndoctor.core.ruledoc import HEADINGS
@@ -17,6 +19,26 @@ AREA_TITLES = {
     "data": "Data",
     "always": "nndoctor itself",
 }
+
+# The texts the rules' facts, thresholds and fixes come from; rules cite them as
+# "(003 §4.5.3 #8)": source 003, section 4.5.3, item 8.
+SOURCES = {
+    "000": "Practical deep-learning debugging tips for biologists — a summary of Ravarani & "
+    "Latysheva, *Deep Learning for Biology*, O'Reilly 2025 (simplify, data problems, model problems).",
+    "001": "Goodfellow, Bengio & Courville, *Deep Learning*, §11.5 \"Debugging strategies\" "
+    "(study notes).",
+    "002": "\"The most common neural-net coding mistakes\", after Andrej Karpathy (overfit a batch, "
+    "train/eval mode, zero_grad, logits vs probabilities, pretrained models).",
+    "003": "Rodriguez, *Deep Learning Systems*, chapter 4 \"Model training\" (study notes: "
+    "generalisation, initialisation, optimisers, training and debugging techniques).",
+    "004": "A practitioner's essay on building data and models for a two-stage ML system "
+    "(annotation errors, leakage between splits, evaluation-set size).",
+}
+CITATION = re.compile(r"\b(00[0-4])\b")
+
+
+def cited_sources(text: str) -> list[str]:
+    return sorted(set(CITATION.findall(text)) & set(SOURCES))
 
 
 def rule_markdown(rule: type[Rule]) -> str:
@@ -32,6 +54,9 @@ def rule_markdown(rule: type[Rule]) -> str:
     if thresholds:
         values = ", ".join(f"`{name}={value!r}`" for name, value in thresholds.items())
         lines += [f"**Thresholds:** {values}", ""]
+    sources = cited_sources("\n".join(lines))
+    if sources:
+        lines += ["**Sources cited:** " + " ".join(f"({key}) {SOURCES[key]}" for key in sources), ""]
     return "\n".join(lines)
 
 
@@ -50,6 +75,8 @@ def catalogue_markdown(registry: Registry | None = None) -> str:
             continue
         parts += [f"## {AREA_TITLES[area]}", ""]
         parts += [rule_markdown(rule) for rule in rules]
+    parts += ["## Sources", "", "Rules cite these texts as (000 §2.1), (003 §4.5.3 #8): source, section, item.", ""]
+    parts += [f"* **{key}** — {text}" for key, text in SOURCES.items()]
     return "\n".join(parts).rstrip() + "\n"
 
 

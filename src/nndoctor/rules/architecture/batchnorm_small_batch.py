@@ -21,7 +21,7 @@ class BatchNormSmallBatch(Rule):
         BatchNorm divides by the mean and variance of the current batch. With a handful of
         samples those estimates are noisy, every sample's output depends strongly on the
         others in its batch, and the running statistics used at evaluation differ from
-        what training saw: training is unstable and evaluation accuracy drops. The seed's
+        what training saw: training is unstable and evaluation accuracy drops. The usual
         advice is a batch of about 32 when BatchNorm is present, or GroupNorm instead
         (003 §4.5.2, §4.5.3 #5, §4.5.4).
 

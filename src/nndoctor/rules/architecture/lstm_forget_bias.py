@@ -21,7 +21,7 @@ class LstmForgetBias(Rule):
         A forget gate with bias 0 starts half-closed (sigmoid(0) = 0.5), so the cell
         state forgets half its memory at every time step and gradients through time
         fade quickly; the model needs extra training before it learns to remember. The
-        seed recommends starting the forget-gate bias at 1 (003 §4.2). It is a tip, not a
+        standard advice is to start the forget-gate bias at 1 (003 §4.2). It is a tip, not a
         bug: many LSTMs train fine with the default.
 
     Likely causes:
@@ -29,11 +29,11 @@ class LstmForgetBias(Rule):
 
     Fixes:
         - After building the model, for each layer k: `H = lstm.hidden_size; with torch.no_grad(): lstm.bias_ih_l0[H:2*H].fill_(1.0); lstm.bias_hh_l0[H:2*H].zero_()` (use `_l1`, `_l0_reverse`… for the other layers).
-        - The seed also suggests input and output gate biases of -1 (slices 0:H and 3H:4H) to start with a quiet cell.
+        - The same source also suggests input and output gate biases of -1 (slices 0:H and 3H:4H) to start with a quiet cell.
 
     Example:
         lstm-forget-bias: the forget-gate bias of 2 LSTM layer(s) ('lstm' l0) averages
-        0.02, below 0.5 (the seed recommends 1).
+        0.02, below 0.5 (recommended: 1).
     """
 
     id = "lstm-forget-bias"
@@ -55,7 +55,7 @@ class LstmForgetBias(Rule):
         places = [f"{layer['name']} {layer['weights']}" for layer in low]
         return [self.finding(
             f"the forget-gate bias of {len(low)} LSTM layer(s) ('{first['name']}' {first['weights']}) "
-            f"averages {first['forget_bias_mean']:.2g}, below {forget_bias_min:g} (the seed recommends 1).",
+            f"averages {first['forget_bias_mean']:.2g}, below {forget_bias_min:g} (recommended: 1).",
             where=places[:8],
             evidence={"layers": len(low), "forget_bias_means": [layer["forget_bias_mean"] for layer in low][:8],
                       "hidden_size": first["hidden_size"], "threshold": forget_bias_min},

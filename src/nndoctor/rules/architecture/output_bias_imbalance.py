@@ -25,8 +25,8 @@ class OutputBiasImbalance(Rule):
         An untrained classifier should predict the class frequencies. With a zero bias on
         a 1:20 dataset it predicts 50/50 instead, the first phase of training is spent
         only learning the bias (the "hockey stick" loss curve), and the large initial
-        gradients can push the model into always predicting the majority class. The seed
-        says to initialize the final bias to log(positives/negatives) for an imbalanced
+        gradients can push the model into always predicting the majority class. The standard
+        advice (003 §4.2) is to initialize the final bias to log(positives/negatives) for an imbalanced
         binary classifier and to the mean target (or normalize the targets) for
         regression (003 §4.2, §4.5.1).
 
