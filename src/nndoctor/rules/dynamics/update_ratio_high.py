@@ -6,7 +6,25 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.dynamics._series import median, recent_points, rounded
+from nndoctor.rules.dynamics._series import all_points, median, recent_points, rounded
+
+
+def _burst(ratios: Mapping[str, Any], norms: Mapping[str, Any] | None, burst_ratio: float,
+           growth: float) -> tuple[int, float, float] | None:
+    """(step, ratio, norm growth) of a kept update at least `burst_ratio` x the weight's size
+    after which the weight's norm grew `growth` x: a step that wrecked the initial scale.
+    Layers starting at zero (a zero-initialised adapter) are never judged this way."""
+    if not norms or not norms.get("head"):
+        return None
+    first_step, initial = norms["head"][0]
+    latest = norms["recent"][-1][1]
+    if initial <= 0 or latest < growth * initial:
+        return None
+    sizes = dict(all_points(norms))
+    for step, ratio in all_points(ratios):
+        if ratio >= burst_ratio and sizes.get(step, 0.0) >= 0.5 * initial:
+            return step, ratio, latest / initial
+    return None
 
 
 @register
@@ -21,6 +39,10 @@ class UpdateRatioHigh(Rule):
         Only weight matrices are judged: biases and normalisation gains often start at
         0 or 1, where any step is a big relative change, and Adam's first steps move
         every weight by about the learning rate, so a median over many steps is used.
+        It also fires on a burst: a single update larger than the weight itself after
+        which the weight's norm is 10x its initial size — the learning rate wrecked the
+        initialisation in a few steps, and later updates only look small because the
+        weights are now huge.
 
     Why it matters:
         Weights that change by a tenth of their size every step are not converging:
@@ -54,12 +76,19 @@ class UpdateRatioHigh(Rule):
         *,
         ratio_high: float = 0.1,  # 10x above the top of the healthy 1e-3..1e-2 band (001: ~1 % per update; Karpathy: ~1e-3)
         min_points: int = 5,  # sampled updates in the recent window: one Adam start-up step must not decide
+        burst_ratio: float = 1.0,  # one update as large as the weight itself is never healthy...
+        burst_norm_growth: float = 10.0,  # ...when it leaves the weight 10x its initial size (healthy: 1-3x)
     ) -> list[Finding]:
         kinds = m.get("parameter_kinds") or {}
+        norms = m.get("weight_norm_per_layer") or {}
         high = []
+        bursts = []
         for name, series in m["update_ratio_per_layer"].items():
             if (kinds.get(name) or {}).get("kind", "weight") != "weight":
                 continue
+            burst = _burst(series, norms.get(name), burst_ratio, burst_norm_growth)
+            if burst is not None:
+                bursts.append((burst[2], name, *burst))
             points = recent_points(series)
             if len(points) < min_points:
                 continue
@@ -67,6 +96,8 @@ class UpdateRatioHigh(Rule):
             if level >= ratio_high:
                 first = next(s for s, v in points if v >= ratio_high)
                 high.append((level, name, first, len(points)))
+        if not high and bursts:
+            return [self._burst_finding(sorted(bursts, reverse=True), burst_ratio, burst_norm_growth)]
         if not high:
             return []
         high.sort(reverse=True)
@@ -78,3 +109,15 @@ class UpdateRatioHigh(Rule):
             where=[h[1] for h in high],
             evidence={"update_ratio_median": {h[1]: rounded(h[0]) for h in high}, "sampled_steps": count},
         )]
+
+    def _burst_finding(self, bursts: list, burst_ratio: float, growth: float) -> Finding:
+        _, name, step, ratio, grown = bursts[0]
+        return self.finding(
+            f"an update at step {step} changed '{name}' by {ratio:.3g}x its size (threshold "
+            f"{burst_ratio:g}x) and its norm has grown {grown:.3g}x since (threshold {growth:g}x)"
+            + (f"; {len(bursts) - 1} more layer(s) too." if len(bursts) > 1 else "."),
+            step=min(b[2] for b in bursts),
+            where=[b[1] for b in bursts],
+            evidence={"burst_update_ratio": {b[1]: rounded(b[3]) for b in bursts},
+                      "weight_norm_growth": {b[1]: rounded(b[4]) for b in bursts}},
+        )
