@@ -1,9 +1,10 @@
 from nndoctor.rules.preflight.ignores_input import IgnoresInput
 
 
-def sensitivity(real, zero, random=0.1, floor=0.0, initial=1.4):
+def sensitivity(real, zero, random=0.1, floor=0.0, initial=1.4, real_tail=0.0, zero_tail=0.0):
     return {"input_sensitivity": {"steps": 50, "samples": 16, "initial": initial, "floor": floor,
-                                  "real_final": real, "zero_final": zero, "random_final": random}}
+                                  "real_final": real, "zero_final": zero, "random_final": random,
+                                  "real_tail_drop": real_tail, "zero_tail_drop": zero_tail}}
 
 
 def test_positive():
@@ -29,3 +30,17 @@ def test_unscaled_regression_targets_are_not_judged():
     m["initial_loss"] = {"loss": "mse", "value": 3322.0, "target_mean": 50.0, "target_std": 10.0}
     assert IgnoresInput().check(m) == []
     assert IgnoresInput().check(m, target_rms_max=100.0) != []
+
+
+def test_real_run_still_falling_after_the_zero_copy_levelled_off_is_not_judged():
+    # A 1-D curve fit on 16 neighbouring points: level with the zero-input copy at step 200,
+    # but still falling (2% of the gap in the last quarter) while the zero copy is flat.
+    slow = sensitivity(0.0518, 0.0515, initial=0.52, real_tail=0.0011, zero_tail=0.0)
+    assert IgnoresInput().check(slow) == []
+    assert IgnoresInput().check(slow, slow_learner_tail_share=0.05) != []
+    # Both falling alike (a masked input follows the zero-input copy exactly): judged.
+    assert IgnoresInput().check(sensitivity(1.35, 1.35, real_tail=0.03, zero_tail=0.03)) != []
+    # Measurements without tail drops (older callers) are judged on the levels alone.
+    legacy = sensitivity(1.35, 1.35)
+    del legacy["input_sensitivity"]["real_tail_drop"]
+    assert IgnoresInput().check(legacy) != []

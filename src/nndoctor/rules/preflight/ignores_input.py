@@ -19,7 +19,8 @@ class IgnoresInput(Rule):
         scale (003 §4.5.2 #4, §4.5.3 #9). With zeroed inputs the model can only learn the
         label prior; if the real inputs bring the loss no lower, the model is not using
         them. Batches where the prior alone already reaches the floor (all targets equal)
-        are not judged.
+        are not judged, nor a real-input run that is still falling after the zero-input
+        copy has levelled off (a slow learner, such as a curve fit on neighbouring points).
 
     Why it matters:
         The model then predicts the average answer for everyone. The loss still decreases
@@ -54,6 +55,14 @@ class IgnoresInput(Rule):
         improvement_min: float = 0.1,  # real inputs must close ≥10% of the gap between the zero-input loss and the floor
         judgeable_gap_min: float = 0.05,  # the zero-input loss must stay ≥5% of the initial distance above the floor
         target_rms_max: float = 10.0,  # beyond this, 50 Adam steps cannot fit the targets at all (cannot-overfit-batch says why)
+        # A model that ignores its input follows the zero-input copy step for step (bit for bit
+        # when the input is masked: a tail difference of exactly 0). A healthy fit on a batch
+        # whose inputs barely differ (16 neighbouring points of a 1-D curve, [-2, -1.76]) learns
+        # the input direction slowly: the zero-input copy settles on the mean within ~50 steps,
+        # while the real run is still falling at step 200. Measured on 96 such
+        # fits (4 seeds, Tanh/ReLU, width 32/64, noise 0.05/0.1, three windows): ≥0.9% of the
+        # gap in the last quarter; masked inputs: 0. 0.5% sits between the two.
+        slow_learner_tail_share: float = 0.005,  # real run's last-quarter fall beyond the zero copy's, as a share of the gap
     ) -> list[Finding]:
         if (regression_target_rms(m) or 0.0) > target_rms_max:
             return []
@@ -66,6 +75,9 @@ class IgnoresInput(Rule):
             return []
         improvement = (zero - real) / gap
         if improvement >= improvement_min:
+            return []
+        real_drop, zero_drop = s.get("real_tail_drop"), s.get("zero_tail_drop")
+        if real_drop is not None and zero_drop is not None and real_drop - zero_drop >= slow_learner_tail_share * gap:
             return []
         random = s.get("random_final")
         random_text = f" and {random:.4g} with random inputs" if random is not None else ""

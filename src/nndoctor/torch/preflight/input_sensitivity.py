@@ -52,8 +52,8 @@ def _finite(value: float) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
-def _baseline(bench: Workbench, reference: dict[str, Any], how: str, steps: int) -> tuple[Any, Any, Any, float | None]:
-    """(model, optimizer, inputs, loss after `steps`) of a copy trained on perturbed inputs."""
+def _baseline(bench: Workbench, reference: dict[str, Any], how: str, steps: int) -> tuple[Any, Any, Any, list[float]]:
+    """(model, optimizer, inputs, losses) of a copy trained `steps` steps on perturbed inputs."""
     seed_everything(bench.options.seed)
     model = bench.fresh_model()
     disable_dropout(model)
@@ -61,7 +61,7 @@ def _baseline(bench: Workbench, reference: dict[str, Any], how: str, steps: int)
     inputs = _perturbed(reference["inputs"], reference["samples"], how, bench.options.seed)
     with torch.enable_grad():
         losses = bench.train(model, optimizer, inputs, reference["targets"], steps)
-    return model, optimizer, inputs, _finite(losses[-1])
+    return model, optimizer, inputs, losses
 
 
 def run(bench: Workbench, m: Measurements) -> None:
@@ -73,18 +73,20 @@ def run(bench: Workbench, m: Measurements) -> None:
         raise ExperimentUnavailable("the real-input run stopped before its first update")
     steps = min(total, COMPARISON_STEPS)
     real = reference["losses"]
+    zero_losses: list[float] = []
     try:
-        model, optimizer, inputs, zero = _baseline(bench, reference, "zero", steps)
+        model, optimizer, inputs, zero_losses = _baseline(bench, reference, "zero", steps)
+        zero = _finite(zero_losses[-1])
         if zero is not None and steps < total and not _clearly_better(real[steps], zero, reference["floor"]):
             # Slow learners (autoencoders, small LSTMs) use their input only later: compare
             # at the end of the real run instead of deciding on an early, ambiguous point.
             with torch.enable_grad():
-                losses = bench.train(model, optimizer, inputs, reference["targets"], total - steps)
-            zero, steps = _finite(losses[-1]), total
+                zero_losses += bench.train(model, optimizer, inputs, reference["targets"], total - steps)[1:]
+            zero, steps = _finite(zero_losses[-1]), total
     except Exception:  # noqa: BLE001 — e.g. all-zero ids the model rejects: no baseline
         zero = None
     try:
-        random = _baseline(bench, reference, "random", steps)[3]
+        random = _finite(_baseline(bench, reference, "random", steps)[3][-1])
     except Exception:  # noqa: BLE001
         random = None
     m["input_sensitivity"] = {
@@ -95,7 +97,18 @@ def run(bench: Workbench, m: Measurements) -> None:
         "real_final": real[steps],
         "zero_final": zero,
         "random_final": random,
+        # Fall of each loss over the last quarter of the compared steps: a model that uses
+        # its input, however slowly, keeps falling after the zero-input copy has settled on
+        # the label prior; one that ignores it follows the zero-input copy step for step.
+        "real_tail_drop": _tail_drop(real[: steps + 1]),
+        "zero_tail_drop": _tail_drop(zero_losses) if zero is not None else None,
     }
+
+
+def _tail_drop(losses: list[float]) -> float | None:
+    start = losses[round(0.75 * (len(losses) - 1))]
+    drop = start - losses[-1]
+    return _finite(drop)
 
 
 def _clearly_better(real: float, zero: float, floor: float) -> bool:

@@ -27,7 +27,9 @@ def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     if a.is_sparse:
         a, b = a.detach().to_dense(), b.detach().to_dense()
     # Bitwise, so NaN equals NaN and -0.0 differs from 0.0.
-    return bool(torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8)))
+    # contiguous(): a strided view (x[::2]) cannot be reinterpreted as bytes in place.
+    return bool(torch.equal(a.detach().contiguous().view(-1).view(torch.uint8),
+                            b.detach().contiguous().view(-1).view(torch.uint8)))
 
 
 def _state_equal(a: Any, b: Any) -> bool:

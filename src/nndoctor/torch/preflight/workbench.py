@@ -8,6 +8,7 @@ import inspect
 import math
 import random
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,17 @@ def _constructor_defaults(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, torch.Tensor) else value
+
+
+def needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """step() declares `closure` without a default: LBFGS, and custom optimizers that
+    re-evaluate the loss (line search, sharpness-aware minimisation)."""
+    try:
+        parameter = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return isinstance(optimizer, torch.optim.LBFGS)
+    return isinstance(optimizer, torch.optim.LBFGS) or (
+        parameter is not None and parameter.default is inspect.Parameter.empty)
 
 
 def seed_everything(seed: int) -> None:
@@ -124,12 +136,30 @@ class Workbench:
         optimizer.param_groups = groups
         return optimizer
 
-    def step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: Any, targets: Any) -> None:
-        """One optimizer step after a backward; LBFGS re-evaluates the loss through a closure."""
-        if isinstance(optimizer, torch.optim.LBFGS):
-            optimizer.step(lambda: self._closure(model, optimizer, inputs, targets))
-        else:
-            optimizer.step()
+    def step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: Any, targets: Any,
+             loss: torch.Tensor | None = None) -> None:
+        """The one way preflight updates a copy. `loss` is a loss just computed on the current
+        parameters whose backward has not run yet, or None when the gradients are current.
+        An optimizer whose step() requires a closure (LBFGS, line-search and sharpness-aware
+        optimizers) gets `closure`, which re-evaluates the loss as often as it needs; the
+        others are stepped after the backward, as in an ordinary training loop (passing them
+        the closure too would run every forward and backward twice)."""
+        if needs_closure(optimizer):
+            optimizer.step(self.closure(model, optimizer, inputs, targets))
+            return
+        if loss is not None:
+            loss.backward()
+        optimizer.step()
+
+    def closure(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: Any, targets: Any) -> Callable[[], torch.Tensor]:
+        """zero_grad, forward, loss, backward; returns the loss (what LBFGS.step expects)."""
+        def evaluate() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                value = self.loss(model, inputs, targets)
+                value.backward()
+            return value
+        return evaluate
 
     def user_matches_reference(self) -> bool:
         """The user's optimizer is Adam 1e-3 with default settings: one run serves both."""
@@ -173,14 +203,6 @@ class Workbench:
                 stop_at = floor + stop_fraction * (value - floor)
             if step == steps or not math.isfinite(value) or (stop_at is not None and value <= stop_at):
                 break
-            if not isinstance(optimizer, torch.optim.LBFGS):
-                loss.backward()
-            self.step(model, optimizer, inputs, targets)
+            self.step(model, optimizer, inputs, targets, loss)
         optimizer.zero_grad(set_to_none=True)
         return losses
-
-    def _closure(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: Any, targets: Any) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(model, inputs, targets)
-        loss.backward()
-        return loss
