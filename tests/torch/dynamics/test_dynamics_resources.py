@@ -92,3 +92,16 @@ def test_on_loss_after_backward_skips_activations_quietly():
     monitor.on_loss(loss, 0)
     assert faults == []
     assert monitor.measurements()["loss_series"]["count"] == 1
+
+
+def test_huge_but_finite_weights_are_not_reported_as_non_finite():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[0].weight.fill_(1e20)  # the L2 norm overflows float32, the values do not
+    optimizer = torch.optim.SGD(model.parameters(), 0.0)
+    monitor = DynamicsMonitor(model, every=1, faults=[])
+    x, y = torch.randn(8, 4) * 1e-30, torch.randint(0, 2, (8,))
+    step_once(model, optimizer, monitor, 0, x, y)
+    measurements = monitor.measurements()
+    assert measurements["non_finite"]["found"] is False
+    assert measurements["weight_norm_per_layer"]["0.weight"]["recent"][0][1] == torch.finfo(torch.float32).max

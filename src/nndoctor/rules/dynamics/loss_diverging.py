@@ -6,7 +6,22 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.dynamics._series import loss_levels, loss_rise, rounded
+from nndoctor.rules.dynamics._series import all_points, is_complete, loss_levels, loss_rise, median, rounded
+
+
+def _first_rise(series: Mapping[str, Any], levels: Mapping[str, Any], level: float) -> int:
+    """First step after the best point from which the loss stays around `level` or above
+    (median of the next 5 kept points; the whole curve when it was kept, else the
+    smoothed history, then the recent window)."""
+    if is_complete(series):
+        points = all_points(series)
+    else:
+        points = [(b[0], b[2]) for b in levels["smooth"]] + [tuple(p) for p in series["recent"]]
+    points = [p for p in points if p[0] >= levels["best_step"]]
+    for index, (step, _) in enumerate(points):
+        if median([v for _, v in points[index:index + 5]]) >= level:
+            return step
+    return points[-1][0] if points else int(series["recent"][-1][0])
 
 
 @register
@@ -60,8 +75,7 @@ class LossDiverging(Rule):
         rise, limit, scale = loss_rise(levels, rise_fraction)
         if scale <= 0 or rise < limit:
             return []
-        after_best = [b for b in levels["smooth"] if b[0] >= levels["best_step"]]
-        first = next((b[0] for b in after_best if b[2] - best >= limit), series["recent"][0][0])
+        first = _first_rise(series, levels, best + limit)
         return [self.finding(
             f"the loss is back up to {recent:.3g} (best {best:.3g}, start {start:.3g}): a rise of "
             f"{rise:.3g}, over the limit of {limit:.3g} ({rise_fraction:g} x {scale:.3g}).",

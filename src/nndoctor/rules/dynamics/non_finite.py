@@ -99,8 +99,9 @@ class NonFinite(Rule):
         if info.get("found"):
             origin = info.get("origin", "unknown")
             summary, causes, fixes = BY_ORIGIN.get(origin, ("the origin could not be determined", None, None))
-            if origin == "activation" and (info.get("largest_input") or 0) >= overflow_input_magnitude:
-                summary = (f"a module overflowed: its inputs had grown to |x| = {info['largest_input']:.3g}")
+            if origin in ("activation", "loss") and (info.get("largest_input") or 0) >= overflow_input_magnitude:
+                where = "a module" if origin == "activation" else "the loss computation"
+                summary = f"{where} overflowed: its inputs had grown to |x| = {info['largest_input']:.3g}"
                 causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
             module = info.get("module")
             what = "the parameters" if info.get("trigger") == "weights" else (

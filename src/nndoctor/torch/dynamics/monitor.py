@@ -64,6 +64,7 @@ SNAPSHOT_BUDGET_ELEMENTS = 8_000_000
 DEAD_WINDOW_SAMPLES = 8  # a ReLU unit is dead if inactive in 8 sampled batches in a row
 MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 REFRESH_EVERY_SAMPLES = 50  # re-read the model's parameters/layers now and then, not every sample
 
 
@@ -130,6 +131,23 @@ def _series_for(store: dict[str, BoundedSeries], name: str) -> BoundedSeries:
     if series is None:
         series = store[name] = small_series()
     return series
+
+
+def _overflowed_norms_as_max(values: list[float], tensors: list[torch.Tensor | None]) -> list[float]:
+    """A norm is Inf either because the tensor holds NaN/Inf or because squaring its huge
+    but finite values overflowed float32 (|x| > ~1e19). Only the first is non-finite; the
+    second is recorded as the largest float32, which every growth threshold counts as huge."""
+    suspects = [i for i, v in enumerate(values) if not math.isfinite(v) and tensors[i] is not None]
+    if not suspects:
+        return values
+    checks = [tensors[i].detach() for i in suspects]
+    checks = [t.coalesce().values() if t.is_sparse else t for t in checks]
+    finite = torch.stack([torch.isfinite(t).all() for t in checks]).tolist()
+    values = list(values)
+    for index, is_finite in zip(suspects, finite):
+        if is_finite:
+            values[index] = FLOAT32_MAX
+    return values
 
 
 def _classify(module: nn.Module, leaf_name: str, param: torch.Tensor) -> str:
@@ -285,8 +303,8 @@ class DynamicsMonitor:
         grad_norms = torch.stack(torch._foreach_norm(dense))
         weight_norms = torch.stack(torch._foreach_norm([p.param.detach() for p in entries]))
         names = [p.name for p in entries]
-        self._batch.add(grad_norms, lambda values: self._record_grads(step, names, values))
-        self._batch.add(weight_norms, lambda values: self._record_weights(step, names, values))
+        self._batch.add(grad_norms, lambda values: self._record_grads(step, entries, values))
+        self._batch.add(weight_norms, lambda values: self._record_weights(step, entries, values))
         chosen = self._choose_snapshot([p for p in entries if p.kind == "weight"])
         if chosen:
             by_name = {p.name: i for i, p in enumerate(entries)}
@@ -327,12 +345,13 @@ class DynamicsMonitor:
             self._arm_rms_hooks()
 
     # ----------------------------------------------------------------- recorders
-    def _record_grads(self, step: int, names: list[str], values: list[float]) -> None:
+    def _record_grads(self, step: int, entries: list[_Param], values: list[float]) -> None:
+        values = _overflowed_norms_as_max(values, [p.param.grad for p in entries])
         total = 0.0
         finite = True
-        for name, value in zip(names, values):
+        for entry, value in zip(entries, values):
             if math.isfinite(value):
-                _series_for(self._grad, name).add(step, value)
+                _series_for(self._grad, entry.name).add(step, value)
                 total += value * value
             else:
                 finite = False
@@ -343,10 +362,11 @@ class DynamicsMonitor:
             if self._non_finite["first_grad_step"] is None:
                 self._non_finite["first_grad_step"] = step
 
-    def _record_weights(self, step: int, names: list[str], values: list[float]) -> None:
-        for name, value in zip(names, values):
+    def _record_weights(self, step: int, entries: list[_Param], values: list[float]) -> None:
+        values = _overflowed_norms_as_max(values, [p.param for p in entries])
+        for entry, value in zip(entries, values):
             if math.isfinite(value):
-                _series_for(self._weight, name).add(step, value)
+                _series_for(self._weight, entry.name).add(step, value)
             elif not self._non_finite["found"]:
                 self._locate_non_finite(step, "weights")
 

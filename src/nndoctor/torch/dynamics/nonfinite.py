@@ -108,7 +108,8 @@ def replay_forward(model: nn.Module, args: tuple, kwargs: dict) -> dict[str, Any
         torch.set_rng_state(cpu_rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
-    return {"producer": producer or None, "output_finite": all_finite(output)}
+    return {"producer": producer or None, "output_finite": all_finite(output),
+            "largest_output": largest_magnitude(output)}
 
 
 def localise(
@@ -152,6 +153,11 @@ def localise(
                 "module_type": producer["module_type"], "detail": detail,
                 "largest_input": producer["largest_input"]}
     if replay["output_finite"]:
+        largest = replay["largest_output"]
+        if largest >= OVERFLOW_INPUT_MAGNITUDE:
+            return {"origin": "loss", "module": None, "largest_input": largest,
+                    "detail": f"the model's outputs were finite but had grown to |x| = {largest:.3g}; "
+                              "the loss computation overflowed on them"}
         return {"origin": "loss", "module": None,
                 "detail": "replaying the forward pass gave finite model outputs: the loss "
                           "computation turned them into NaN/Inf (e.g. log of 0, division by 0)"}
