@@ -8,7 +8,7 @@ recorded in `AuditData.notes` and reported by the integrity rules, never silentl
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,24 @@ from nndoctor.data.view import SPLIT_ORDER, AuditData, AuditOptions, Split
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # A numeric label with at most this many distinct integer values is treated as classes.
 MAX_CLASSES_FOR_INTEGER_LABELS = 50
+# What the user may say about the columns: the keywords of `nndoctor.audit`, whose
+# signature and docstring are the one place they are typed and explained.
+COLUMN_ROLES = ("label", "group", "source", "annotators", "text", "embeddings", "task")
 
 
 def load_audit_data(
-    inputs: Mapping[str, Any],
-    *,
-    label: str | None = None,
-    group: str | Mapping[str, Any] | None = None,
-    source: str | Mapping[str, Any] | None = None,
-    annotators: Sequence[str] | None = None,
-    text: str | Sequence[str] | None = None,
-    embeddings: Any = None,
-    task: str | None = None,
-    options: AuditOptions | None = None,
+    inputs: Mapping[str, Any], *, options: AuditOptions | None = None, **column_roles: Any
 ) -> AuditData:
-    """Build the AuditData; `inputs` maps split name → DataFrame, path, (X, y) or Dataset."""
+    """Build the AuditData; `inputs` maps split name → DataFrame, path, (X, y) or Dataset.
+
+    `column_roles` are the `COLUMN_ROLES` keywords of `nndoctor.audit` (label, group,
+    source, annotators, text, embeddings, task), with the same meaning and defaults.
+    """
+    unknown = [name for name in column_roles if name not in COLUMN_ROLES]
+    if unknown:
+        raise TypeError(f"load_audit_data() got an unexpected keyword argument {unknown[0]!r}")
+    label, group, source, annotators, text, embeddings, task = (
+        column_roles.get(name) for name in COLUMN_ROLES)
     pd = require("pandas")
     options = options or AuditOptions()
     notes: dict[str, Any] = {}
