@@ -174,6 +174,13 @@ class _Activation:
 
 
 class DynamicsMonitor:
+    """Bounded statistics of one model's training; see the module docstring for the events
+    it expects, what it costs and the measurements it returns.
+
+    Faults inside the monitor (in its entry points and hooks) are appended to `faults`
+    and never raised into the training script. `close()` removes every hook it added.
+    """
+
     def __init__(self, model: nn.Module, *, every: int = 10, faults: list[dict]) -> None:
         if int(every) < 1:
             raise ValueError(f"every must be a positive number of steps, got {every!r}")
@@ -218,7 +225,7 @@ class DynamicsMonitor:
     # ----------------------------------------------------------------- parameters
     def _refresh_params(self) -> None:
         owners = {}
-        for module_name, module in self.model.named_modules():
+        for module in self.model.modules():
             for leaf, param in module.named_parameters(recurse=False):
                 owners.setdefault(id(param), (module, leaf))
         self._params = []
