@@ -59,3 +59,11 @@ def test_a_slow_learner_still_falling_is_an_info_not_an_error():
     assert CannotOverfitBatch().check(overfit(slow), still_falling_share_min=0.5)[0].severity == "error"
     stuck = dict(slow, curve=[0.085, 0.05, 0.046, 0.0452, 0.045])
     assert CannotOverfitBatch().check(overfit(stuck))[0].severity == "error"
+
+
+def test_no_error_when_your_optimizer_memorises_what_adam_does_not():
+    # LBFGS fits a smooth 1-D curve in a few steps; Adam 1e-3 is still at 29% after 200.
+    lbfgs = run("batch", 0.0105, False, initial=0.2912, optimizer="LBFGS(lr=0.5)")
+    assert CannotOverfitBatch().check(overfit(lbfgs, run("batch", 0.2076, True, initial=0.2912))) == []
+    slow = run("batch", 0.2912 * 0.8, False, initial=0.2912, optimizer="LBFGS(lr=0.5)")  # yours: 20%
+    assert CannotOverfitBatch().check(overfit(slow, run("batch", 0.2076, True, initial=0.2912)))[0].severity == "error"
