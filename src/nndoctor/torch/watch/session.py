@@ -44,6 +44,9 @@ def active_session() -> Session | None:
 
 class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking, EvalPassTracking,
               SessionReporting):
+    """One watched run: the state every handler shares, install/uninstall of the hooks
+    and patches, and the contained call into a model's dynamics monitor."""
+
     def __init__(
         self,
         *,
