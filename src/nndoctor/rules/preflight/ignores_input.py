@@ -55,14 +55,16 @@ class IgnoresInput(Rule):
         improvement_min: float = 0.1,  # real inputs must close ≥10% of the gap between the zero-input loss and the floor
         judgeable_gap_min: float = 0.05,  # the zero-input loss must stay ≥5% of the initial distance above the floor
         target_rms_max: float = 10.0,  # beyond this, 50 Adam steps cannot fit the targets at all (cannot-overfit-batch says why)
-        # A model that ignores its input follows the zero-input copy step for step (bit for bit
-        # when the input is masked: a tail difference of exactly 0). A healthy fit on a batch
-        # whose inputs barely differ (16 neighbouring points of a 1-D curve, [-2, -1.76]) learns
-        # the input direction slowly: the zero-input copy settles on the mean within ~50 steps,
-        # while the real run is still falling at step 200. Measured on 96 such
-        # fits (4 seeds, Tanh/ReLU, width 32/64, noise 0.05/0.1, three windows): ≥0.9% of the
-        # gap in the last quarter; masked inputs: 0. 0.5% sits between the two.
-        slow_learner_tail_share: float = 0.005,  # real run's last-quarter fall beyond the zero copy's, as a share of the gap
+        # A model that ignores its input follows the zero-input copy step for step. A healthy
+        # fit on a batch whose inputs barely differ (16 neighbouring points of a 1-D curve,
+        # x in [-2, -1.76]) learns the input direction slowly: the zero-input copy settles on
+        # the mean within ~50 steps while the real run is still falling at step 200. Measured
+        # (last-quarter fall beyond the zero copy's, share of the gap) over 160 such healthy
+        # fits (12 seeds, Tanh/ReLU, width 32/64, noise 0.05/0.1, edge and centre windows):
+        # ≥ 0.9% in every one the level comparison alone would flag;
+        # masked, rounded-away, constant or 1e-6-scaled inputs (MLP, CNN) ≤ 5e-7. 0.1% leaves
+        # a factor 9 to the healthy side and 2000 to the broken one.
+        slow_learner_tail_share: float = 0.001,  # real run's last-quarter fall beyond the zero copy's, as a share of the gap
     ) -> list[Finding]:
         if (regression_target_rms(m) or 0.0) > target_rms_max:
             return []
