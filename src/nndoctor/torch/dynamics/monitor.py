@@ -251,6 +251,7 @@ class DynamicsMonitor:
             self._pending_losses.append((step, detached.float()))
             if len(self._pending_losses) >= 4 * self.every:
                 self._flush_losses()
+                self._batch.flush()
         if self._sampled(step) and self._walked_step != step:
             self._walked_step = step
             self._disarm_rms_hooks()
@@ -266,12 +267,15 @@ class DynamicsMonitor:
             self._locate_non_finite(step, "loss" if step == self._captured_step else "late loss")
 
     def _flush_losses(self) -> None:
+        """Queue the losses kept on the accelerator into the batch read (same host sync)."""
         if not self._pending_losses:
             return
         pending, self._pending_losses = self._pending_losses, []
-        values = torch.stack([t for _, t in pending]).tolist()
-        for (step, _), value in zip(pending, values):
-            self._record_loss(step, value)
+
+        def record(values: list[float]) -> None:
+            for (step, _), value in zip(pending, values):
+                self._record_loss(step, value)
+        self._batch.add(torch.stack([t for _, t in pending]), record)
 
     @_contained("dynamics monitor (eval loss)")
     def on_eval_loss(self, value: float, step: int) -> None:
@@ -344,9 +348,9 @@ class DynamicsMonitor:
             names = [p.name for p in chosen]
             self._batch.add(torch.stack([change, before_norms]),
                             lambda values: self._record_updates(step, names, values))
-        self._batch.flush()
         if not self._cpu_loss and self._sampled(step):
             self._flush_losses()
+        self._batch.flush()
         self._captured = None  # do not keep the batch alive longer than one step
         if self._sampled(step + 1):
             self._arm_rms_hooks()
@@ -498,8 +502,8 @@ class DynamicsMonitor:
 
     # ----------------------------------------------------------------- results
     def measurements(self) -> dict[str, Any]:
-        self._batch.flush()
         self._flush_losses()
+        self._batch.flush()
         if self._eval_pending:
             self._close_eval()
         activation_stats = {}
