@@ -12,6 +12,9 @@ from nndoctor.rules.dynamics._series import (
 )
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the monitor records an overflowed norm as this
+
+
 def timeline(series: Mapping[str, Any]) -> list[tuple[int, float]]:
     """The series in step order: every point if kept, else head + bucket maxima + recent."""
     if is_complete(series):
@@ -91,7 +94,8 @@ class ExplodingGradients(Rule):
             if improving and last <= recovered_factor * baseline:
                 return []
         layer, layer_growth = self._fastest_growing_layer(m.get("grad_norm_per_layer") or {}, step)
-        message = (f"the gradient norm reached {value:.3g} at step {step}, {value / baseline:.3g}x the "
+        shown = f"{value:.3g}" if value < FLOAT32_MAX else f"{FLOAT32_MAX:.3g} (float32 overflow)"
+        message = (f"the gradient norm reached {shown} at step {step}, {value / baseline:.3g}x the "
                    f"median {baseline:.3g} of the sampled steps before it (threshold {growth_factor:g}x)"
                    + (f"; it grew most in '{layer}'." if layer else "."))
         return [self.finding(message, step=step, where=layer, evidence={
