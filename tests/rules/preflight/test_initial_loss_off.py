@@ -34,3 +34,8 @@ def test_threshold_by_kind():
 
 def test_negative_loss_is_left_to_the_loss_input_rules():
     assert InitialLossOff().check(record(-1.5, loss="nll")) == []
+
+
+def test_regression_is_not_judged_from_below():
+    # A 1-D curve fit can start well below the target variance by chance.
+    assert InitialLossOff().check(record(0.258, loss="mse", expected=0.6, low=0.525)) == []

@@ -76,7 +76,12 @@ class InitialLossOff(Rule):
                 evidence=evidence, step=record.get("step"),
             )]
         # A negative cross-entropy/NLL is not a low loss but a wrong input (raw logits into
-        # NLLLoss): logits-to-probability-loss reports that, so no note here.
+        # NLLLoss): logits-to-probability-loss reports that, so no note here. Regression is
+        # not judged from below: a random untrained function of a smooth low-dimensional
+        # input can correlate with the target by chance (a 1-D curve fit starts at ~0.5×
+        # the target variance), so a low start there is no evidence of leaked labels.
+        if record.get("loss") in REGRESSION:
+            return []
         if low is not None and low > 0 and 0 <= value < low * ratio_low:
             evidence["ratio"] = value / low
             return [self.finding(
