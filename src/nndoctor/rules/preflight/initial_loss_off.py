@@ -27,7 +27,7 @@ class InitialLossOff(Rule):
         A first loss far above the expectation means the untrained model is already
         confidently wrong: the output layer is initialised too large, the outputs are
         scaled wrongly, or the loss receives something other than what you think. Training
-        then spends its first phase undoing the initialisation, or never recovers. A first
+        then spends its first phase undoing the initialisation, or never recovers. For classification, a first
         loss far below the range is expected for a pretrained model; for a fresh model it
         points at labels leaking into the inputs.
 
