@@ -184,8 +184,8 @@ def benchmark(name: str, steps: int, rounds: int, every: int, modes: list[str],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="mlp,cnn,transformer")
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per block")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved blocks per mode")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per block")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved blocks per mode (more, shorter blocks average out machine load)")
     parser.add_argument("--every", type=int, default=10, help="sampling period (nndoctor's default: 10)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: leave as is)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
