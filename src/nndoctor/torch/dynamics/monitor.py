@@ -241,17 +241,20 @@ class DynamicsMonitor:
     @_contained("dynamics monitor (loss)")
     def on_loss(self, loss: torch.Tensor, step: int) -> None:
         self._captured_step = step
-        detached = loss.detach()
-        if detached.numel() != 1:
-            detached = detached.float().mean()
-        if detached.device.type == "cpu":
-            self._record_loss(step, float(detached))
+        if loss.is_cpu and loss.numel() == 1:
+            self._record_loss(step, loss.item())  # every step: the cheapest read there is
         else:
-            self._cpu_loss = False
-            self._pending_losses.append((step, detached.float()))
-            if len(self._pending_losses) >= 4 * self.every:
-                self._flush_losses()
-                self._batch.flush()
+            detached = loss.detach()
+            if detached.numel() != 1:
+                detached = detached.float().mean()
+            if detached.is_cpu:
+                self._record_loss(step, float(detached))
+            else:
+                self._cpu_loss = False
+                self._pending_losses.append((step, detached.float()))
+                if len(self._pending_losses) >= 4 * self.every:
+                    self._flush_losses()
+                    self._batch.flush()
         if self._sampled(step) and self._walked_step != step:
             self._walked_step = step
             self._disarm_rms_hooks()
