@@ -35,3 +35,12 @@ def test_threshold():
     m = {"loss_series": series(TRAIN), "eval_loss_series": evals(base + [0.551, 0.56, 0.56])}
     assert Overfitting().check(m)
     assert Overfitting().check(m, patience_evals=4) == []
+
+
+
+def test_minimum_of_exactly_zero_does_not_crash():
+    # A diverged classifier with huge logits can give a float32 cross-entropy of exactly 0.
+    m = {"loss_series": series(TRAIN), "eval_loss_series": evals([1.2, 0.8, 0.0, 0.3, 0.4, 0.5])}
+    [finding] = Overfitting().check(m)
+    assert "up from exactly 0" in finding.message
+    assert finding.evidence["best_eval_loss"] == 0.0

@@ -76,9 +76,10 @@ class Overfitting(Rule):
             return []  # training loss not falling: not the overfitting pattern
         first = next(step for step, value in after if value >= limit)
         latest = tail[-1][1]
+        rise = f"{(latest - best) / abs(best):+.0%}" if best else "up from exactly 0"
         return [self.finding(
             f"validation loss rose to {latest:.3g} from its minimum {best:.3g} at step {best_step} "
-            f"({(latest - best) / abs(best):+.0%}; threshold +{rise_fraction:.0%}) while the "
+            f"({rise}; threshold +{rise_fraction:.0%}) while the "
             f"training loss fell from {train_then:.3g} to {train_now:.3g}.",
             step=first,
             evidence={"best_eval_loss": rounded(best), "best_eval_step": best_step,
