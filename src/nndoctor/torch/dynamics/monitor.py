@@ -234,9 +234,6 @@ class DynamicsMonitor:
             self._params.append(_Param(name, param, _classify(module, leaf, param), type(module).__name__, order))
         self._param_names = {id(p.param): p.name for p in self._params}
 
-    def _sampled(self, step: int) -> bool:
-        return step % self.every == 0
-
     # ----------------------------------------------------------------- events
     @_contained("dynamics monitor (loss)")
     def on_loss(self, loss: torch.Tensor, step: int) -> None:
@@ -255,7 +252,7 @@ class DynamicsMonitor:
                 if len(self._pending_losses) >= 4 * self.every:
                     self._flush_losses()
                     self._batch.flush()
-        if self._sampled(step) and self._walked_step != step:
+        if step % self.every == 0 and self._walked_step != step:  # `_sampled`, inlined (every step)
             self._walked_step = step
             self._disarm_rms_hooks()
             self._sample_activations(loss, step)
@@ -303,7 +300,7 @@ class DynamicsMonitor:
 
     @_contained("dynamics monitor (gradients)")
     def on_before_update(self, step: int) -> None:
-        if not self._sampled(step):
+        if step % self.every:  # not a sampled step (`_sampled`, inlined: every step)
             return
         self._samples += 1
         if self._samples % REFRESH_EVERY_SAMPLES == 0:
@@ -351,11 +348,12 @@ class DynamicsMonitor:
             names = [p.name for p in chosen]
             self._batch.add(torch.stack([change, before_norms]),
                             lambda values: self._record_updates(step, names, values))
-        if not self._cpu_loss and self._sampled(step):
+        if not self._cpu_loss and step % self.every == 0:
             self._flush_losses()
-        self._batch.flush()
+        if self._batch.tensors:
+            self._batch.flush()
         self._captured = None  # do not keep the batch alive longer than one step
-        if self._sampled(step + 1):
+        if (step + 1) % self.every == 0:
             self._arm_rms_hooks()
 
     # ----------------------------------------------------------------- recorders
@@ -480,7 +478,7 @@ class DynamicsMonitor:
         self._batch.add(means, record)
 
     # ----------------------------------------------------------------- non-finite
-    @_contained("dynamics monitor (input hook)")
+    # Not wrapped in `_contained`: it runs at every forward and cannot raise.
     def _capture_input(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if torch.is_grad_enabled():
             self._captured, self._captured_step = (args, kwargs), None

@@ -28,6 +28,8 @@ def patch_backward(session: Any) -> None:
         return _run_watched_backward(session, self, tensor_backward, self, *args, **kwargs)
 
     def autograd_backward_wrapper(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+        if session._in_backward:  # reached from inside the patched Tensor.backward
+            return autograd_backward(tensors, *args, **kwargs)
         first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
         return _run_watched_backward(session, first, autograd_backward, tensors, *args, **kwargs)
 
@@ -72,11 +74,13 @@ class BackwardTracking:
             if in_step:
                 self._backwards_in_step += 1
             else:
-                self._detect_manual_update()
+                if self._manual_pending:
+                    self._detect_manual_update()
                 self.stale.before_backward()
                 if self.step:
                     self.stale_checks += 1
-            self._flush_eval_losses()
+            if self._eval_count:
+                self._flush_eval_losses()
             if self._candidates:
                 self._adopt_candidates()
             if not in_step or self._backwards_in_step == 1:
@@ -98,11 +102,16 @@ class BackwardTracking:
             if self._discovery_handles and self._discovery_complete():
                 self._stop_discovery()
             for watched in self.models.values():
-                watched.tracker.after_backward(self.every)
-                if watched.manual and watched.forwarded and not self._step_depth:
+                tracker = watched.tracker
+                if len(tracker.got_grad) < len(tracker.params):
+                    tracker.after_backward(self.every)
+                else:  # every parameter has had a gradient: only the count moves
+                    tracker.backwards_seen += 1
+                if watched.forwarded and not self._step_depth and not watched.optimizer_ids:  # manual
                     self._prepare_manual_update(watched)
                 watched.forwarded = False
-            self.stale.after_backward()
+            if self.stale.suspects:
+                self.stale.after_backward()
             self._stepped_since_backward = False
             self._last_loss_call = None
             self._last_loss_output = None
@@ -117,10 +126,14 @@ class BackwardTracking:
         if loss.numel() != 1:
             return
         output = self._last_loss_output
-        if (output is not None and type(loss.grad_fn).__name__ == "MulBackward0"
+        if (output is not None and output is not loss and type(loss.grad_fn).__name__ == "MulBackward0"
                 and any(node is output.grad_fn for node, _ in loss.grad_fn.next_functions)):
             loss = output  # GradScaler's `scaler.scale(loss)`: the monitor wants the loss itself
-        forwarded = [w for w in self.models.values() if w.forwarded] or list(self.models.values())
+        models = self.models
+        if len(models) == 1:
+            forwarded = models.values()  # the common case, without building lists
+        else:
+            forwarded = [w for w in models.values() if w.forwarded] or list(models.values())
         for watched in forwarded:
             self._tell_monitor(watched, "on_loss", loss, self.step)
         if not self._initial_tried:

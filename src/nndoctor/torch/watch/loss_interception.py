@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from nndoctor.torch.loss_calls import LOSS_KINDS, describe_loss_call
 from nndoctor.torch.watch.faults import StopRun
 from nndoctor.torch.watch.losses import (
-    call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
+    SIZE_WARNING_KINDS, call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
 )
 
 MAX_LOSS_CALLS = 60
@@ -43,8 +43,11 @@ def unpatch_losses(originals: dict[str, Any]) -> None:
 
 
 def _wrap_loss(session: Any, original: Any, function_name: str, kind: str) -> Any:
+    # Without keyword arguments, only these kinds can warn (skips a call at every loss).
+    kind_may_warn = kind in SIZE_WARNING_KINDS or kind == "kl_div"
+
     def watched_loss(*args: Any, **kwargs: Any) -> Any:
-        if may_warn(kind, args, kwargs):
+        if (kind_may_warn or kwargs) and may_warn(kind, args, kwargs):
             output = call_relaying_warnings(original, args, kwargs, user_frame(sys._getframe(1)))
         else:
             output = original(*args, **kwargs)
@@ -80,7 +83,8 @@ class LossCallTracking:
             elif self.models:
                 self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
                 self._eval_count += 1
-            if self._describe_due(grad_mode):
+            if ((self._described[grad_mode] < FIRST_DESCRIBED_CALLS or self.step % (self.every * 10) == 0)
+                    and self._describe_due(grad_mode)):
                 record = describe_loss_call(kind, prediction, target, step=self.step)
                 if len(self.loss_calls) < MAX_LOSS_CALLS:
                     self.loss_calls.append(record)

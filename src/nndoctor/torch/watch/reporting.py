@@ -11,21 +11,24 @@ import time
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
 class SessionReporting:
     """Judging and reporting for `Session` (a mixin: it uses the session's state)."""
 
     def _maybe_judge(self) -> None:
-        if not self.judge.due():
+        judge = self.judge
+        # Judge.due() inlined: this runs twice per step.
+        if not judge.dirty and time.monotonic() - judge.last_time < JUDGE_INTERVAL_SECONDS:
             return
         report = None
         try:
-            report = self.judge.judge(self.measurements())
+            report = judge.judge(self.measurements())
         except Exception as error:  # noqa: BLE001
             self.faults.record("rule evaluation", error, self.step)
         if report is not None:
-            self.judge.announce(report)  # may raise StopRun (--stop-on)
+            judge.announce(report)  # may raise StopRun (--stop-on)
 
     def measurements(self) -> list[Measurements]:
         shared = Measurements()

@@ -26,7 +26,7 @@ from torch.optim import optimizer as optimizer_hooks
 
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
-from nndoctor.torch.watch.faults import FaultLog
+from nndoctor.torch.watch.faults import FaultLog, StopRun
 from nndoctor.torch.watch.judge import Judge
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
@@ -169,6 +169,13 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
     def _tell_monitor(self, watched: WatchedModel, event: str, *args: Any) -> None:
         """Call `watched.monitor.<event>(*args)`, contained, unless monitoring was disabled
         after repeated faults."""
-        if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
-            with self.faults.guard("dynamics monitor", self.step):
-                getattr(watched.monitor, event)(*args)
+        monitor = watched.monitor
+        if monitor is None or "dynamics monitor" in self.faults.disabled:
+            return
+        # Inline containment (no context manager): this runs three times per step.
+        try:
+            getattr(monitor, event)(*args)
+        except StopRun:
+            raise
+        except Exception as error:  # noqa: BLE001 — containment is the point
+            self.faults.record("dynamics monitor", error, self.step)

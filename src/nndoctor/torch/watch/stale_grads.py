@@ -65,12 +65,16 @@ class StaleGradTracker:
         return keys
 
     def before_backward(self) -> None:
-        for key, state in list(self.suspects.items()):
-            if not _same(self.params[key], state):
-                del self.suspects[key]  # reset (zero_grad) since the last backward
+        if self.suspects:
+            for key, state in list(self.suspects.items()):
+                if not _same(self.params[key], state):
+                    del self.suspects[key]  # reset (zero_grad) since the last backward
+        if not self.consumed:
+            return
         for key, state in self.consumed.items():
-            param = self.params[key]
-            if _same(param, state) and has_nonzero(param.grad):
+            grad = self.params[key].grad  # `_same` inlined: this runs at every backward
+            if (grad is not None and state[0]() is grad and grad._version == state[1]
+                    and has_nonzero(grad)):
                 self.suspects[key] = state
         self.consumed.clear()
 
@@ -85,7 +89,9 @@ class StaleGradTracker:
     def confirm(self, keys: list[int]) -> list[str]:
         """An update is about to consume the gradients of `keys`: the names of those that
         were accumulated onto a consumed gradient and not reset since."""
-        stale = []
+        stale: list[str] = []
+        if not self.suspects:  # the healthy case, at every update
+            return stale
         for key in keys:
             state = self.suspects.pop(key, None)
             # Identity only: clipping or unscaling between backward and step changes the
@@ -95,10 +101,11 @@ class StaleGradTracker:
         return stale
 
     def mark_consumed(self, keys: list[int]) -> None:
-        for key in keys:
-            state = _state(self.params[key])
-            if state is not None:
-                self.consumed[key] = state
+        params, consumed = self.params, self.consumed
+        for key in keys:  # `_state` inlined: this runs at every update
+            grad = params[key].grad
+            if grad is not None:
+                consumed[key] = (weakref.ref(grad), grad._version)
 
     def forget(self) -> None:
         self.consumed.clear()

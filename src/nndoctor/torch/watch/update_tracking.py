@@ -22,7 +22,8 @@ class UpdateTracking:
 
     def _optimizer_info(self, optimizer: torch.optim.Optimizer) -> OptimizerInfo:
         info = self.optimizers.get(id(optimizer))
-        count = OptimizerInfo.count_params(optimizer)
+        groups = optimizer.param_groups
+        count = len(groups[0]["params"]) if len(groups) == 1 else OptimizerInfo.count_params(optimizer)
         if (info is not None and info.ref() is optimizer and info.param_count == count
                 and info.models_version == self._models_version):
             return info
@@ -63,7 +64,7 @@ class UpdateTracking:
         self._backwards_in_step = 0
         try:
             info = self._current_info = self._optimizer_info(optimizer)
-            stale = self.stale.confirm(info.stale_keys)
+            stale = self.stale.confirm(info.stale_keys) if self.stale.suspects else None
             if stale:
                 self._record_stale(stale, info.name, len(info.stale_keys))
             if self.preflight_request is not None:
