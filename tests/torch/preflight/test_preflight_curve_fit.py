@@ -10,14 +10,6 @@ from nndoctor.torch.preflight.workbench import needs_closure
 MY_AREAS = ["code", "preflight"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def curve(seed=0):
     """sin(3x) plus noise on 256 sorted points of [-2, 2], as a curve-fitting script has them."""
     generator = torch.Generator().manual_seed(seed)

@@ -12,15 +12,6 @@ from preflight_tiny_models import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run(rule, model, batch, loss_fn=None, optimizer=None, **options):
     report = nndoctor.preflight(model, batch, loss_fn or nn.CrossEntropyLoss(), optimizer, select=[rule], **options)
     assert rule in report.checks_run, report.checks_skipped

@@ -10,14 +10,6 @@ from preflight_tiny_models import N, MLP, classification_batch, healthy_setups, 
 MY_AREAS = ["code", "preflight"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("setup", healthy_setups(), ids=lambda s: s[0])
 def test_healthy_setup_has_no_warnings(setup):
     name, model, batch, loss_fn, optimizer = setup

@@ -12,14 +12,6 @@ from nndoctor.torch.preflight.snapshot import StateSnapshot
 from preflight_tiny_models import CNN, MLP, TinyTransformer, classification_batch, image_batch, token_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def trained(model, batch, optimizer, steps=3):
     for _ in range(steps):
         optimizer.zero_grad()
