@@ -14,6 +14,19 @@ from nndoctor.core.rule import Measurements
 from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
+# Why a dynamics measurement can be absent, in words a user can act on.
+UNMEASURED_REASONS = {
+    "eval_loss_series": (
+        "no validation loss was seen: compute one with a torch loss under torch.no_grad(), "
+        "or call doctor.log(val_loss=...)"
+    ),
+    "activation_stats": (
+        "no ReLU, tanh or sigmoid activation was seen on the sampled steps "
+        "(the gates inside nn.LSTM/nn.GRU are not visible)"
+    ),
+}
+
+
 class SessionReporting:
     """Judging and reporting for `Session` (a mixin: it uses the session's state)."""
 
@@ -73,6 +86,9 @@ class SessionReporting:
             if watched.monitor is not None and self.faults.enabled("dynamics monitor"):
                 with self.faults.guard("dynamics monitor", self.step):
                     part.update(watched.monitor.measurements())
+            for name, reason in UNMEASURED_REASONS.items():
+                if name in part and part[name] is None:
+                    part.mark_unavailable(name, reason)
             parts.append(part)
         return parts
 
