@@ -6,7 +6,7 @@ import torch.nn.functional as F
 import nndoctor
 
 
-def test_missing_activations_are_explained():
+def test_missing_validation_loss_and_activations_are_explained():
     torch.manual_seed(0)
     model = nn.Linear(4, 1)  # no activation functions, no evaluation pass
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -18,3 +18,5 @@ def test_missing_activations_are_explained():
             optimizer.step()
     reasons = {s.rule: s.reason for s in doctor.report.checks_skipped}
     assert "ReLU, tanh or sigmoid" in reasons["dead-relu"]
+    # nndoctor's own computation of the expected initial loss is not a validation loss.
+    assert "doctor.log(val_loss=...)" in reasons["overfitting"]
