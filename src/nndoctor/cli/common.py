@@ -21,6 +21,10 @@ app = typer.Typer(
 )
 
 FAIL_ON_HELP = "Exit 1 on findings of this severity or worse: error or warning."
+# Selection as in ruff, the same in every command (see nndoctor.core.config).
+SELECT_HELP = "Only these rules or areas (comma-separated); replaces pyproject's select."
+EXTEND_SELECT_HELP = "Also these rules or areas (comma-separated), on top of select."
+IGNORE_HELP = "Skip these rules or areas (comma-separated); adds to pyproject's ignore."
 JSON_HELP = "Also write the report as JSON to this path."
 
 

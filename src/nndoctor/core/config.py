@@ -66,13 +66,24 @@ class Config:
         As in ruff: the command's `select` replaces the project's, `extend_select` and
         `ignore` add to it, and a name the command selects explicitly is no longer ignored by
         the project (the command line is the more specific wish)."""
-        select = [str(name) for name in select or []]
-        extend = [str(name) for name in extend_select or []]
+        select = rule_names(select, "select")
+        extend = rule_names(extend_select, "extend_select")
         chosen = [*(select or self.select), *self.extend_select, *extend]
         explicit = set(select) | set(extend)
         ignored = [name for name in self.ignore if name not in explicit]
-        ignored += [str(name) for name in ignore or []]
+        ignored += rule_names(ignore, "ignore")
         return (_unique(chosen) or None), (_unique(ignored) or None)
+
+
+def rule_names(value: Any, option: str) -> list[str]:
+    """`select=`/`ignore=` of a command or API: None, "a,b" or a list of names."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise UsageError(f"{option} takes rule ids or areas, as a list of strings or 'a,b', got {value!r}")
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from nndoctor.core.config import load_config
+from nndoctor.core.config import check_thresholds, load_config
 from nndoctor.core.engine import internal_error_finding, run_rules
 from nndoctor.core.errors import UsageError
 from nndoctor.core.registry import load_rules
@@ -83,6 +83,7 @@ def audit(
     task: str | None = None,
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> Report:
@@ -98,7 +99,8 @@ def audit(
     * `text`: text column(s), checked for near-duplicates with MinHash.
     * `embeddings`: per-sample embeddings, `{"train": array, "val": array, ...}`.
     * `task`: "classification" or "regression" (inferred from the labels if omitted).
-    * `select` / `ignore`: rule ids or the area "data"; `thresholds`: {rule: {name: value}}.
+    * `select` / `ignore` / `extend_select`: rule ids or the area "data" (`select` replaces
+      pyproject's select, the others add to pyproject's lists); `thresholds`: {rule: {name: value}}.
     * `**options`: caps and knobs of `AuditOptions` (e.g. `model_sample_cap=20_000`).
 
     Returns a Report; `report.context` records the split sizes and any sampling applied.
@@ -107,10 +109,9 @@ def audit(
     audit_options = make_options(options)
     config = load_config()
     registry = load_rules()
-    rules = registry.select(
-        areas=["data"], select=list(select or config.select) or None,
-        ignore=[*(ignore or []), *config.ignore] or None,
-    )
+    check_thresholds(thresholds, registry)
+    chosen, ignored = config.rule_selection(select, ignore, extend_select)
+    rules = registry.select(areas=["data"], select=chosen, ignore=ignored)
     from nndoctor.data.load import load_audit_data
 
     data = load_audit_data(

@@ -46,8 +46,8 @@ class Doctor:
             config = load_config()
             options = dict(self._options)
             options["thresholds"] = config.merged_thresholds(options["thresholds"])
-            options["select"] = options["select"] or config.select
-            options["ignore"] = options["ignore"] or config.ignore
+            # As everywhere: select= replaces pyproject's select, ignore= adds to its ignore.
+            options["select"], options["ignore"] = config.rule_selection(options["select"], options["ignore"])
             self._session = Session(discover=self._model is None, command="watch", **options)
             self._session.install()
             self._owns_session = True
