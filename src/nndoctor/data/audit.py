@@ -120,7 +120,8 @@ def audit(
         embeddings=embeddings, task=task, options=audit_options,
     )
     require("sklearn")
-    needed = {name for rule in rules for name in rule.requires}
+    # `reads`: measurements a rule uses when present (label-issues reads feature_leakage).
+    needed = {name for rule in rules for name in (*rule.requires, *getattr(rule, "reads", ()))}
     m = run_measures(data, audit_options, needed)
     report = Report(command="audit")
     run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
