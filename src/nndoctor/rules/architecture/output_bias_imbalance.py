@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -74,8 +75,8 @@ class OutputBiasImbalance(Rule):
         if gap is None or gap < gap_nats_min:
             return []
         return [self.finding(
-            f"output layer '{layer['name']}' ({layer.get('kind', 'layer')}) {detail}, a gap of {gap:.2g} nats "
-            f"(threshold {gap_nats_min:g}).",
+            f"output layer '{layer['name']}' ({layer.get('kind', 'layer')}) {detail}, a gap of {num(gap, 2)} nats "
+            f"(threshold {num(gap_nats_min)}).",
             severity="warning" if gap >= gap_nats_warning else "info",
             where=layer["name"], evidence={**evidence, "gap_nats": gap},
         )]
@@ -88,8 +89,8 @@ class OutputBiasImbalance(Rule):
         unit = gaps.index(max(gaps))
         mean, std, out = (targets[k][unit] for k in ("target_mean", "target_std", "output_mean"))
         return [self.finding(
-            f"regression targets average {mean:.4g} (std {std:.3g}) but the untrained output "
-            f"'{layer['name']}' averages {out:.3g}: {max(gaps):.3g} target stds away (threshold {gap_min:g}).",
+            f"regression targets average {num(mean, 4)} (std {num(std)}) but the untrained output "
+            f"'{layer['name']}' averages {num(out)}: {num(max(gaps))} target stds away (threshold {num(gap_min)}).",
             severity="warning" if max(gaps) >= gap_warning else "info",
             where=layer["name"],
             evidence={"target_mean": mean, "target_std": std, "output_mean": out, "gap_std": max(gaps),
@@ -111,7 +112,7 @@ def _binary_gap(bias: list[float], n: int, positives: list[int], z_min: float):
         return None, "", {}
     gap, unit, b, prior, pos = worst
     which = f" unit {unit}" if len(bias) > 1 else ""
-    detail = f"has bias{which} {b:.2g} but the targets' log prior log(pos/neg) is {prior:.2g} ({pos} of {n} positive)"
+    detail = f"has bias{which} {num(b, 2)} but the targets' log prior log(pos/neg) is {num(prior, 2)} ({pos} of {n} positive)"
     return gap, detail, {"bias": b, "log_prior": prior, "positives": pos, "n": n, "unit": unit}
 
 
@@ -135,7 +136,7 @@ def _class_gap(bias: list[float], counts: list[int], z_min: float):
     centered_bias = {k: bias[k] - mean_bias for k in seen}
     gaps = {k: abs(centered_bias[k] - centered_prior[k]) for k in seen}
     worst = max(gaps, key=gaps.get)
-    detail = (f"has centered bias {centered_bias[worst]:.2g} for class {worst} but its centered log "
-              f"frequency is {centered_prior[worst]:.2g} ({counts[worst]} of {n} samples)")
+    detail = (f"has centered bias {num(centered_bias[worst], 2)} for class {worst} but its centered log "
+              f"frequency is {num(centered_prior[worst], 2)} ({counts[worst]} of {n} samples)")
     return gaps[worst], detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
                                "imbalance_z": z}

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.param_status_helpers import names_text, numel
@@ -68,7 +69,7 @@ class ParamsNotUpdated(Rule):
         reason = (f"; {len(outside)} of them are not in the optimizer" if outside
                   else "; all are in the optimizer, so check their param group's lr")
         return [self.finding(
-            f"{len(stale)} parameters ({names_text(stale)}; {numel(stale):,} values) had non-zero gradients but did "
+            f"{len(stale)} parameters ({names_text(stale)}; {count(numel(stale))} values) had non-zero gradients but did "
             f"not change in the optimizer step (threshold: {unchanged_values_min} value){reason}.",
             where=[p["name"] for p in stale],
             evidence={"not_updated": [p["name"] for p in stale], "not_in_optimizer": [p["name"] for p in outside],
