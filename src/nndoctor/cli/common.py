@@ -78,10 +78,13 @@ def run_cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        # click's own usage errors (typer may vendor click, so recognise them by shape).
-        show = getattr(error, "show", None)
-        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
-            show()
+        # click's own usage errors (typer may vendor click, so recognise them by shape),
+        # in one line like every other usage error, with where to look for help.
+        message = getattr(error, "format_message", None)
+        if callable(message) and isinstance(getattr(error, "exit_code", None), int):
+            context = getattr(error, "ctx", None)
+            command = getattr(context, "command_path", None) or "nndoctor"
+            print(f"nndoctor: error: {' '.join(message().split())} (see `{command} --help`)", file=sys.stderr)
             return EXIT_CANNOT_JUDGE
         if type(error).__name__ == "Abort":
             return 130

@@ -8,6 +8,7 @@ from typing import Any
 
 from nndoctor.core.errors import UsageError
 from nndoctor.core.finding import SEVERITIES, Finding
+from nndoctor.core.plain import to_plain
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_JUDGE = 0, 1, 2
 
@@ -100,7 +101,8 @@ class Report:
             "checks_run": list(self.checks_run),
             "checks_skipped": [s.to_dict() for s in self.checks_skipped],
             "summary": {sev: len(self.by_severity(sev)) for sev in SEVERITIES},
-            "context": self.context,
+            # Plain JSON types: a NaN or an array in the context must not make the report unwritable.
+            "context": to_plain(self.context),
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -140,7 +142,7 @@ class Report:
             findings=parsed,
             checks_run=_list_of(data, "checks_run", str),
             checks_skipped=skipped,
-            context=dict(context),
+            context=to_plain(dict(context)),
             nndoctor_version=str(version),
         )
 

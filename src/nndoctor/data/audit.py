@@ -33,7 +33,27 @@ def make_options(options: Mapping[str, Any]) -> AuditOptions:
         raise UsageError(
             f"unknown audit option(s) {', '.join(unknown)}; the options are: {', '.join(AuditOptions.names())}"
         )
+    for name, value in options.items():
+        _check_option(name, value)
     return AuditOptions(**options)
+
+
+# The smallest sensible value of the whole-number options (caps and counts: at least 1).
+OPTION_MINIMUM = {"seed": None, "cv_folds": 2, "max_listed_rows": 0}
+
+
+def _check_option(name: str, value: Any) -> None:
+    if name == "assumed_accuracy":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 < value < 1):
+            raise UsageError(f"assumed_accuracy takes a number between 0 and 1, got {value!r}")
+        return
+    if name == "max_rows" and value is None:
+        return
+    minimum = OPTION_MINIMUM.get(name, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        floor = "" if minimum is None else f" of at least {minimum}"
+        raise UsageError(f"{name} takes a whole number{floor}, got {value!r}")
 
 
 def measure_modules() -> list[Any]:

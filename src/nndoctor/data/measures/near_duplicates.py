@@ -74,7 +74,7 @@ def _vectors(data: AuditData, split: Split, options: AuditOptions) -> np.ndarray
         numeric = [c for c in train.select_dtypes(include=["number", "bool"]).columns
                    if train[c].nunique(dropna=True) > 1]
         usable = len(numeric) >= MIN_NUMERIC_COLUMNS and len(numeric) * 2 >= len(content)
-        values = train[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if usable else None
+        values = _as_float(train[numeric]) if usable else None
         if values is not None:
             mean, std = np.nanmean(values, axis=0), feature_scale(values)
             projection = None
@@ -88,11 +88,24 @@ def _vectors(data: AuditData, split: Split, options: AuditOptions) -> np.ndarray
     if spec is None:
         return None
     numeric, mean, std, projection = spec
-    values = split.features[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = _as_float(split.features[numeric])
     values = np.nan_to_num((values - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
     if projection is not None:
         values = values @ projection
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _as_float(frame: Any) -> np.ndarray:
+    """Numbers as float64, NaN for anything that is not one (another split may hold text, or
+    integers beyond float range, in a column that is numeric in train)."""
+    import pandas as pd
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        columns = [pd.to_numeric(frame.iloc[:, i], errors="coerce") for i in range(frame.shape[1])]
+        values = np.column_stack([c.to_numpy(dtype=np.float64, na_value=np.nan) for c in columns]) \
+            if columns else np.zeros((len(frame), 0))
+    values[~np.isfinite(values)] = np.nan
+    return values
 
 
 def feature_scale(values: np.ndarray) -> np.ndarray:
