@@ -89,7 +89,8 @@ class Report:
         worst_allowed = SEVERITIES.index(fail_on)
         if any(f.rank <= worst_allowed for f in self.findings):
             return EXIT_FINDINGS
-        if not self.checks_run:
+        # internal-error judges nndoctor itself, not the user's work: alone, nothing was judged.
+        if not [rule for rule in self.checks_run if rule != "internal-error"]:
             return EXIT_CANNOT_JUDGE
         return EXIT_CLEAN
 
