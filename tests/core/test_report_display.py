@@ -55,3 +55,13 @@ def test_jupyter_html_is_escaped_and_scoped():
 def test_interrupted_runs_say_so():
     interrupted = Report(command="run", checks_run=["dead-relu"], context={"interrupted": True, "steps_observed": 7})
     assert "The run was interrupted at step 7" in str(interrupted)
+
+
+def test_nothing_judged_is_not_called_no_problems():
+    skipped = Report(command="run", checks_run=["internal-error"],
+                     checks_skipped=[SkippedCheck("dead-relu", "no training step was seen")])
+    assert "Nothing could be judged" in str(skipped) and "No problems found" not in str(skipped)
+    assert skipped.exit_code() == 2
+    from nndoctor.report.html import render_html
+
+    assert "Nothing could be judged" in render_html(skipped)

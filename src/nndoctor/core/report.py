@@ -82,6 +82,10 @@ class Report:
     def rules_found(self) -> set[str]:
         return {f.rule for f in self.findings}
 
+    def judged(self) -> bool:
+        """Whether any check of the user's work ran (internal-error judges nndoctor itself)."""
+        return any(rule != "internal-error" for rule in self.checks_run)
+
     def exit_code(self, fail_on: str = "error") -> int:
         """0 nothing at or above `fail_on`, 1 something is, 2 nothing could be judged."""
         if fail_on not in SEVERITIES[:2]:
@@ -89,8 +93,7 @@ class Report:
         worst_allowed = SEVERITIES.index(fail_on)
         if any(f.rank <= worst_allowed for f in self.findings):
             return EXIT_FINDINGS
-        # internal-error judges nndoctor itself, not the user's work: alone, nothing was judged.
-        if not [rule for rule in self.checks_run if rule != "internal-error"]:
+        if not self.judged():
             return EXIT_CANNOT_JUDGE
         return EXIT_CLEAN
 

@@ -116,7 +116,10 @@ def report_renderables(report: Report, *, verbose: bool = False) -> list[Rendera
         for finding in findings:
             parts.extend(finding_renderables(finding))
             parts.append(Text(""))
-    if not report.findings:
+    if not report.findings and not report.judged():
+        parts.append(Text.assemble(("Nothing could be judged", "bold yellow"),
+                                   ": every check was skipped, for the reasons below.\n"))
+    elif not report.findings:
         parts.append(Text.assemble(("No problems found", "bold green"), " by the checks that ran.\n"))
     parts.extend(footer_renderables(report, verbose=verbose))
     return parts
