@@ -29,7 +29,9 @@ JUDGE_INTERVAL_SECONDS = 2.0
 # every report: `nndoctor run --preflight` runs them on the first step.
 RUN_CODE_MEASUREMENTS = {
     "loss_calls", "parameter_status", "steps_observed", "stale_grad_updates",
-    "no_grad_forwards", "initial_loss", "internal_faults",
+    "no_grad_forwards", "initial_loss", "internal_faults", "train_mode_steps", "step_order",
+    "accumulation", "optimizer_groups", "optimizer_coverage", "input_stats", "chance_loss",
+    "initial_eval_loss",
 }
 
 

@@ -84,6 +84,9 @@ class ModelDiscovery:
                     session.faults.record("manual update check", error, session.step)
             if torch.is_grad_enabled():
                 watched.forwarded = True
+                watched.forward_at = session.step
+                watched.forward_in_eval = not module.training
+                session.iterations._forwards += 1  # IterationFacts.training_forward, inlined
                 if session.preflight_request is not None:
                     watched.last_inputs = (args, kwargs)
             else:
@@ -118,7 +121,9 @@ class ModelDiscovery:
             if not params or all(id(p) in self.param_owner for p in params):
                 continue
             watched = self.add_model(module)
-            watched.forwarded = True
+            watched.forwarded = True  # its forward ran before its hook existed
+            watched.forward_at = self.step
+            watched.forward_in_eval = not module.training
             inputs = self._candidate_inputs.get(key)
             if inputs is not None:
                 watched.last_inputs = inputs

@@ -11,6 +11,7 @@ import time
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.torch.watch.iteration import train_mode_record
 from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
@@ -70,10 +71,13 @@ class SessionReporting:
         else:
             shared.mark_unavailable(
                 "initial_loss", "the first training loss was not one call of a recognised torch loss function")
+        self._iteration_measurements(shared)
         if not self.models:
-            for name in ("parameter_status",):
+            for name in ("parameter_status", "train_mode_steps", "optimizer_coverage"):
                 shared.mark_unavailable(name, "no nn.Module received gradients from a training loss")
             return [shared]
+        shared["train_mode_steps"] = [train_mode_record(w) for w in self.models.values()]
+        shared["optimizer_coverage"] = self._optimizer_coverage()
         parts = []
         prefix = len(self.models) > 1
         for index, watched in enumerate(self.models.values()):
@@ -91,6 +95,40 @@ class SessionReporting:
                     part.mark_unavailable(name, reason)
             parts.append(part)
         return parts
+
+    def _iteration_measurements(self, shared: Measurements) -> None:
+        """What the order of forwards, backwards and updates showed, and each param group."""
+        iterations = self.iterations
+        if iterations.iterations:
+            shared["step_order"] = iterations.step_order()
+        else:
+            shared.mark_unavailable("step_order", "no training backward outside optimizer.step(closure) was seen")
+        if iterations.steps:
+            shared["accumulation"] = iterations.accumulation()
+        else:
+            shared.mark_unavailable("accumulation", "no optimizer step outside a closure was seen")
+        groups = [facts.as_measurement() for info in self.optimizers.values() if info.steps
+                  for facts in info.groups.groups]
+        if groups:
+            shared["optimizer_groups"] = groups
+        else:
+            shared.mark_unavailable("optimizer_groups", "no optimizer step was seen")
+
+    def _optimizer_coverage(self) -> dict:
+        owned = self._optimizer_param_ids()
+        models = []
+        for watched in self.models.values():
+            params = watched.tracker.params
+            models.append({
+                "model": watched.label, "parameters": len(params),
+                "values": int(sum(p.numel() for p in params)),
+                "got_grad": bool(watched.tracker.got_grad),
+                "in_any_optimizer": sum(1 for p in params if id(p) in owned),
+                "manual_updates": watched.manual_updates,
+            })
+        optimizers = [{"name": info.name, "param_count": info.param_count, "steps": info.steps}
+                      for info in self.optimizers.values()]
+        return {"optimizer_steps": self.optimizer_steps, "optimizers": optimizers, "models": models}
 
     def _optimizer_param_ids(self) -> set[int]:
         ids: set[int] = set()

@@ -27,6 +27,7 @@ from torch.optim import optimizer as optimizer_hooks
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
 from nndoctor.torch.watch.faults import FaultLog, StopRun
+from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.judge import Judge
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
@@ -68,6 +69,8 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
                            stop_on=stop_on, stream=stream, command=command)
         self.faults = FaultLog()
         self.step = 0
+        self.optimizer_steps = 0
+        self.iterations = IterationFacts()
         self.models: dict[int, WatchedModel] = {}
         self.param_owner: dict[int, WatchedModel] = {}
         self.optimizers: dict[int, OptimizerInfo] = {}
@@ -88,6 +91,10 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._in_backward = False
         self._in_loss = False
         self._step_depth = 0
+        self._in_closure_step = False
+        self._closure_calls = 0
+        self._closure_backward_checked = False
+        self._last_loss_reduction: str | None = None
         self._current_info: OptimizerInfo | None = None
         self._backwards_in_step = 0
         self._stepped_since_backward = False

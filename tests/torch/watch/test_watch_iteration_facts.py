@@ -1,0 +1,184 @@
+"""What the session measures about the shape of each iteration, on real tiny loops:
+closures (Lightning's automatic optimization, LBFGS), steps at lr = 0 (warm-up), the order
+of forward/step/backward, the model's mode while training, accumulation, an optimizer
+that owns none of the model, and updates too small for float32."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import nndoctor
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def model(dropout=0.0):
+    torch.manual_seed(0)
+    layers = [nn.Linear(10, 32), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers, nn.Linear(32, 3))
+
+
+def batches(n=12, size=16):
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(n):
+        x = torch.randn(size, 10, generator=generator)
+        yield x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+
+
+def watched(loop, net, optimizer):
+    with nndoctor.watch(live=False) as doctor:
+        loop(net, optimizer)
+        measured = doctor._session.measurements()[0]
+    return doctor.report, measured
+
+
+def problems(report):
+    return sorted({f.rule for f in report.findings if f.severity in ("error", "warning")})
+
+
+def closure_loop(zero_grad=True):
+    def loop(net, optimizer):
+        for x, y in batches():
+            def closure():
+                if zero_grad:
+                    optimizer.zero_grad()
+                loss = F.cross_entropy(net(x), y)
+                loss.backward()
+                return loss
+            optimizer.step(closure)
+    return loop
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: torch.optim.Adam(p, lr=1e-2),
+    lambda p: torch.optim.AdamW(p, lr=1e-2),
+    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=4),
+])
+def test_step_with_closure_is_clean_and_checked(make):
+    net = model()
+    report, measured = watched(closure_loop(), net, make(net.parameters()))
+    assert problems(report) == []
+    assert "missing-zero-grad" in report.checks_run
+    assert all(row["changed"] for row in measured["parameter_status"])
+
+
+@pytest.mark.parametrize("make", [lambda p: torch.optim.Adam(p, lr=1e-2),
+                                  lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=4)])
+def test_closure_without_zero_grad_is_missing_zero_grad(make):
+    net = model()
+    report, _ = watched(closure_loop(zero_grad=False), net, make(net.parameters()))
+    assert "missing-zero-grad" in problems(report)
+
+
+def plain_loop(*, schedule=None, order="normal", eval_mode=False, accumulate=1, divide=True, clip=None):
+    def loop(net, optimizer):
+        scheduler = schedule(optimizer) if schedule else None
+        if eval_mode:
+            net.eval()
+        for index, (x, y) in enumerate(batches(24)):
+            if order == "step-first":
+                optimizer.zero_grad()
+                loss = F.cross_entropy(net(x), y)
+                optimizer.step()
+                loss.backward()
+                continue
+            loss = F.cross_entropy(net(x), y)
+            (loss / accumulate if divide else loss).backward()
+            if (index + 1) % accumulate:
+                continue
+            if clip is not None:
+                nn.utils.clip_grad_norm_(net.parameters(), clip)
+            optimizer.step()
+            optimizer.zero_grad()
+            if scheduler is not None:
+                scheduler.step()
+    return loop
+
+
+def test_warm_up_from_lr_zero_is_not_a_stuck_parameter():
+    net = model()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    warm_up = lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / 5))  # noqa: E731
+    report, measured = watched(plain_loop(schedule=warm_up), net, optimizer)
+    assert problems(report) == []
+    rows = measured["parameter_status"]
+    assert all(row["changed"] for row in rows)
+    assert all(row["zero_lr_updates"] == 1 for row in rows)
+    group = measured["optimizer_groups"][0]
+    assert group["lr_first"] == 0.0 and group["zero_lr_steps"] == 1 and group["steps"] == 24
+
+
+def test_group_at_lr_zero_is_never_compared():
+    net = model()
+    optimizer = torch.optim.SGD([{"params": net[0].parameters(), "lr": 0.0},
+                                 {"params": net[2].parameters(), "lr": 0.1}])
+    _, measured = watched(plain_loop(), net, optimizer)
+    rows = {row["name"]: row for row in measured["parameter_status"]}
+    assert rows["0.weight"]["changed"] is None and rows["0.weight"]["zero_lr_updates"] >= 3
+    assert rows["2.weight"]["changed"] is True
+
+
+def test_step_before_backward_is_seen_in_the_order_of_events():
+    net = model()
+    _, measured = watched(plain_loop(order="step-first"), net, torch.optim.SGD(net.parameters(), lr=0.1))
+    order = measured["step_order"]
+    assert order["update_between_forward_and_backward"] >= order["iterations"] - 1 >= 20
+    assert any(row["grad_none_at_step"] for row in measured["parameter_status"])
+
+
+def test_normal_order_has_no_update_between_forward_and_backward():
+    net = model()
+    _, measured = watched(plain_loop(accumulate=3), net, torch.optim.SGD(net.parameters(), lr=0.1))
+    assert measured["step_order"]["update_between_forward_and_backward"] == 0
+    assert measured["accumulation"]["averaged_steps"] == 8
+    assert measured["accumulation"]["unaveraged_steps"] == 0
+
+
+def test_accumulation_without_division_is_counted_with_gradient_probe():
+    net = model()
+    _, measured = watched(plain_loop(accumulate=4, divide=False), net, torch.optim.SGD(net.parameters(), lr=0.1))
+    accumulation = measured["accumulation"]
+    assert accumulation["unaveraged_steps"] >= 5 and accumulation["backwards_per_step"] == 4
+    assert accumulation["adaptive"] is False
+    ratio = accumulation["grad_norm_at_step"] / accumulation["grad_norm_first_backward"]
+    assert 1.5 < ratio < 4.5
+
+
+def test_training_in_eval_mode_is_counted_per_model():
+    net = model(dropout=0.3)
+    _, measured = watched(plain_loop(eval_mode=True), net, torch.optim.SGD(net.parameters(), lr=0.1))
+    record = measured["train_mode_steps"][0]
+    assert record["steps_in_eval_mode"] == record["training_steps"] == 24
+    assert record["first_step"] == 0 and record["mode_modules_in_eval"] == ["2 (Dropout)"]
+    assert record["kinds"] == ["dropout"]
+
+
+def test_optimizer_over_a_stale_copy_owns_none_of_the_model():
+    net = model()
+    optimizer = torch.optim.SGD(copy.deepcopy(net).parameters(), lr=0.1)
+    _, measured = watched(plain_loop(), net, optimizer)
+    coverage = measured["optimizer_coverage"]
+    assert coverage["optimizer_steps"] == 24
+    assert coverage["models"][0]["in_any_optimizer"] == 0 and coverage["models"][0]["got_grad"]
+
+
+def test_update_below_float32_resolution_keeps_the_explaining_numbers():
+    net = model()
+    _, measured = watched(plain_loop(clip=1e-9), net, torch.optim.SGD(net.parameters(), lr=0.01))
+    unchanged = [row for row in measured["parameter_status"] if row["changed"] is False]
+    assert unchanged, "a 1e-9 gradient norm leaves float32 weights unchanged"
+    row = unchanged[0]
+    assert row["checked_updates"] >= 2 and row["lr"] == 0.01
+    assert row["grad_abs_max"] < 1e-8 < row["grad_abs_max_after_backward"]
+    assert row["value_abs_max"] > 0.01
