@@ -38,8 +38,7 @@ def batches(n=12, size=16):
 def watched(loop, net, optimizer):
     with nndoctor.watch(live=False) as doctor:
         loop(net, optimizer)
-        measured = doctor._session.measurements()[0]
-    return doctor.report, measured
+    return doctor.report, doctor._session.measurements()[0]  # as the final judgement saw them
 
 
 def problems(report):
@@ -182,3 +181,103 @@ def test_update_below_float32_resolution_keeps_the_explaining_numbers():
     assert row["checked_updates"] >= 2 and row["lr"] == 0.01
     assert row["grad_abs_max"] < 1e-8 < row["grad_abs_max_after_backward"]
     assert row["value_abs_max"] > 0.01
+
+
+def test_first_training_batches_are_described_for_their_scale():
+    net = model()
+
+    def loop(net, optimizer):
+        for x, y in batches(6):
+            x = x * torch.tensor([1e-3, 1, 1, 1, 1, 1, 1, 1, 1, 1e4])
+            optimizer.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            optimizer.step()
+    _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=1e-3))
+    stats = measured["input_stats"]
+    assert 1 <= len(stats) <= 3 and stats[0]["feature_axis"] == 1 and stats[0]["feature_count"] == 10
+    low, _, _, _, high = stats[0]["feature_std_quantiles"]
+    assert high / low > 1e6 and stats[0]["largest_features"][0][0] == 9
+
+
+def test_chance_level_comes_from_the_label_histogram():
+    net = model()
+    _, measured = watched(plain_loop(), net, torch.optim.SGD(net.parameters(), lr=0.1))
+    chance = measured["chance_loss"]
+    # labels 0/1/2 with probabilities 1/4, 1/2, 1/4: entropy 1.5 ln 2
+    assert chance["loss"] == "cross_entropy" and chance["batches"] == 20 and chance["n_classes"] == 3
+    assert abs(chance["value"] - 1.5 * 0.6931) < 0.05
+
+
+def test_validation_loss_outside_no_grad_on_an_eval_model_is_a_validation_loss():
+    net = model(dropout=0.2)
+    x_val, y_val = next(batches(1, size=64))
+
+    def loop(net, optimizer):
+        for epoch in range(3):
+            net.train()
+            for x, y in batches(8):
+                optimizer.zero_grad()
+                F.cross_entropy(net(x), y).backward()
+                optimizer.step()
+            net.eval()
+            F.cross_entropy(net(x_val), y_val).item()  # forgot torch.no_grad(): still a validation loss
+    report, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=0.1))
+    assert measured["eval_loss_series"]["count"] == 3
+    assert measured["train_mode_steps"][0]["steps_in_eval_mode"] == 0
+    assert problems(report) == []
+
+
+def test_first_evaluation_before_training_is_recorded_against_its_expectation():
+    net = model()
+    x_val, y_val = next(batches(1, size=64))
+
+    def loop(net, optimizer):
+        with torch.no_grad():
+            F.cross_entropy(net(x_val) * 1000, y_val)
+        plain_loop()(net, optimizer)
+    _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=0.1))
+    record = measured["initial_eval_loss"]
+    assert record["phase"] == "evaluation" and record["before_training"]
+    assert record["value"] > 20 * record["expected"]
+
+
+class FunctionalDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.head = nn.Linear(10, 32), nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.head(F.dropout(torch.relu(self.body(x)), 0.3, training=True))
+
+
+def test_functional_dropout_left_on_in_evaluation_is_noted_on_the_pass():
+    torch.manual_seed(0)
+    net = FunctionalDropout()
+    x_val, y_val = next(batches(1, size=64))
+
+    def loop(net, optimizer):
+        plain_loop()(net, optimizer)
+        net.eval()
+        with torch.no_grad():
+            F.cross_entropy(net(x_val), y_val)
+    _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=0.1))
+    record = measured["no_grad_forwards"][-1]
+    assert record["model_in_eval_mode"] is True
+    assert record["functional_dropout"] == [{"function": "dropout", "p": 0.3, "calls": 1}]
+
+
+def test_dropout_modules_and_attention_in_eval_mode_are_not_functional_dropout():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.Dropout(0.3), nn.Linear(16, 3))
+    encoder = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.2, batch_first=True)
+    x_val, y_val = next(batches(1, size=64))
+
+    def loop(net, optimizer):
+        plain_loop()(net, optimizer)
+        net.eval()
+        encoder.train()  # attention dropout in a module that is not in eval mode: the module check's job
+        with torch.no_grad():
+            F.cross_entropy(net(x_val), y_val)
+            encoder(torch.randn(2, 5, 16))
+    _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=0.1))
+    assert all(not r["functional_dropout"] for r in measured["no_grad_forwards"])

@@ -119,6 +119,8 @@ class BackwardTracking:
         try:
             self.backwards += 1
             self.iterations.after_first_backward()
+            if self._eval_mode_losses:
+                self._settle_eval_mode_losses()
             if self._provisional:
                 self._confirm_adopted()
             if self._discovery_handles and self._discovery_complete():

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.modules import module as module_hooks
 
 from nndoctor.torch.watch.faults import StopRun
+from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input
 from nndoctor.torch.watch.models import WatchedModel
 from nndoctor.torch.watch.params import ParameterTracker
 
@@ -86,7 +87,9 @@ class ModelDiscovery:
                 watched.forwarded = True
                 watched.forward_at = session.step
                 watched.forward_in_eval = not module.training
-                session.iterations._forwards += 1  # IterationFacts.training_forward, inlined
+                session.iterations._forwards += 1  # training forwards since the last update
+                if watched.inputs_described < DESCRIBED_BATCHES:
+                    session._describe_input(watched, args, kwargs)
                 if session.preflight_request is not None:
                     watched.last_inputs = (args, kwargs)
             else:
@@ -99,6 +102,17 @@ class ModelDiscovery:
             return None
 
         return hook
+
+    def _describe_input(self, watched: WatchedModel, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        watched.inputs_described += 1
+        try:
+            record = describe_input(args, kwargs, model=watched.label, step=self.step)
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("input description", error, self.step)
+            return
+        if record is not None:
+            self.input_stats.append(record)
+            self.judge.dirty = True
 
     def _on_any_forward_pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if self._depth == 0 and not self.suspended and torch.is_grad_enabled():

@@ -41,6 +41,7 @@ class WatchedModel:
     eval_mode_longest: int = 0
     eval_mode_modules: list[str] = field(default_factory=list)
     manual_updates: int = 0
+    inputs_described: int = 0
     _mode_modules: list[tuple[str, nn.Module]] | None = None
     _sentinels: list[tuple[torch.Tensor, int, torch.Tensor]] = field(default_factory=list)
 

@@ -60,7 +60,12 @@ class SessionReporting:
                 "every backward ran inside optimizer.step (a closure optimizer such as LBFGS)")
         else:
             shared.mark_unavailable("stale_grad_updates", "fewer than two updates were observed")
-        if self.no_grad_forwards:
+        if self._pending_dropout and not self.no_grad_forwards:  # evaluated before the model was known
+            shared["no_grad_forwards"] = [{"step": 0, "model": None, "train_mode_modules": [],
+                                           "train_mode_count": 0, "mode_dependent_count": 0,
+                                           "model_in_eval_mode": None,
+                                           "functional_dropout": list(self._pending_dropout)}]
+        elif self.no_grad_forwards:
             shared["no_grad_forwards"] = list(self.no_grad_forwards)
         else:
             shared.mark_unavailable(
@@ -72,6 +77,7 @@ class SessionReporting:
             shared.mark_unavailable(
                 "initial_loss", "the first training loss was not one call of a recognised torch loss function")
         self._iteration_measurements(shared)
+        self._input_and_chance_measurements(shared)
         if not self.models:
             for name in ("parameter_status", "train_mode_steps", "optimizer_coverage"):
                 shared.mark_unavailable(name, "no nn.Module received gradients from a training loss")
@@ -114,6 +120,21 @@ class SessionReporting:
         else:
             shared.mark_unavailable("optimizer_groups", "no optimizer step was seen")
 
+    def _input_and_chance_measurements(self, shared: Measurements) -> None:
+        if self.input_stats:
+            shared["input_stats"] = list(self.input_stats)
+        else:
+            shared.mark_unavailable("input_stats", "no floating-point model input was seen in the first training batches")
+        chance = self.chance.measurement()
+        if chance is not None:
+            shared["chance_loss"] = chance
+        else:
+            shared.mark_unavailable(
+                "chance_loss", "the training loss was not a recognised torch classification or regression loss "
+                "with plain targets (no class weights, label smoothing or pos_weight)")
+        if self.initial_eval_loss is not None:
+            shared["initial_eval_loss"] = self.initial_eval_loss
+
     def _optimizer_coverage(self) -> dict:
         owned = self._optimizer_param_ids()
         models = []
@@ -141,6 +162,7 @@ class SessionReporting:
         try:
             if self.installed and not self._stepped_since_backward and self.backwards:
                 self._detect_manual_update()
+            self._settle_eval_mode_losses()
             self._flush_eval_losses()
         except Exception as error:  # noqa: BLE001
             self.faults.record("final update check", error, self.step)

@@ -26,7 +26,9 @@ from torch.optim import optimizer as optimizer_hooks
 
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
+from nndoctor.torch.watch.chance import ChanceLevel
 from nndoctor.torch.watch.faults import FaultLog, StopRun
+from nndoctor.torch.watch.functional_dropout import patch_functional_dropout, unpatch_functional_dropout
 from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.judge import Judge
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
@@ -81,6 +83,11 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.no_grad_forwards: list[dict[str, Any]] = []
         self.no_grad_forward_count = 0
         self.initial_loss: dict[str, Any] | None = None
+        self.initial_eval_loss: dict[str, Any] | None = None
+        self.input_stats: list[dict[str, Any]] = []
+        self.chance = ChanceLevel()
+        self._pending_dropout: list[dict[str, Any]] = []
+        self._eval_mode_losses: list[tuple[float, list[bool]]] = []
         self.context: dict[str, Any] = {}
         self.backwards = 0
         self.stale_checks = 0
@@ -128,6 +135,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._initial_loss_record = self._optional("nndoctor.torch.expectations", "initial_loss_record")
         patch_backward(self)
         patch_losses(self)
+        patch_functional_dropout(self)
         self._handles.append(optimizer_hooks.register_optimizer_step_pre_hook(self._on_step_pre))
         self._handles.append(optimizer_hooks.register_optimizer_step_post_hook(self._on_step_post))
         if self.discover:
@@ -163,6 +171,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
                 with self.faults.guard("dynamics monitor", self.step):
                     watched.monitor.close()
         unpatch_backward(self._originals)
+        unpatch_functional_dropout(self._originals)
         unpatch_losses(self._originals)
         self._originals.clear()
         self._candidates.clear()
