@@ -281,3 +281,31 @@ def test_dropout_modules_and_attention_in_eval_mode_are_not_functional_dropout()
             encoder(torch.randn(2, 5, 16))
     _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=0.1))
     assert all(not r["functional_dropout"] for r in measured["no_grad_forwards"])
+
+
+class ScalesItsInput(nn.Module):
+    def __init__(self, norm_first=False):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(10) if norm_first else None
+        self.body = nn.Linear(10, 3)
+
+    def forward(self, x):
+        return self.body(self.norm(x) if self.norm is not None else x / 255.0)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_first_layer_sees_the_input_as_rescaled_or_normalised_inside_forward(norm_first):
+    torch.manual_seed(0)
+    net = ScalesItsInput(norm_first)
+
+    def loop(net, optimizer):
+        for x, y in batches(4):
+            optimizer.zero_grad()
+            F.cross_entropy(net(x * 100 + 128), y).backward()
+            optimizer.step()
+    _, measured = watched(loop, net, torch.optim.SGD(net.parameters(), lr=1e-3))
+    record = measured["input_stats"][0]
+    assert record["rms"] > 100
+    assert record["normalized_inside"] is norm_first
+    if not norm_first:
+        assert record["first_layer"] == "Linear" and record["first_layer_input_rms"] < 1

@@ -103,7 +103,8 @@ class BackwardTracking:
             raw = (output is not None and self._last_loss_reduction == "mean"
                    and unscaled_loss(loss, output) is output)
             forwarded = [w for w in self.models.values() if w.forwarded]
-            self.iterations.backward(self.step, raw, in_step, forwarded)
+            self.iterations.backward(self.step, raw, in_step, forwarded,
+                                     self._last_loss_identity if raw else None)
             if not in_step or self._backwards_in_step == 1:
                 self._on_training_loss(loss)
             if self.preflight_request is not None and (not in_step or self._backwards_in_step == 1):
@@ -118,6 +119,8 @@ class BackwardTracking:
         self._in_backward = False
         try:
             self.backwards += 1
+            if self._first_layer_handle is not None:
+                self._disarm_first_layer_probe()  # that forward had no layer with parameters
             self.iterations.after_first_backward()
             if self._eval_mode_losses:
                 self._settle_eval_mode_losses()

@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
+
+NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 DESCRIBED_BATCHES = 3
 LARGEST_SHOWN = 5
@@ -72,3 +75,28 @@ def describe_input(args: tuple[Any, ...], kwargs: Mapping[str, Any], *, model: s
         top = torch.topk(std, min(LARGEST_SHOWN, std.numel()))
         record["largest_features"] = [[int(i), float(v)] for v, i in zip(top.values, top.indices)]
     return record
+
+
+def first_layer_probe(session: Any, record: dict[str, Any]) -> Any:
+    """A global forward pre-hook, armed for one training forward: the first layer with
+    parameters (or normalisation layer) that runs records the scale of what it actually
+    receives — `forward` may rescale the input itself (`x / 255`) — and whether that layer
+    normalises it anyway. It removes itself once it has seen it."""
+    def probe(module: nn.Module, args: tuple[Any, ...]) -> None:
+        try:
+            if next(module.children(), None) is not None:
+                return
+            is_norm = isinstance(module, NORM_TYPES)
+            if not is_norm and next(module.parameters(recurse=False), None) is None:
+                return
+            session._disarm_first_layer_probe()
+            found = first_float_input(args, {})
+            if found is not None and found[1].numel():
+                values = found[1].detach().float()
+                record["first_layer_input_rms"] = float(values.square().mean().sqrt())
+            record["first_layer"] = type(module).__name__
+            record["normalized_inside"] = is_norm
+        except Exception as error:  # noqa: BLE001 — the forward must go on
+            session._disarm_first_layer_probe()
+            session.faults.record("input description", error, session.step)
+    return probe

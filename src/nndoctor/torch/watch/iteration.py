@@ -50,6 +50,8 @@ class IterationFacts:
         self._backwards = 0
         self._raw_backwards = 0
         self._forwards = 0  # training forwards since the last update (counted by the model hook)
+        self._losses: set[Any] = set()  # (loss function, target shape) of this window's backwards
+        self.same_loss: bool | None = None
         self._probe: list[torch.Tensor] = []
         self._probe_first: float | None = None
         self._probe_result: tuple[float | None, float | None] | None = None
@@ -57,7 +59,7 @@ class IterationFacts:
 
     # ------------------------------------------------------------- events
     def backward(self, step: int, raw_mean_loss: bool, in_step: bool,
-                 forwarded: list[WatchedModel]) -> None:
+                 forwarded: list[WatchedModel], loss_identity: Any = None) -> None:
         """Before a training backward; `forwarded` are the models whose forward fed it."""
         for watched in forwarded:
             watched.training_steps += 1
@@ -69,6 +71,8 @@ class IterationFacts:
             return
         self._backwards += 1
         self._raw_backwards += raw_mean_loss
+        if loss_identity is not None and len(self._losses) < 4:
+            self._losses.add(loss_identity)
         owned = [w for w in forwarded if w.optimizer_ids]
         if owned:
             self.iterations += 1
@@ -86,8 +90,9 @@ class IterationFacts:
 
     def update(self, step: int, optimizer_name: str) -> None:
         """At an optimizer step (not a closure step): close the iteration's window."""
-        k, raw, forwards = self._backwards, self._raw_backwards, self._forwards
+        k, raw, forwards, losses = self._backwards, self._raw_backwards, self._forwards, self._losses
         self._backwards = self._raw_backwards = self._forwards = 0
+        self._losses = set()
         self.steps += 1
         self.optimizer_names.add(optimizer_name)
         if k >= 2:
@@ -98,6 +103,9 @@ class IterationFacts:
                 if self.first_unaveraged_step is None:
                     self.first_unaveraged_step = step
                     self.optimizer = optimizer_name
+                    # Different losses summed by separate backwards (multi-task, domain
+                    # adaptation) are not an accumulation of one loss.
+                    self.same_loss = len(losses) == 1
                 if self._probe and self._probe_result is None:
                     self._probe_result = (self._probe_first, _grad_norm(self._probe))
             elif raw == 0:
@@ -128,7 +136,7 @@ class IterationFacts:
         optimizer = self.optimizer or (sorted(self.optimizer_names)[0] if self.optimizer_names else None)
         return {"steps": self.steps, "steps_with_several_backwards": self.several, "backwards_per_step": k,
                 "unaveraged_steps": self.unaveraged, "averaged_steps": self.averaged,
-                "first_step": self.first_unaveraged_step, "optimizer": optimizer,
+                "first_step": self.first_unaveraged_step, "same_loss": self.same_loss, "optimizer": optimizer,
                 "adaptive": optimizer in ADAPTIVE_OPTIMIZERS if optimizer else None,
                 "grad_norm_first_backward": first, "grad_norm_at_step": at_step}
 

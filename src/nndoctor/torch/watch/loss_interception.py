@@ -77,6 +77,7 @@ class LossCallTracking:
             if grad_mode:
                 self._last_loss_output = output
                 self._last_loss_reduction = reduction
+                self._last_loss_identity = (function_name, tuple(target.shape) if isinstance(target, torch.Tensor) else None)
                 self._grad_loss_calls += 1
                 if not self._initial_tried or self.preflight_request is not None:
                     self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,

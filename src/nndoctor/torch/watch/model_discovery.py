@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.modules import module as module_hooks
 
 from nndoctor.torch.watch.faults import StopRun
-from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input
+from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input, first_layer_probe
 from nndoctor.torch.watch.models import WatchedModel
 from nndoctor.torch.watch.params import ParameterTracker
 
@@ -113,6 +113,14 @@ class ModelDiscovery:
         if record is not None:
             self.input_stats.append(record)
             self.judge.dirty = True
+            if self._first_layer_handle is None:
+                self._first_layer_handle = module_hooks.register_module_forward_pre_hook(
+                    first_layer_probe(self, record))
+
+    def _disarm_first_layer_probe(self) -> None:
+        if self._first_layer_handle is not None:
+            self._first_layer_handle.remove()
+            self._first_layer_handle = None
 
     def _on_any_forward_pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if self._depth == 0 and not self.suspended and torch.is_grad_enabled():

@@ -87,6 +87,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.input_stats: list[dict[str, Any]] = []
         self.chance = ChanceLevel()
         self._pending_dropout: list[dict[str, Any]] = []
+        self._first_layer_handle: Any = None
         self._eval_mode_losses: list[tuple[float, list[bool]]] = []
         self.context: dict[str, Any] = {}
         self.backwards = 0
@@ -102,6 +103,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._closure_calls = 0
         self._closure_backward_checked = False
         self._last_loss_reduction: str | None = None
+        self._last_loss_identity: tuple[str, Any] | None = None
         self._current_info: OptimizerInfo | None = None
         self._backwards_in_step = 0
         self._stepped_since_backward = False
@@ -159,6 +161,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         if not self.installed:
             return
         self.installed = False
+        self._disarm_first_layer_probe()
         for handle in self._handles + self._discovery_handles:
             handle.remove()
         self._handles.clear()
