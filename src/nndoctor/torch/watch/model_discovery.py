@@ -140,8 +140,13 @@ class ModelDiscovery:
         loss); `_confirm_adopted` drops those whose parameters got no gradient."""
         for key, module in list(self._candidates.items()):
             params = [p for p in module.parameters() if p.requires_grad]
-            if not params or all(id(p) in self.param_owner for p in params):
+            if not params:
                 continue
+            inner = self._models_inside(module)
+            if all(id(p) in self.param_owner for p in params) and not inner:
+                continue
+            for old in inner:  # a later stage wraps modules trained on their own before
+                self._remove_model(old)
             watched = self.add_model(module)
             watched.forwarded = True  # its forward ran before its hook existed
             watched.forward_at = self.step
@@ -152,6 +157,13 @@ class ModelDiscovery:
             self._provisional.append((watched, params))
         self._candidates.clear()
         self._candidate_inputs.clear()
+
+    def _models_inside(self, module: nn.Module) -> list[WatchedModel]:
+        """Watched models that are strict submodules of `module`."""
+        if not self.models or id(module) in self.models:
+            return []
+        inside = {id(m) for m in module.modules()}
+        return [w for key, w in self.models.items() if key in inside]
 
     def _confirm_adopted(self) -> None:
         for watched, params in self._provisional:

@@ -8,6 +8,7 @@ found" never hides "nothing checked".
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
@@ -88,7 +89,7 @@ class SessionReporting:
         prefix = len(self.models) > 1
         for index, watched in enumerate(self.models.values()):
             part = shared if index == 0 else Measurements(steps_observed=self.step)
-            status = watched.tracker.status(self._optimizer_param_ids() if self.optimizers else None)
+            status = watched.tracker.status(self._model_optimizer_param_ids(watched))
             if prefix:
                 for row in status:
                     row["name"] = f"{watched.label}.{row['name']}"
@@ -154,6 +155,18 @@ class SessionReporting:
     def _optimizer_param_ids(self) -> set[int]:
         ids: set[int] = set()
         for info in self.optimizers.values():
+            ids |= info.param_ids
+        return ids
+
+    def _model_optimizer_param_ids(self, watched: Any) -> set[int] | None:
+        """What the optimizers that update this model hold (an earlier stage's optimizer
+        over some of the same parameters does not count); None when no optimizer updates
+        it (manual updates)."""
+        infos = [self.optimizers[key] for key in watched.optimizer_ids if key in self.optimizers]
+        if not infos:
+            return None
+        ids: set[int] = set()
+        for info in infos:
             ids |= info.param_ids
         return ids
 

@@ -64,7 +64,8 @@ class UpdateTracking:
             watched.optimizer_ids.add(id(optimizer))
             watched.clear_sentinels()
         self.optimizers[id(optimizer)] = info
-        if not models and not self._discovery_handles and self.discover:
+        if (not self._discovery_handles and self.discover
+                and any(p.requires_grad and id(p) not in self.param_owner for p in params)):
             self._start_discovery()  # a new model appeared (a new fold, a second stage)
         return info
 
