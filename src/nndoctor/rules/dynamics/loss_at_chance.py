@@ -7,7 +7,8 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.dynamics._series import all_points, is_complete, recent_points, rounded, smoothed_history, trimmed_mean
+from nndoctor.rules.dynamics._lr import warmup_end
+from nndoctor.rules.dynamics._series import block_levels, block_noise, fitted_descent, recent_points, rounded, trimmed_mean
 
 
 @register
@@ -18,9 +19,9 @@ class LossAtChance(Rule):
         The training loss compared with the loss of the best constant predictor
         (`chance_loss`): ln C for cross-entropy over C balanced classes, the label entropy
         for imbalanced ones, the mean binary entropy of the positive rates for BCE, the
-        target variance for MSE. It fires when the (smoothed) loss has stayed within
-        `band_fraction` of that level for a stretch of steps, has never been clearly below
-        it, and shows no downward trend: `min_steps_at_chance` steps when the chance level
+        target variance for MSE. It fires when the loss (levels of blocks of 20 steps) has
+        stayed in a narrow band around that level for a stretch of steps, has never been
+        clearly below it, and shows no significant downward trend: `min_steps_at_chance` steps when the chance level
         is also where an untrained model starts (balanced classes), `prior_plateau_steps`
         when the model first had to learn the label frequencies to get there. Steps during
         a learning-rate warm-up do not count.
@@ -62,26 +63,39 @@ class LossAtChance(Rule):
         self,
         m: Mapping[str, Any],
         *,
-        band_fraction: float = 0.02,  # 2 % of ln 10 is 0.05 nats: a model that gained that much has learned something
+        band_below_fraction: float = 0.02,  # 2 % of ln 10 is 0.05 nats: a model that gained that much has learned something
+        band_above_fraction: float = 0.05,  # SGD on shuffled labels hovers a little above chance (lr 0.5: +2 %)
         min_steps_at_chance: int = 80,  # the issue's shuffled-label run must be caught within ~100 steps
         prior_plateau_steps: int = 1000,  # a char LM rests on its unigram entropy for tens to hundreds of steps (see below)
-        descent_fraction_of_band: float = 0.5,  # a fitted fall of half the band over the stretch is a slow learner
+        descent_min_fraction: float = 0.005,  # a fitted fall of 0.5 % of the level over the stretch...
+        descent_t_min: float = 2.5,  # ...that is 2.5 standard errors beyond noise: a slow learner, not a stuck one
+        min_blocks: int = 3,  # levels judged: the stretch needs a few independent block levels, not one average
     ) -> list[Finding]:
         chance = m["chance_loss"]
         level = chance.get("value")
         series = m["loss_series"]
         if level is None or not math.isfinite(level) or level <= 1e-6 or int(series.get("count", 0)) < min_steps_at_chance:
             return []
-        band = band_fraction * level
-        smooth = smoothed_history(series)
-        if not smooth or min(value for _, _, value in smooth) < level - band:
+        low, high = level * (1 - band_below_fraction), level * (1 + band_above_fraction)
+        # Noisy losses (small batches, per-sample SGD, imbalanced labels) move a level of 20
+        # steps by more than the band: blocks grow until the standard deviation of a block
+        # level is at most a quarter of the band's half-width, and the band is widened by 2
+        # of those deviations, so noise can fake neither "at chance" nor "below it".
+        noise = block_noise(block_levels(series, 20))
+        block_points = max(20, math.ceil(20 * (8 * noise / (high - low)) ** 2))
+        blocks = block_levels(series, block_points)
+        if len(blocks) < min_blocks:
+            return []
+        margin = 2 * noise * math.sqrt(20 / block_points)
+        low, high = low - margin, high + margin
+        if min(value for _, _, value in blocks) < low:
             return []  # it was below chance once: it learned (a later rise is loss-diverging's)
-        stretch_start = _stretch_start(smooth, level, band)
+        stretch_start = _stretch_start(blocks, low, high)
         if stretch_start is None:
             return []
-        warmup_end = _warmup_end(m.get("optimizer_groups") or [])
-        counted_from = max(stretch_start, warmup_end if warmup_end is not None else stretch_start)
-        last_step = smooth[-1][1]
+        warmup_done = warmup_end(m.get("optimizer_groups") or [])
+        counted_from = max(stretch_start, warmup_done if warmup_done is not None else stretch_start)
+        last_step = blocks[-1][1]
         # Why two lengths: a chance level below where an untrained model starts (label
         # entropy < ln C) is reached by learning the label frequencies alone. A healthy
         # character-level language model does exactly that first — its loss falls from
@@ -89,69 +103,37 @@ class LossAtChance(Rule):
         # so a long stretch is required there. With balanced classes the untrained model
         # already starts at chance, and staying there means nothing was learned at all.
         uniform = chance.get("uniform")
-        start = trimmed_mean([v for _, v in all_points(series)[:20]])
-        learned_prior = (uniform is not None and uniform - level > band) or (uniform is None and start > level + band)
+        start = blocks[0][2]
+        learned_prior = (uniform is not None and uniform > high) or (uniform is None and start > high)
         needed = prior_plateau_steps if learned_prior else min_steps_at_chance
         steps = last_step - counted_from + 1
         if steps < needed:
             return []
         window = [p for p in recent_points(series) if p[0] >= counted_from]
-        recent = trimmed_mean([v for _, v in window])
-        if not window or abs(recent - level) > band:
+        recent = trimmed_mean([v for _, v in window]) if window else math.nan
+        if not low <= recent <= high:
             return []
-        descent = _fitted_descent(window)
-        if descent > descent_fraction_of_band * band:
+        descent, error = fitted_descent(window)
+        if descent >= descent_min_fraction * level and descent >= descent_t_min * error:
             return []  # still going down, slowly: not stuck
         basis = chance.get("basis") or chance.get("loss") or "constant predictor"
         return [self.finding(
             f"the training loss has stayed at {recent:.4g} for {steps:,} steps (steps {counted_from}–{last_step}), "
-            f"within {band_fraction:.0%} of the chance level {level:.4g} ({basis}); threshold {needed:,} steps. "
-            "The model predicts no better than the label frequencies.",
+            f"within {band_below_fraction:.0%} below / {band_above_fraction:.0%} above the chance level {level:.4g} "
+            f"({basis}); threshold {needed:,} steps. The model predicts no better than the label frequencies.",
             step=counted_from,
             evidence={"chance_level": rounded(level), "recent_loss": rounded(recent), "steps_at_chance": steps,
-                      "band": rounded(band), "required_steps": needed, "learned_prior_first": learned_prior,
-                      "loss": chance.get("loss"), "n_classes": chance.get("n_classes"),
-                      "warmup_end_step": warmup_end},
+                      "band": [rounded(low), rounded(high)], "required_steps": needed,
+                      "learned_prior_first": learned_prior, "loss": chance.get("loss"),
+                      "n_classes": chance.get("n_classes"), "warmup_end_step": warmup_done},
         )]
 
 
-def _stretch_start(smooth: Sequence[tuple[int, int, float]], level: float, band: float) -> int | None:
-    """First step of the final run of smoothed buckets within the band around `level`."""
+def _stretch_start(blocks: Sequence[tuple[int, int, float]], low: float, high: float) -> int | None:
+    """First step of the final run of blocks whose level lies within [low, high]."""
     start = None
-    for first, _, value in reversed(smooth):
-        if abs(value - level) > band:
+    for first, _, value in reversed(blocks):
+        if not low <= value <= high:
             break
         start = first
     return start
-
-
-def _warmup_end(groups: Sequence[Mapping[str, Any]]) -> int | None:
-    """The first step at which every param group's lr reached 90 % of its peak so far: a
-    warm-up that is still rising ends 'now', so no step of it counts as stuck."""
-    ends = []
-    for group in groups:
-        lr = group.get("lr_series")
-        if not lr or not lr.get("count"):
-            continue
-        if is_complete(lr):
-            points = all_points(lr)
-        else:
-            points = [(int(b[0]), float(b[5])) for b in lr.get("history", [])] + recent_points(lr)
-        peak = max(value for _, value in points)
-        if peak > 0:
-            ends.append(next(step for step, value in points if value >= 0.9 * peak))
-    return max(ends) if ends else None
-
-
-def _fitted_descent(points: Sequence[tuple[int, float]]) -> float:
-    """How much a least-squares line through the points falls from the first to the last."""
-    if len(points) < 3:
-        return 0.0
-    xs = [float(s) for s, _ in points]
-    ys = [v for _, v in points]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    if sxx <= 0:
-        return 0.0
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
-    return -slope * (xs[-1] - xs[0])

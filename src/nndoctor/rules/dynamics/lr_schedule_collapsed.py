@@ -6,19 +6,7 @@ from typing import Any
 from nndoctor.core.finding import Finding
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.dynamics._series import all_points, is_complete, recent_points
-
-
-def _lr_points(series: Mapping[str, Any]) -> list[tuple[int, float, float]]:
-    """(step, lowest lr, highest lr) in step order: every point when all were kept, else the
-    history buckets (their min and max) followed by the raw recent points."""
-    if is_complete(series):
-        return [(step, value, value) for step, value in all_points(series)]
-    recent = recent_points(series)
-    first_recent = recent[0][0] if recent else None
-    buckets = [(int(b[0]), float(b[4]), float(b[5])) for b in series.get("history", [])
-               if first_recent is None or int(b[1]) < first_recent]
-    return buckets + [(step, value, value) for step, value in recent]
+from nndoctor.rules.dynamics._lr import lr_points
 
 
 @register
@@ -78,19 +66,21 @@ class LrScheduleCollapsed(Rule):
             series = group.get("lr_series")
             if not series or not series.get("count"):
                 continue
-            points = _lr_points(series)
+            points = lr_points(series)
+            # The start of the final stretch at or below peak / drop_factor_min: a schedule that
+            # rises again (warm restarts, cycles) starts a new stretch when it next falls.
             peak, peak_step, collapse_step = 0.0, None, None
             for step, low, high in points:
                 if high > peak:
                     peak, peak_step = high, step
-                if peak > 0 and low <= peak / drop_factor_min:
+                limit = peak / drop_factor_min * (1 + 1e-9)  # 0.1 * 0.1**2 is 0.0010000000000000002
+                if high > limit:
+                    collapse_step = None
+                elif collapse_step is None and peak > 0:
                     collapse_step = step
-                    break
             if collapse_step is None:
                 continue
             last_step, lr_now = points[-1][0], points[-1][2]
-            if lr_now > peak / drop_factor_min:
-                continue  # the lr came back up: a restart or a cycle, not a collapse
             collapsed = last_step - collapse_step
             if collapsed < min_collapsed_steps or collapsed < collapsed_to_elapsed_min * max(collapse_step, 1):
                 continue
