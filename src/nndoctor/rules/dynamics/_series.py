@@ -8,7 +8,7 @@ nndoctor.torch.dynamics.series). These helpers give the rules robust summaries o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Series = Mapping[str, Any]
@@ -148,19 +148,21 @@ def loss_rise(levels: Mapping[str, Any], rise_fraction: float) -> tuple[float, f
     return levels["recent"] - levels["best"], rise_fraction * scale, scale
 
 
-def block_levels(series: Mapping[str, Any], points_per_block: int) -> list[tuple[int, int, float]]:
+def block_levels(series: Mapping[str, Any], points_per_block: int,
+                 level: Callable[[Sequence[float]], float] = median) -> list[tuple[int, int, float]]:
     """(first step, last step, level) of consecutive blocks of at least `points_per_block`
-    losses: the median of the history buckets' means in the block (single losses in a
-    short run, averages of many in a long one), so one noisy batch cannot move a level."""
+    losses: `level` (the median by default) of the history buckets' means in the block
+    (single losses in a short run, averages of many in a long one), so one noisy batch
+    cannot move a level. A last block of fewer than half the points is left out."""
     blocks: list[tuple[int, int, float]] = []
     current: list[tuple[int, int, int, float]] = []
     for bucket in history(series):
         current.append(bucket)
         if sum(b[2] for b in current) >= points_per_block:
-            blocks.append((current[0][0], current[-1][1], median([b[3] for b in current])))
+            blocks.append((current[0][0], current[-1][1], level([b[3] for b in current])))
             current = []
-    if current:
-        blocks.append((current[0][0], current[-1][1], median([b[3] for b in current])))
+    if current and (not blocks or 2 * sum(b[2] for b in current) >= points_per_block):
+        blocks.append((current[0][0], current[-1][1], level([b[3] for b in current])))
     return blocks
 
 

@@ -95,7 +95,7 @@ class LossAtChance(Rule):
             return []
         warmup_done = warmup_end(m.get("optimizer_groups") or [])
         counted_from = max(stretch_start, warmup_done if warmup_done is not None else stretch_start)
-        last_step = blocks[-1][1]
+        last_step = int(series["recent"][-1][0])
         # Why two lengths: a chance level below where an untrained model starts (label
         # entropy < ln C) is reached by learning the label frequencies alone. A healthy
         # character-level language model does exactly that first — its loss falls from
