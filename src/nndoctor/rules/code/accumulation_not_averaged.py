@@ -61,7 +61,7 @@ class AccumulationNotAveraged(Rule):
         record = m["accumulation"]
         unaveraged = int(record.get("unaveraged_steps") or 0)
         k = int(record.get("backwards_per_step") or 1)
-        several = int(record.get("steps_with_several_backwards") or 0)
+        several = max(int(record.get("steps_with_several_backwards") or 0), unaveraged)
         if k < 2 or unaveraged < min_unaveraged_steps or unaveraged < int(record.get("averaged_steps") or 0):
             return []
         if record.get("same_loss") is False:

@@ -47,6 +47,7 @@ class StepBeforeBackward(Rule):
     severity = "error"
     area = "code"
     requires = ("step_order",)
+    # Not retractable: the order is a property of the loop's code, and the stale updates happened.
 
     def check(
         self,

@@ -50,6 +50,8 @@ class TrainModeMissing(Rule):
     severity = "error"
     area = "code"
     requires = ("train_mode_steps",)
+    # Not retractable: steps already trained in eval mode stay trained that way, even if a
+    # later model.train() fixes the rest of the run.
 
     def check(
         self,
