@@ -104,3 +104,12 @@ def test_unknown_chance_level_or_a_run_that_learned_is_silent():
     assert LossAtChance().check({"loss_series": series(losses), "chance_loss": chance(value=None)}) == []
     learned_then_collapsed = [2.3] * 20 + [0.5] * 100 + [2.3] * 200
     assert LossAtChance().check({"loss_series": series(learned_then_collapsed), "chance_loss": chance()}) == []
+
+
+def test_plateau_then_drop_below_chance_is_judged_by_the_current_level():
+    # seen on SGD lr 0.003: 64 steps just above chance, then a drop to 3 % below it
+    rng = np.random.default_rng(0)
+    level = 2.244
+    losses = [level * 1.03 + 0.02 * rng.normal() for _ in range(64)]
+    losses += [level * 0.97 - 0.0002 * s + 0.03 * rng.normal() for s in range(300)]
+    assert first_firing_step(losses, level=level) is None

@@ -69,6 +69,7 @@ class LossAtChance(Rule):
         prior_plateau_steps: int = 1000,  # a char LM rests on its unigram entropy for tens to hundreds of steps (see below)
         descent_min_fraction: float = 0.005,  # a fitted fall of 0.5 % of the level over the stretch...
         descent_t_min: float = 2.5,  # ...that is 2.5 standard errors beyond noise: a slow learner, not a stuck one
+        current_points: int = 40,  # the level now: 40 losses average out batch noise yet follow a recent drop
         min_blocks: int = 3,  # levels judged: the stretch needs a few independent block levels, not one average
     ) -> list[Finding]:
         chance = m["chance_loss"]
@@ -87,6 +88,7 @@ class LossAtChance(Rule):
         if len(blocks) < min_blocks:
             return []
         margin = 2 * noise * math.sqrt(20 / block_points)
+        band_low, band_high = low, high  # for the current level: one comparison, no widening
         low, high = low - margin, high + margin
         if min(value for _, _, value in blocks) < low:
             return []  # it was below chance once: it learned (a later rise is loss-diverging's)
@@ -110,10 +112,17 @@ class LossAtChance(Rule):
         if steps < needed:
             return []
         window = [p for p in recent_points(series) if p[0] >= counted_from]
-        recent = trimmed_mean([v for _, v in window]) if window else math.nan
-        if not low <= recent <= high:
+        # The level now: the last `current_points` losses, against the band itself.
+        recent = trimmed_mean([v for _, v in window[-current_points:]]) if window else math.nan
+        if not band_low <= recent <= band_high:
             return []
-        descent, error = fitted_descent(window)
+        # Only a descent from the chance level down is learning: the fall onto it from above
+        # is the label frequencies being learned (imbalanced classes, or a large initial
+        # loss), which a model with shuffled labels does too.
+        reached = next((first for first, _, value in blocks
+                        if first >= counted_from and value <= level * (1 + band_below_fraction)), None)
+        trend = [p for p in window if reached is not None and p[0] >= reached]
+        descent, error = fitted_descent(trend)
         if descent >= descent_min_fraction * level and descent >= descent_t_min * error:
             return []  # still going down, slowly: not stuck
         basis = chance.get("basis") or chance.get("loss") or "constant predictor"
