@@ -95,8 +95,16 @@ class LossAtChance(Rule):
         stretch_start = _stretch_start(blocks, low, high)
         if stretch_start is None:
             return []
+        # The stretch counts from where the loss reached the chance level (within
+        # `band_below_fraction` above it): the fall onto it from above is the model learning
+        # the label frequencies (imbalanced classes) or shrinking its initial logits, which a
+        # model with shuffled labels does too, and a slow learner is still doing at step 100.
+        reached = next((first for first, _, value in blocks
+                        if first >= stretch_start and value <= level * (1 + band_below_fraction)), None)
+        if reached is None:
+            return []
         warmup_done = warmup_end(m.get("optimizer_groups") or [])
-        counted_from = max(stretch_start, warmup_done if warmup_done is not None else stretch_start)
+        counted_from = max(reached, warmup_done if warmup_done is not None else reached)
         last_step = int(series["recent"][-1][0])
         # Why two lengths: a chance level below where an untrained model starts (label
         # entropy < ln C) is reached by learning the label frequencies alone. A healthy
@@ -105,8 +113,7 @@ class LossAtChance(Rule):
         # so a long stretch is required there. With balanced classes the untrained model
         # already starts at chance, and staying there means nothing was learned at all.
         uniform = chance.get("uniform")
-        start = blocks[0][2]
-        learned_prior = (uniform is not None and uniform > high) or (uniform is None and start > high)
+        learned_prior = (uniform is not None and uniform > band_high) or (uniform is None and blocks[0][2] > band_high)
         needed = prior_plateau_steps if learned_prior else min_steps_at_chance
         steps = last_step - counted_from + 1
         if steps < needed:
@@ -116,13 +123,7 @@ class LossAtChance(Rule):
         recent = trimmed_mean([v for _, v in window[-current_points:]]) if window else math.nan
         if not band_low <= recent <= band_high:
             return []
-        # Only a descent from the chance level down is learning: the fall onto it from above
-        # is the label frequencies being learned (imbalanced classes, or a large initial
-        # loss), which a model with shuffled labels does too.
-        reached = next((first for first, _, value in blocks
-                        if first >= counted_from and value <= level * (1 + band_below_fraction)), None)
-        trend = [p for p in window if reached is not None and p[0] >= reached]
-        descent, error = fitted_descent(trend)
+        descent, error = fitted_descent(window)
         if descent >= descent_min_fraction * level and descent >= descent_t_min * error:
             return []  # still going down, slowly: not stuck
         basis = chance.get("basis") or chance.get("loss") or "constant predictor"
