@@ -31,21 +31,30 @@ def _is_dataclass_instance(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
-def iter_tensors(value: Any) -> Iterator[torch.Tensor]:
+# Keyword inputs that are targets, not data: transformers models take `labels=` and
+# compute their loss inside. Perturbing them, or counting them as what makes samples
+# differ, would change the task instead of the input.
+TARGET_KEYS = frozenset({"labels", "label", "label_ids", "targets", "target"})
+NO_KEYS: frozenset[str] = frozenset()
+
+
+def iter_tensors(value: Any, skip_keys: frozenset[str] = NO_KEYS) -> Iterator[torch.Tensor]:
+    """Every tensor in the structure, except mapping entries under `skip_keys`."""
     if isinstance(value, torch.Tensor):
         yield value
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from iter_tensors(item)
+            yield from iter_tensors(item, skip_keys)
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from iter_tensors(item)
+        for key, item in value.items():
+            if key not in skip_keys:
+                yield from iter_tensors(item, skip_keys)
     elif isinstance(value, CallArguments):
-        yield from iter_tensors(value.args)
-        yield from iter_tensors(value.kwargs)
+        yield from iter_tensors(value.args, skip_keys)
+        yield from iter_tensors(value.kwargs, skip_keys)
     elif _is_dataclass_instance(value):
         for item in dataclasses.fields(value):
-            yield from iter_tensors(getattr(value, item.name, None))
+            yield from iter_tensors(getattr(value, item.name, None), skip_keys)
 
 
 def _rebuilt_mapping(value: Mapping, items: dict[str, Any]) -> Any:
@@ -58,37 +67,41 @@ def _rebuilt_mapping(value: Mapping, items: dict[str, Any]) -> Any:
     return rebuilt if isinstance(rebuilt, Mapping) and list(rebuilt.keys()) == list(items) else items
 
 
-def map_tensors(value: Any, function: Callable[[torch.Tensor], Any]) -> Any:
-    """The same structure with every tensor replaced by `function(tensor)`."""
+def map_tensors(value: Any, function: Callable[[torch.Tensor], Any], skip_keys: frozenset[str] = NO_KEYS) -> Any:
+    """The same structure with every tensor replaced by `function(tensor)` (mapping
+    entries under `skip_keys` are kept as they are)."""
+    def again(item: Any) -> Any:
+        return map_tensors(item, function, skip_keys)
+
     if isinstance(value, torch.Tensor):
         return function(value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
-        return type(value)(*(map_tensors(item, function) for item in value))
+        return type(value)(*(again(item) for item in value))
     if isinstance(value, (tuple, list)):
-        return type(value)(map_tensors(item, function) for item in value)
+        return type(value)(again(item) for item in value)
     if isinstance(value, Mapping):
-        return _rebuilt_mapping(value, {key: map_tensors(item, function) for key, item in value.items()})
+        return _rebuilt_mapping(value, {key: item if key in skip_keys else again(item) for key, item in value.items()})
     if isinstance(value, CallArguments):
-        return CallArguments(map_tensors(value.args, function), map_tensors(value.kwargs, function))
-    if _is_dataclass_instance(value) and any(isinstance(v, torch.Tensor) for v in iter_tensors(value)):
+        return CallArguments(again(value.args), again(value.kwargs))
+    if _is_dataclass_instance(value) and any(True for _ in iter_tensors(value)):
         try:
             return dataclasses.replace(value, **{
-                item.name: map_tensors(getattr(value, item.name), function)
-                for item in dataclasses.fields(value) if item.init
+                item.name: again(getattr(value, item.name)) for item in dataclasses.fields(value) if item.init
             })
         except Exception:  # noqa: BLE001 — a dataclass whose __init__ differs from its fields
             return value
     return value
 
 
-def map_batch_tensors(value: Any, n_samples: int, function: Callable[[torch.Tensor], Any]) -> Any:
+def map_batch_tensors(value: Any, n_samples: int, function: Callable[[torch.Tensor], Any],
+                      skip_keys: frozenset[str] = NO_KEYS) -> Any:
     """Like map_tensors, but only for tensors whose dim 0 holds the N samples."""
     def apply(tensor: torch.Tensor) -> Any:
         if tensor.dim() >= 1 and tensor.shape[0] == n_samples:
             return function(tensor)
         return tensor
 
-    return map_tensors(value, apply)
+    return map_tensors(value, apply, skip_keys)
 
 
 def slice_batch(value: Any, n_samples: int, count: int) -> Any:
@@ -162,7 +175,7 @@ def rows_identical(value: Any, n_samples: int) -> list[list[int]]:
     Rows are first grouped by a random projection computed where the data lives (cheap
     even for large images), then confirmed equal exactly, so a collision cannot merge
     different samples."""
-    tensors = [t.detach() for t in iter_tensors(value) if t.dim() >= 1 and t.shape[0] == n_samples]
+    tensors = [t.detach() for t in iter_tensors(value, TARGET_KEYS) if t.dim() >= 1 and t.shape[0] == n_samples]
     if not tensors:
         return [list(range(n_samples))]
     generator = torch.Generator().manual_seed(0)
