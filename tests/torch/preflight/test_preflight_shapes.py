@@ -242,3 +242,30 @@ def test_preflight_runs_on_a_hugging_face_model(variant):
     assert not [f for f in report.findings if f.rule == "internal-error"], report.findings
     assert report.checks_skipped == [], report.checks_skipped
     assert [f for f in report.findings if f.severity in ("error", "warning")] == [], report.findings
+
+
+def shift_in_loss_batch(seed=0):
+    """Inputs (N, T) and targets (N·(T−1),): the shift happens in the loss, as transformers'
+    causal LMs do with `labels=input_ids`."""
+    ids = torch.randint(0, VOCAB, (N, LENGTH), generator=torch.Generator().manual_seed(seed))
+    return ids, ids[:, 1:].reshape(-1)
+
+
+def shifted_loss(logits, targets):
+    return F.cross_entropy(logits[:, :-1].reshape(-1, VOCAB), targets)
+
+
+@pytest.mark.parametrize("causal, fires", [(False, True), (True, False)])
+def test_causal_check_when_the_loss_shifts_the_targets(causal, fires):
+    found = mixing(SequenceLM(batch_first=True, causal=causal), shift_in_loss_batch(), shifted_loss)
+    assert [f.message for f in found if "shifted by one step" in f.message] != [] if fires else found == []
+
+
+def test_hugging_face_causal_lm_with_labels_is_silent():
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=VOCAB, n_positions=16, n_embd=16,
+                                                                 n_layer=1, n_head=2))
+    ids, targets = shift_in_loss_batch()
+    assert mixing(model, ({"input_ids": ids, "labels": ids}, targets), lambda out, _: out.loss) == []

@@ -117,9 +117,19 @@ def _next_step_targets(bench: Workbench) -> bool:
     # Flattened sequence targets (N·T,) are compared as the (N, T) they were.
     targets = [view for t in iter_tensors(bench.batch.targets)
                if (view := per_sample_view(t, n)) is not None and view.dim() >= 2]
-    return any(
-        x.shape == y.shape and torch.equal(x[:, 1:], y[:, :-1]) for x in inputs[:1] for y in targets[:1]
-    )
+    return any(_shifted_by_one(x, y) for x in inputs[:1] for y in targets[:1])
+
+
+def _shifted_by_one(inputs: torch.Tensor, targets: torch.Tensor) -> bool:
+    """targets[:, t] is inputs[:, t+1]: both of length T (the last target is the next
+    token after the window), or targets one shorter (the shift done in the loss, as
+    transformers' causal LMs do with `labels=input_ids`)."""
+    if inputs.shape[2:] != targets.shape[2:] or inputs.is_floating_point() != targets.is_floating_point():
+        return False
+    targets = targets.to(inputs.dtype)
+    if inputs.shape == targets.shape:
+        return bool(torch.equal(inputs[:, 1:], targets[:, :-1]))
+    return targets.shape[1] == inputs.shape[1] - 1 and bool(torch.equal(inputs[:, 1:], targets))
 
 
 def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int) -> dict[str, Any] | None:
