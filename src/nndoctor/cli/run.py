@@ -68,7 +68,7 @@ def run_command(
         fail(str(error))
     report = result.report
     if request is not None:
-        _merge_preflight(report, request)
+        request.merge_into(report)
     if json_path is not None:
         try:
             report.to_json(json_path)
@@ -76,17 +76,6 @@ def run_command(
             print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=_stderr())
     _print_outcome(result, quiet)
     raise typer.Exit(_exit_code(result, fail_on))
-
-
-def _merge_preflight(report, request) -> None:
-    """The preflight findings join the run's report (once per rule and place)."""
-    if request.report is None:
-        report.context["preflight"] = request.message or "the first training step was not reached"
-        return
-    present = {(f.rule, repr(f.where)) for f in report.findings}
-    report.findings.extend(f for f in request.report.findings if (f.rule, repr(f.where)) not in present)
-    report.context["preflight"] = {"checks_run": request.report.checks_run,
-                                   "findings": len(request.report.findings)}
 
 
 def _exit_code(result, fail_on: str) -> int:

@@ -20,7 +20,10 @@ from typing import Any
 import torch
 
 from nndoctor.core.rule import Measurements
-from nndoctor.torch.preflight.structures import call_model, iter_tensors, map_batch_tensors, primary_output
+from nndoctor.torch.preflight.forward import as_loss_sees
+from nndoctor.torch.preflight.structures import (
+    call_model, iter_tensors, map_batch_tensors, per_sample_view, primary_output,
+)
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
 
 MAX_PROBES = 2  # probing the first and the last sample finds any pairwise dependence cheaply
@@ -66,13 +69,16 @@ def run(bench: Workbench, m: Measurements) -> None:
     captured, handles = _embedding_outputs(model, id_inputs)
     try:
         with torch.enable_grad():
-            output = primary_output(call_model(model, inputs))
+            output = as_loss_sees(primary_output(call_model(model, inputs)), bench)
     finally:
         for handle in handles:
             handle.remove()
     probes = float_inputs + captured
-    if output is None or output.dim() == 0 or output.shape[0] != n:
-        raise ExperimentUnavailable("the model output has no leading batch dimension of N samples")
+    # Sample i's output: row i, or rows i·T … i·T+T−1 of an output the model (or the
+    # loss's reshape) flattened to (N·T, …).
+    output = per_sample_view(output, n) if output is not None and output.dim() >= 1 else None
+    if output is None:
+        raise ExperimentUnavailable("the model output has no leading batch dimension of N (or N·T) rows")
     if not probes or not output.requires_grad:
         raise ExperimentUnavailable("no floating-point input or embedding output to take gradients against")
     pairs = []
@@ -108,10 +114,22 @@ def _next_step_targets(bench: Workbench) -> bool:
     then output t must not see input t+1 or later, whatever the architecture."""
     n = bench.batch.n_samples
     inputs = [t for t in iter_tensors(bench.batch.inputs) if t.dim() >= 2 and t.shape[0] == n and t.shape[1] > 1]
-    targets = [t for t in iter_tensors(bench.batch.targets) if t.dim() >= 2]
-    return any(
-        x.shape == y.shape and torch.equal(x[:, 1:], y[:, :-1]) for x in inputs[:1] for y in targets[:1]
-    )
+    # Flattened sequence targets (N·T,) are compared as the (N, T) they were.
+    targets = [view for t in iter_tensors(bench.batch.targets)
+               if (view := per_sample_view(t, n)) is not None and view.dim() >= 2]
+    return any(_shifted_by_one(x, y) for x in inputs[:1] for y in targets[:1])
+
+
+def _shifted_by_one(inputs: torch.Tensor, targets: torch.Tensor) -> bool:
+    """targets[:, t] is inputs[:, t+1]: both of length T (the last target is the next
+    token after the window), or targets one shorter (the shift done in the loss, as
+    transformers' causal LMs do with `labels=input_ids`)."""
+    if inputs.shape[2:] != targets.shape[2:] or inputs.is_floating_point() != targets.is_floating_point():
+        return False
+    targets = targets.to(inputs.dtype)
+    if inputs.shape == targets.shape:
+        return bool(torch.equal(inputs[:, 1:], targets[:, :-1]))
+    return targets.shape[1] == inputs.shape[1] - 1 and bool(torch.equal(inputs[:, 1:], targets))
 
 
 def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int) -> dict[str, Any] | None:
