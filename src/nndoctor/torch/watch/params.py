@@ -17,6 +17,7 @@ from torch import nn
 
 FIRST_CHECKED_UPDATES = 3
 FINGERPRINT_ELEMENTS = 4096
+WITNESSES = 2
 
 
 def has_nonzero(grad: torch.Tensor) -> bool:
@@ -60,6 +61,7 @@ class ParameterTracker:
         self._versions: dict[int, int] = {}
         self._prints: dict[int, torch.Tensor] = {}
         self._lr_of: Callable[[int], float | None] | None = None
+        self._witnesses: list[tuple[torch.Tensor, int]] = []
 
     def _trainable(self) -> list[int]:
         return [i for i, p in enumerate(self.params) if p.requires_grad]
@@ -122,6 +124,8 @@ class ParameterTracker:
             self._versions[i] = param._version
             self._prints[i] = fingerprint(param)
         self._lr_of = lr_of
+        # Parameters already seen changing witness whether this update touched anything.
+        self._witnesses = [(self.params[i], self.params[i]._version) for i in list(self.changed)[:WITNESSES]]
 
     def _describe_unchanged(self, i: int) -> None:
         """Keep the numbers that explain why this parameter did not change (its gradient
@@ -143,7 +147,8 @@ class ParameterTracker:
         self.updates_seen += 1
         if not self._versions:
             return
-        touched = [i for i, version in self._versions.items() if self.params[i]._version != version]
+        touched = ([i for i, version in self._versions.items() if self.params[i]._version != version]
+                   or [p for p, version in self._witnesses if p._version != version])
         for i in self._versions:
             # Optimizers update in place and bump the version; `p.data.add_(...)` does not,
             # so an unchanged version is confirmed by comparing values.
