@@ -1,0 +1,62 @@
+"""Run the whole corpus and print a Markdown table: row → expected vs actual findings.
+
+    PYTHONPATH=src python tests/corpus/corpus_table.py [SUBSTRING ...] > table.md
+
+Rows run two at a time (or one per core); a row needing a missing package is listed as skipped.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus_rows import ROWS, Outcome, run_row  # noqa: E402
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def expected_text(outcome: Outcome) -> str:
+    row = outcome.row
+    parts = [e.describe() for e in row.expect] or ["clean: no warning/error"]
+    if row.forbid:
+        parts.append("not " + ",".join(row.forbid))
+    if row.preflight:
+        parts.append("preflight runs")
+    return "; ".join(parts)
+
+
+def actual_text(outcome: Outcome) -> str:
+    if outcome.report is None:
+        return "no report: " + outcome.stderr_tail[-200:]
+    findings = [f"{f['rule']} {f['severity']} @{f.get('step')}: {f.get('message', '')[:110]}"
+                for f in outcome.findings]
+    return "<br>".join(cell(text) for text in findings) or "nothing"
+
+
+def main() -> None:
+    wanted = sys.argv[1:]
+    rows = [row for row in ROWS if not wanted or any(w in row.id for w in wanted)]
+    runnable = [row for row in rows if not row.missing_packages()]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        outcomes = {o.row.id: o for o in pool.map(run_row, runnable)}
+    print("| row | expected | actual (rule severity @step: message) | verdict | s |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        if row.id not in outcomes:
+            print(f"| {row.id} | | skipped: needs {', '.join(row.missing_packages())} | skip | |")
+            continue
+        outcome = outcomes[row.id]
+        verdict = "ok" if not outcome.problems else "**FAIL**: " + cell("; ".join(outcome.problems))[:300]
+        print(f"| {row.id} | {cell(expected_text(outcome))} | {actual_text(outcome)} | {verdict} | "
+              f"{outcome.seconds:.0f} |")
+    failed = sum(1 for o in outcomes.values() if o.problems)
+    print(f"\n{len(outcomes) - failed} of {len(outcomes)} rows as expected.")
+
+
+if __name__ == "__main__":
+    main()
