@@ -50,7 +50,7 @@ class Net(nn.Module):
 
 def make_digits(n, templates, generator):
     labels = torch.randint(0, 10, (n,), generator=generator)
-    images = templates[labels] + 0.35 * torch.rand(n, 1, 12, 12, generator=generator)
+    images = templates[labels] + 0.9 * torch.rand(n, 1, 12, 12, generator=generator)
     pixels = (images.clamp(0, 1) * 255).round()  # what a uint8 image file holds
     return pixels, labels
 
@@ -102,7 +102,10 @@ def main():
     args = parser.parse_args()
     torch.manual_seed(1)
     generator = torch.Generator().manual_seed(1)
-    templates = (torch.rand(10, 1, 12, 12, generator=generator) > 0.6).float()
+    # Classes share most strokes: each template is a common pattern with a few pixels of its own.
+    common = (torch.rand(1, 1, 12, 12, generator=generator) > 0.6).float()
+    own = (torch.rand(10, 1, 12, 12, generator=generator) > 0.85).float()
+    templates = (common + own).clamp(max=1) * 0.6
     train_pixels, train_labels = make_digits(1024, templates, generator)
     test_pixels, test_labels = make_digits(256, templates, generator)
     if args.bug == "pixels-255":

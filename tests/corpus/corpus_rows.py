@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class Expect:
         return (self.rule,) if isinstance(self.rule, str) else self.rule
 
     def describe(self) -> str:
-        text = "|".join(self.rules) + f" ≥{self.severity}"
+        text = " or ".join(self.rules) + f" ≥{self.severity}"
         if self.by_step is not None:
             text += f" by step {self.by_step}"
         if self.where_contains:
@@ -278,6 +279,7 @@ class Outcome:
     seconds: float
     report: dict[str, Any] | None
     stderr_tail: str
+    cpu_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -305,17 +307,26 @@ def environment() -> dict[str, str]:
 
 def run_row(row: Row) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="nndoctor-corpus-") as tmp:
-        json_path = Path(tmp) / "report.json"
+        json_path, stderr_path = Path(tmp) / "report.json", Path(tmp) / "stderr.txt"
         started = time.monotonic()
-        try:
-            done = subprocess.run(command_for(row, json_path), cwd=tmp, env=environment(), capture_output=True,
-                                  text=True, timeout=ROW_TIMEOUT_SECONDS)
-            exit_code, stderr = done.returncode, done.stderr
-        except subprocess.TimeoutExpired as expired:
-            exit_code, stderr = -1, f"timed out after {ROW_TIMEOUT_SECONDS} s\n{expired.stderr or ''}"
+        with open(stderr_path, "w") as stderr_file:
+            process = subprocess.Popen(command_for(row, json_path), cwd=tmp, env=environment(),
+                                       stdout=subprocess.DEVNULL, stderr=stderr_file)
+            # A timer ends a hung run; wait4 gives this child's own CPU time (rows run in parallel).
+            timer = threading.Timer(ROW_TIMEOUT_SECONDS, process.kill)
+            timer.start()
+            try:
+                _, status, usage = os.wait4(process.pid, 0)
+            finally:
+                timer.cancel()
+            process.returncode = exit_code = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
+        stderr = stderr_path.read_text(errors="replace")
+        if exit_code < 0:
+            stderr += f"\nkilled after {ROW_TIMEOUT_SECONDS} s"
         report = json.loads(json_path.read_text()) if json_path.is_file() else None
-    outcome = Outcome(row, exit_code, seconds, report, "\n".join(stderr.strip().splitlines()[-6:]))
+    outcome = Outcome(row, exit_code, seconds, report, "\n".join(stderr.strip().splitlines()[-6:]),
+                      cpu_seconds=usage.ru_utime + usage.ru_stime)
     outcome.problems = judge(outcome)
     return outcome
 

@@ -1,11 +1,13 @@
 """Run the whole corpus and print a Markdown table: row → expected vs actual findings.
 
-    PYTHONPATH=src python tests/corpus/corpus_table.py [SUBSTRING ...] > table.md
+    PYTHONPATH=src python tests/corpus/corpus_table.py [--save DIR] [SUBSTRING ...] > table.md
 
 Rows run two at a time (or one per core); a row needing a missing package is listed as skipped.
+`--save DIR` also keeps each row's outcome as DIR/<row id>.json (report, exit code, seconds).
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -32,19 +34,34 @@ def expected_text(outcome: Outcome) -> str:
 
 def actual_text(outcome: Outcome) -> str:
     if outcome.report is None:
-        return "no report: " + outcome.stderr_tail[-200:]
+        return cell("no report: " + outcome.stderr_tail[-200:])
     findings = [f"{f['rule']} {f['severity']} @{f.get('step')}: {f.get('message', '')[:110]}"
                 for f in outcome.findings]
     return "<br>".join(cell(text) for text in findings) or "nothing"
 
 
+def save(outcome: Outcome, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{outcome.row.id}.json").write_text(json.dumps({
+        "row": outcome.row.id, "exit_code": outcome.exit_code, "seconds": round(outcome.seconds, 1),
+        "cpu_seconds": round(outcome.cpu_seconds, 1),
+        "problems": outcome.problems, "stderr_tail": outcome.stderr_tail, "report": outcome.report}, indent=1))
+
+
 def main() -> None:
     wanted = sys.argv[1:]
+    save_dir = None
+    if wanted[:1] == ["--save"]:
+        save_dir, wanted = Path(wanted[1]), wanted[2:]
     rows = [row for row in ROWS if not wanted or any(w in row.id for w in wanted)]
     runnable = [row for row in rows if not row.missing_packages()]
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        outcomes = {o.row.id: o for o in pool.map(run_row, runnable)}
-    print("| row | expected | actual (rule severity @step: message) | verdict | s |")
+        outcomes = {}
+        for outcome in pool.map(run_row, runnable):
+            outcomes[outcome.row.id] = outcome
+            if save_dir is not None:
+                save(outcome, save_dir)
+    print("| row | expected | actual (rule severity @step: message) | verdict | CPU s |")
     print("|---|---|---|---|---|")
     for row in rows:
         if row.id not in outcomes:
@@ -53,9 +70,10 @@ def main() -> None:
         outcome = outcomes[row.id]
         verdict = "ok" if not outcome.problems else "**FAIL**: " + cell("; ".join(outcome.problems))[:300]
         print(f"| {row.id} | {cell(expected_text(outcome))} | {actual_text(outcome)} | {verdict} | "
-              f"{outcome.seconds:.0f} |")
+              f"{outcome.cpu_seconds:.1f} |")
     failed = sum(1 for o in outcomes.values() if o.problems)
-    print(f"\n{len(outcomes) - failed} of {len(outcomes)} rows as expected.")
+    cpu = sum(o.cpu_seconds for o in outcomes.values())
+    print(f"\n{len(outcomes) - failed} of {len(outcomes)} rows as expected; {cpu:.0f} CPU seconds in all.")
 
 
 if __name__ == "__main__":
