@@ -234,6 +234,19 @@ ROWS: tuple[Row, ...] = (
     Row("kfold_cv.py", "optimizer-outside-fold-loop",
         expect=(Expect(("optimizer-not-on-model", "params-not-updated"), "error", by_step=5),)),
 
+    # GAN (pytorch/examples dcgan loop): two models, two optimizers, G's backward through D
+    Row("gan_mlp.py", why="adversarial losses do not fall: loss-trend rules must not judge them as supervised"),
+    Row("gan_mlp.py", "no-netd-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=3),)),
+
+    # knowledge distillation: teacher trained first, then queried in eval/no_grad at every student step
+    Row("distillation_kl.py"),
+    Row("distillation_kl.py", "kl-on-logits",
+        expect=(Expect("logits-to-probability-loss", "error", by_step=101),),
+        why="the student's first step is step 100 (the teacher trains for 100 steps first)"),
+
+    # EMA of the weights (AveragedModel), evaluated instead of the raw model
+    Row("ema_swa.py"),
+
     # Lightning, automatic optimization (optimizer.step(closure) inside Lightning)
     Row("lightning_classifier.py", needs=LIGHTNING),
     Row("lightning_classifier.py", "softmax-ce", needs=LIGHTNING,

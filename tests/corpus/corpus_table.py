@@ -3,7 +3,9 @@
     PYTHONPATH=src python tests/corpus/corpus_table.py [--save DIR] [SUBSTRING ...] > table.md
 
 Rows run two at a time (or one per core); a row needing a missing package is listed as skipped.
-`--save DIR` also keeps each row's outcome as DIR/<row id>.json (report, exit code, seconds).
+`--save DIR` also keeps each row's outcome as DIR/<row id>.json (report, exit code, seconds);
+`--load DIR [DIR ...]` prints the table from saved outcomes instead of running (a later
+directory wins), judged against the current expectations.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus_rows import ROWS, Outcome, run_row  # noqa: E402
+from corpus_rows import ROWS, Outcome, judge, run_row  # noqa: E402
 
 
 def cell(text: str) -> str:
@@ -48,19 +50,41 @@ def save(outcome: Outcome, directory: Path) -> None:
         "problems": outcome.problems, "stderr_tail": outcome.stderr_tail, "report": outcome.report}, indent=1))
 
 
+def load(directories: list[str]) -> dict[str, Outcome]:
+    by_id = {row.id: row for row in ROWS}
+    outcomes = {}
+    for directory in directories:
+        for path in sorted(Path(directory).glob("*.json")):
+            saved = json.loads(path.read_text())
+            row = by_id.get(saved["row"])
+            if row is None:
+                continue
+            outcome = Outcome(row, saved["exit_code"], saved["seconds"], saved["report"], saved["stderr_tail"],
+                              cpu_seconds=saved.get("cpu_seconds", 0.0))
+            outcome.problems = judge(outcome)
+            outcomes[row.id] = outcome
+    return outcomes
+
+
 def main() -> None:
     wanted = sys.argv[1:]
-    save_dir = None
+    save_dir, load_dirs = None, None
     if wanted[:1] == ["--save"]:
         save_dir, wanted = Path(wanted[1]), wanted[2:]
+    elif wanted[:1] == ["--load"]:
+        load_dirs, wanted = wanted[1:], []
     rows = [row for row in ROWS if not wanted or any(w in row.id for w in wanted)]
-    runnable = [row for row in rows if not row.missing_packages()]
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+    if load_dirs is not None:
+        outcomes = load(load_dirs)
+        rows = [row for row in rows if row.id in outcomes]
+    else:
         outcomes = {}
-        for outcome in pool.map(run_row, runnable):
-            outcomes[outcome.row.id] = outcome
-            if save_dir is not None:
-                save(outcome, save_dir)
+        runnable = [row for row in rows if not row.missing_packages()]
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            for outcome in pool.map(run_row, runnable):
+                outcomes[outcome.row.id] = outcome
+                if save_dir is not None:
+                    save(outcome, save_dir)
     print("| row | expected | actual (rule severity @step: message) | verdict | CPU s |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -58,6 +58,6 @@ def test_corpus_row(row: Row, request: pytest.FixtureRequest) -> None:
     future = _started.get(row.id) or _pool.submit(run_row, row)
     outcome: Outcome = future.result()
     found = "; ".join(f"{f['rule']}/{f['severity']}@{f.get('step')}" for f in outcome.findings) or "nothing"
-    assert not outcome.problems, (
-        f"{row.id}: " + " | ".join(outcome.problems) + f"\n  all findings: {found}"
-        + (f"\n  why: {row.why}" if row.why else ""))
+    if outcome.problems:
+        pytest.fail(f"{row.id}: " + " | ".join(outcome.problems) + f"\n  all findings: {found}"
+                    + (f"\n  why: {row.why}" if row.why else ""), pytrace=False)
