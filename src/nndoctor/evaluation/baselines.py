@@ -31,12 +31,13 @@ def _paired(name: str, kind: str, metric: str, model_rows: np.ndarray, baseline_
     """Compare per-row values of a metric that is a mean over rows (accuracy, loss, error)."""
     gain = model_rows - baseline_rows if higher_is_better else baseline_rows - model_rows
     strata = None if split.task != "classification" or split.groups is not None else split.y_true
-    sums = resample.weighted_sums(np.column_stack([np.ones(len(gain)), gain]), rng, strata=strata,
-                                  groups=split.groups)
-    low, high = resample.percentile_interval(sums[:, 1] / sums[:, 0])
+    result = resample.resample_sums(np.column_stack([np.ones(len(gain)), gain]), lambda s: s[:, 1] / s[:, 0],
+                                    rng, strata=strata, groups=split.groups)
+    low, high = result.interval()
     return {"baseline": name, "kind": kind, "metric": metric, "model": float(model_rows.mean()),
             "baseline_value": float(baseline_rows.mean()), "improvement": float(gain.mean()),
-            "low": low, "high": high, "higher_is_better": higher_is_better, "method": "paired bootstrap",
+            "low": min(low, float(gain.mean())), "high": max(high, float(gain.mean())),
+            "higher_is_better": higher_is_better, "method": "paired bootstrap (BCa)",
             "n": split.n, **extra}
 
 

@@ -2,9 +2,10 @@
 
 Proportions (accuracy, per-class recall and precision) get the Wilson interval of
 `nndoctor.core.stats` (the same maths as the audit's eval-set-too-small); metrics that
-are not proportions (balanced accuracy, F1, AUC, log loss, R², MAE, RMSE) get a
-stratified bootstrap (`resample`). With `groups`, every interval comes from a cluster
-bootstrap instead, because rows of one patient or site are not independent.
+are not proportions get a BCa bootstrap interval (`resample`): stratified by class for
+balanced accuracy, F1 and AUC, plain for log loss and the regression metrics (R², MAE,
+RMSE, Pearson r). With `groups`, every interval comes from a cluster bootstrap instead,
+because rows of one patient or site are not independent.
 """
 from __future__ import annotations
 
@@ -49,17 +50,18 @@ class SplitMetrics:
         return next((m for m in self.headline if m.name == name), None)
 
 
-def _from_draws(name: str, value: float, draws: np.ndarray, n: int, method: str, **kw: Any) -> Metric:
-    low, high = resample.percentile_interval(draws)
-    return Metric(name, float(value), min(low, value), max(high, value), method, n, draws=draws, **kw)
+def _from_resampled(name: str, result: resample.Resampled, n: int, method: str, **kw: Any) -> Metric:
+    low, high = result.interval()
+    value = result.point
+    return Metric(name, float(value), min(low, value), max(high, value), f"{method} (BCa)", n,
+                  draws=result.draws, **kw)
 
 
-def _proportion(name: str, successes: int, n: int, draws: np.ndarray | None) -> Metric:
-    value = successes / n if n else float("nan")
-    if draws is not None:  # grouped rows: the cluster bootstrap, not Wilson
-        return _from_draws(name, value, draws, n, "cluster bootstrap", proportion=True)
+def _proportion(name: str, successes: int, n: int, grouped: resample.Resampled | None) -> Metric:
+    if grouped is not None:  # grouped rows: the cluster bootstrap, not Wilson
+        return _from_resampled(name, grouped, n, "cluster bootstrap", proportion=True)
     low, high = wilson_interval(successes, n)
-    return Metric(name, value, float(low), float(high), "Wilson", n, proportion=True)
+    return Metric(name, successes / n, float(low), float(high), "Wilson", n, proportion=True)
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -85,55 +87,54 @@ def _confusion_metrics(matrices: np.ndarray, active: np.ndarray) -> dict[str, np
 
 def classification_metrics(split: EvalSplit, rng: np.random.Generator) -> SplitMetrics:
     k, n = split.n_classes, split.n
-    matrix = resample.confusion_matrix(split.y_true, split.y_pred, k)
-    draws = resample.confusion_draws(split.y_true, split.y_pred, k, rng, groups=split.groups)
+    resampled = resample.confusion_draws(split.y_true, split.y_pred, k, rng, groups=split.groups)
+    matrix = resampled.matrix
     active = (matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0)  # sklearn's macro average
-    point, boot = _confusion_metrics(matrix[None].astype(float), active), _confusion_metrics(draws, active)
+
+    def statistic(key: str) -> resample.Resampled:
+        return resampled.of(lambda matrices: _confusion_metrics(matrices, active)[key])
+
     method = "cluster bootstrap" if split.groups is not None else "stratified bootstrap"
     headline = [_proportion("accuracy", int(np.trace(matrix)), n,
-                            boot["accuracy"] if split.groups is not None else None)]
-    headline.append(_from_draws("balanced_accuracy", point["balanced_accuracy"][0], boot["balanced_accuracy"],
-                                n, method))
-    headline.append(_from_draws("macro_f1", point["macro_f1"][0], boot["macro_f1"], n, method))
+                            statistic("accuracy") if split.groups is not None else None)]
+    headline.append(_from_resampled("balanced_accuracy", statistic("balanced_accuracy"), n, method))
+    headline.append(_from_resampled("macro_f1", statistic("macro_f1"), n, method))
     if k == 2:
-        headline.append(_from_draws("f1", point["f1_positive"][0], boot["f1_positive"], n, method))
+        headline.append(_from_resampled("f1", statistic("f1_positive"), n, method))
     if split.probabilities is not None:
         auc = _auc(split, rng)
         if auc is not None:
             headline.append(auc)
         headline.append(_mean_metric("log_loss", split.losses, split, rng, higher_is_better=False))
-    return SplitMetrics(headline, _per_class(matrix, split.classes, split.groups, draws), matrix)
+    return SplitMetrics(headline, _per_class(matrix, split.classes, split.groups, resampled.draws), matrix)
 
 
 def _auc(split: EvalSplit, rng: np.random.Generator) -> Metric | None:
-    probabilities, k = split.probabilities, split.n_classes
-    targets = [1] if k == 2 else range(k)
-    points, draws = [], []
-    for c in targets:
-        positive = split.y_true == c
-        if positive.all() or not positive.any():
-            continue
-        value, boot = resample.auc_draws(probabilities[:, c], positive, rng, groups=split.groups)
-        points.append(value)
-        draws.append(boot)
-    if not points:
-        return None
+    present = [c for c in range(split.n_classes) if 0 < int((split.y_true == c).sum()) < split.n]
     method = "cluster bootstrap" if split.groups is not None else "stratified bootstrap"
-    name = "auc" if k == 2 else "auc_macro_ovr"
-    return _from_draws(name, float(np.mean(points)), np.mean(draws, axis=0), split.n, method)
+    if split.n_classes == 2:
+        if len(present) < 2:
+            return None
+        result = resample.auc_resampled(split.probabilities[:, 1], split.y_true == 1, rng, groups=split.groups)
+        return _from_resampled("auc", result, split.n, method)
+    if not present:
+        return None
+    result = resample.macro_auc_resampled(split.probabilities, split.y_true, present, rng, groups=split.groups)
+    return _from_resampled("auc_macro_ovr", result, split.n, "linearised bootstrap")
 
 
 def _mean_metric(name: str, values: np.ndarray, split: EvalSplit, rng: np.random.Generator,
                  higher_is_better: bool) -> Metric:
     stats = np.column_stack([np.ones(len(values)), values])
-    sums = resample.weighted_sums(stats, rng, groups=split.groups)
+    result = resample.resample_sums(stats, lambda s: s[:, 1] / s[:, 0], rng, groups=split.groups)
     method = "cluster bootstrap" if split.groups is not None else "bootstrap"
-    return _from_draws(name, float(values.mean()), sums[:, 1] / sums[:, 0], len(values), method,
-                       higher_is_better=higher_is_better)
+    return _from_resampled(name, result, len(values), method, higher_is_better=higher_is_better)
 
 
 def _per_class(matrix: np.ndarray, classes: list[Any], groups: np.ndarray | None,
                draws: np.ndarray) -> list[dict[str, Any]]:
+    """Recall and precision per class: Wilson intervals, or cluster-bootstrap percentiles
+    with groups."""
     rows = []
     tp_all = np.diagonal(draws, axis1=1, axis2=2)
     for c, label in enumerate(classes):
@@ -163,16 +164,17 @@ def regression_metrics(split: EvalSplit, rng: np.random.Generator) -> SplitMetri
     y, yhat = split.y_true, split.y_pred
     error = yhat - y
     stats = np.column_stack([np.ones(len(y)), error ** 2, np.abs(error), y, y ** 2, yhat, yhat ** 2, y * yhat])
-    strata = None if split.groups is not None else resample.target_strata(y)
-    sums = resample.weighted_sums(stats, rng, strata=strata, groups=split.groups)
-    method = "cluster bootstrap" if split.groups is not None else "stratified bootstrap"
-    values = _regression_from_sums(stats.sum(axis=0)[None])
-    boot = _regression_from_sums(sums)
+    method = "cluster bootstrap" if split.groups is not None else "bootstrap"
+    units, unit_strata = resample.resampling_units(len(y), rng, groups=split.groups)
+    per_unit = resample.unit_sums(stats, units, len(unit_strata))
+    total = per_unit.sum(axis=0)[None]
+    sums = resample.resample_units(per_unit, unit_strata, rng)  # one resample shared by all four metrics
+    values, boot, jack = (_regression_from_sums(x) for x in (total, sums, total - per_unit))
     headline = []
     for name, higher in (("r2", True), ("mae", False), ("rmse", False), ("pearson_r", True)):
         if np.isfinite(values[name][0]):
-            headline.append(_from_draws(name, values[name][0], boot[name], split.n, method,
-                                        higher_is_better=higher))
+            result = resample.Resampled(float(values[name][0]), boot[name], jack[name])
+            headline.append(_from_resampled(name, result, split.n, method, higher_is_better=higher))
     return SplitMetrics(headline, [], None)
 
 
@@ -193,7 +195,6 @@ def multilabel_metrics(split: EvalSplit, rng: np.random.Generator) -> SplitMetri
     subset = (y == pred).all(axis=1).astype(float)
     hamming = (y == pred).mean(axis=1)
     stats = np.column_stack([np.ones(n), subset, hamming, tp, fp, fn])
-    sums = resample.weighted_sums(stats, rng, groups=split.groups)
     method = "cluster bootstrap" if split.groups is not None else "bootstrap"
     active = (y.sum(axis=0) + pred.sum(axis=0)) > 0
 
@@ -201,11 +202,13 @@ def multilabel_metrics(split: EvalSplit, rng: np.random.Generator) -> SplitMetri
         f1 = _f1(s[:, 3:3 + labels], s[:, 3 + labels:3 + 2 * labels], s[:, 3 + 2 * labels:])
         return np.nanmean(np.where(active, np.nan_to_num(f1, nan=0.0), np.nan), axis=1)
 
-    point = stats.sum(axis=0)[None]
-    headline = [_proportion("subset_accuracy", int(subset.sum()), n,
-                            sums[:, 1] / sums[:, 0] if split.groups is not None else None),
-                _from_draws("hamming_accuracy", float(hamming.mean()), sums[:, 2] / sums[:, 0], n, method),
-                _from_draws("macro_f1", float(macro_f1(point)[0]), macro_f1(sums), n, method)]
+    grouped = split.groups is not None
+    headline = [_proportion("subset_accuracy", int(subset.sum()), n, resample.resample_sums(
+                    stats, lambda s: s[:, 1] / s[:, 0], rng, groups=split.groups) if grouped else None),
+                _from_resampled("hamming_accuracy", resample.resample_sums(
+                    stats, lambda s: s[:, 2] / s[:, 0], rng, groups=split.groups), n, method),
+                _from_resampled("macro_f1", resample.resample_sums(stats, macro_f1, rng, groups=split.groups),
+                                n, method)]
     per_label = []
     for index, label in enumerate(split.classes):
         true_pos, support, predicted = int(tp[:, index].sum()), int(y[:, index].sum()), int(pred[:, index].sum())
