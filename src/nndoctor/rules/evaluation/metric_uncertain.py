@@ -66,7 +66,8 @@ class MetricUncertain(Rule):
             for metric in entry["headline"]:
                 if metric["name"] not in w.BOUNDED:
                     continue
-                half = 100 * max(metric["value"] - metric["low"], metric["high"] - metric["value"])
+                # rounded so a half-width of exactly the limit does not fire on float noise
+                half = round(100 * max(metric["value"] - metric["low"], metric["high"] - metric["value"]), 6)
                 if half <= halfwidth_points_info:
                     continue
                 target = halfwidth_points_info / 100
