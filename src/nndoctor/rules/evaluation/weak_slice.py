@@ -49,7 +49,7 @@ class WeakSlice(Rule):
         - Labels of that slice are noisier, or the slice is genuinely harder.
 
     Fixes:
-        - Look at the slice's errors (the example ids) and compare its inputs with the rest.
+        - Look at the slice's errors (filter the predictions by the slice) and compare its inputs with the rest.
         - Add training data from the slice, re-weight it, or augment toward it; normalise per site/batch.
         - Report per-slice results in the paper; if the slice matters, validate on it separately.
 
