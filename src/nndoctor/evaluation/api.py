@@ -19,7 +19,7 @@ from nndoctor.core.plain import to_plain
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.data.extra import require
-from nndoctor.evaluation.inputs import EvalSplit, _class_codes, as_array, prepare_split
+from nndoctor.evaluation.inputs import EvalSplit, class_codes, as_array, prepare_split
 from nndoctor.evaluation.measure import measure_splits
 
 TEST_KEYS = ("y_true", "predictions", "probabilities", "sample_ids", "groups", "slices", "losses")
@@ -121,7 +121,7 @@ def _code_train_labels(main: EvalSplit, train_labels: Any) -> np.ndarray:
         if values.ndim != 2 or values.shape[1] != main.y_true.shape[1]:
             raise UsageError(f"train_labels must be n x {main.y_true.shape[1]} (0/1), got {values.shape}")
         return values.astype(np.int64)
-    codes, _, _ = _class_codes(values, None, None, main.classes)
+    codes, _, _ = class_codes(values, None, None, main.classes)
     return codes
 
 

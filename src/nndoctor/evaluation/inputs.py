@@ -118,7 +118,7 @@ def _label_key(value: Any) -> Any:
     return value
 
 
-def _class_codes(y_true: np.ndarray, y_pred: np.ndarray | None, n_columns: int | None,
+def class_codes(y_true: np.ndarray, y_pred: np.ndarray | None, n_columns: int | None,
                  classes: Any) -> tuple[np.ndarray, np.ndarray | None, list[Any]]:
     true_keys = [_label_key(v) for v in y_true]
     pred_keys = None if y_pred is None else [_label_key(v) for v in y_pred]
@@ -177,7 +177,7 @@ def prepare_split(name: str, y_true: Any, predictions: Any, *, task: str | None 
                     probs = 1 / (1 + np.exp(-probs))
                 probs = np.column_stack([1 - probs, probs])
             probs = to_probabilities(probs, multilabel=False)
-        y_true_c, pred_c, class_list = _class_codes(
+        y_true_c, pred_c, class_list = class_codes(
             y_true, predictions, None if probs is None else probs.shape[1], classes)
         y_pred_c = pred_c if pred_c is not None else probs.argmax(axis=1)
         if len(class_list) < 2:
