@@ -133,6 +133,7 @@ def measure_splits(splits: list[EvalSplit], *, features: Any, train_labels: np.n
             collected["slices"].append({"split": split.name, **sliced})
             worst = sorted(sliced["tested"], key=lambda row: -row["drop"])[:SLICES_SHOWN]
             summary["worst_slices"] = worst
+            summary["slice_metric"] = sliced["metric"]
         top = guard.run("top_loss", lambda s=split: top_loss_summary(s), ("top_loss",))
         if top is not None:
             collected["top_loss"].append({"split": split.name, **top})

@@ -23,9 +23,10 @@ def _colour(share: float) -> str:
 def confusion_svg(matrix: list[list[int]], classes: list[Any]) -> str:
     k = len(classes)
     cell = max(18, min(48, 480 // max(k, 1)))
-    margin = 110
+    longest = max(len(str(label)[:14]) for label in classes)
+    margin = 30 + 6 * longest  # room for the class names, rotated on top
     size = margin + cell * k + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size + 20}" role="img" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" '
              f'aria-label="confusion matrix, rows true class, columns predicted class" font-size="11" '
              f'font-family="system-ui, sans-serif">']
     parts.append(f'<text x="{margin + cell * k / 2}" y="12" text-anchor="middle" fill="#555">predicted</text>')
