@@ -17,7 +17,7 @@ AREA_TITLES = {
     "dynamics": "Training dynamics",
     "architecture": "Architecture",
     "data": "Data",
-    "evaluation": "Evaluation of a trained model",
+    "evaluation": "Evaluation",
     "always": "nndoctor itself",
 }
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from nndoctor.core.errors import UsageError
 
-TASKS = ("classification", "multilabel", "regression")
 TASK_ALIASES = {"binary": "classification", "multiclass": "classification", "multi-class": "classification",
                 "multi-label": "multilabel", "classification": "classification", "multilabel": "multilabel",
                 "regression": "regression"}
