@@ -18,8 +18,20 @@ def render_html(report: Report) -> str:
     counts = {sev: len(report.by_severity(sev)) for sev in SEVERITIES}
     summary = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items())
     return environment.get_template("report.html.j2").render(
-        report=report, findings=report.sorted_findings(), summary=summary, evidence=evidence_line
+        report=report, findings=report.sorted_findings(), summary=summary, evidence=evidence_line,
+        sections=_sections(report),
     )
+
+
+def _sections(report: Report) -> str:
+    """Command-specific sections (plots, tables) rendered as markup above the findings."""
+    from markupsafe import Markup
+
+    if "evaluation" not in report.context:
+        return Markup("")
+    from nndoctor.report.html_evaluation import render_evaluation_section
+
+    return Markup(render_evaluation_section(report.context["evaluation"]))
 
 
 def write_html(report: Report, path: str | Path) -> None:
