@@ -28,9 +28,20 @@ def test_report_command_reads_json_writes_html_and_exits_by_severity(tmp_path):
     html = tmp_path / "r.html"
     result = subprocess.run([sys.executable, "-m", "nndoctor", "report", str(path), "--html", str(html)],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
+    # Showing a report exits 0; its verdict only with --fail-on (issue 8).
+    assert result.returncode == 0, result.stderr
     assert "loss-broadcasting" in result.stdout
     assert html.read_text().startswith("<!doctype html>")
+    for fail_on, code in (("error", 1), ("warning", 1)):
+        judged = subprocess.run([sys.executable, "-m", "nndoctor", "report", str(path), "--fail-on", fail_on],
+                                capture_output=True, text=True, timeout=120)
+        assert judged.returncode == code
+    clean = tmp_path / "clean.json"
+    Report(command="audit", checks_run=["x"],
+           findings=[Finding("dead-relu", "warning", "w")]).to_json(clean)
+    judged = subprocess.run([sys.executable, "-m", "nndoctor", "report", str(clean), "--fail-on", "error"],
+                            capture_output=True, text=True, timeout=120)
+    assert judged.returncode == 0
 
 
 def test_report_command_rejects_non_reports(tmp_path):

@@ -73,7 +73,10 @@ def test_engine_isolates_crashes_and_reports_skips():
     assert rules == ["internal-error", "loss-too-high"]
     crash = next(f for f in report.findings if f.rule == "internal-error")
     assert "crashes" in crash.message and "RuntimeError" in crash.message
-    assert report.checks_run == ["loss-too-high", "crashes"]
+    # The crash costs that rule only: listed as not done, with why.
+    assert report.checks_run == ["loss-too-high"]
+    assert [s.rule for s in report.checks_skipped] == ["crashes"]
+    assert "RuntimeError" in report.checks_skipped[0].reason
 
     empty = Measurements()
     empty.mark_unavailable("loss", "no loss was seen")
@@ -105,7 +108,7 @@ def test_pyproject_config(tmp_path):
     )
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
-    config = load_config(nested)
+    config = load_config(nested, registry=fresh())
     assert config.fail_on == "warning"
     assert config.ignore == ["crashes"]
     merged = config.merged_thresholds({"loss-too-high": {"loss_high": 9.0}})
@@ -115,5 +118,5 @@ def test_pyproject_config(tmp_path):
 
 def test_pyproject_unknown_key_is_clear(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.nndoctor]\nthreshold = 1\n")
-    with pytest.raises(UsageError, match="unknown key"):
-        load_config(tmp_path)
+    with pytest.raises(UsageError, match=r"no setting .threshold. \(did you mean .thresholds.\?\)"):
+        load_config(tmp_path, registry=fresh())

@@ -6,7 +6,10 @@ from typing import Any, NoReturn
 
 import typer
 
-from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, finish, split_names
+from nndoctor.cli.common import (
+    EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, finish, split_names,
+)
+from nndoctor.core.config import load_config
 from nndoctor.core.errors import UsageError
 
 
@@ -69,18 +72,18 @@ def audit_command(
     task: str = typer.Option(None, "--task", help="classification or regression (inferred if omitted)."),
     max_rows: int = typer.Option(None, "--max-rows", help="Audit a seeded random sample of this many rows per split."),
     option: list[str] = typer.Option(None, "--option", help="Audit option NAME=VALUE, e.g. model_sample_cap=20000."),
-    select: list[str] = typer.Option(None, "--select", help="Only these rule ids (comma-separated)."),
-    ignore: list[str] = typer.Option(None, "--ignore", help="Skip these rule ids (comma-separated)."),
+    select: list[str] = typer.Option(None, "--select", help=SELECT_HELP),
+    extend_select: list[str] = typer.Option(None, "--extend-select", help=EXTEND_SELECT_HELP),
+    ignore: list[str] = typer.Option(None, "--ignore", help=IGNORE_HELP),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
-    fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+    fail_on: str = typer.Option(None, "--fail-on", help=FAIL_ON_HELP + " Default: pyproject's fail_on, else error."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every detail of each finding."),
 ) -> None:
     """Audit a dataset's splits for leakage, duplicates, imbalance, shift and label problems.
 
     Example: nndoctor audit --train train.csv --test test.csv --label diagnosis --group patient_id
     """
-    if fail_on not in ("error", "warning"):
-        fail(f"--fail-on takes 'error' or 'warning', got {fail_on!r}")
+    fail_on = check_fail_on(fail_on or load_config().fail_on)
     options = _options(option)
     if max_rows is not None:
         if max_rows < 1:
@@ -92,7 +95,8 @@ def audit_command(
         train, val=val, test=test, label=label, group=group, source=source,
         annotators=split_names(annotators) or None, text=split_names(text) or None,
         embeddings=_embeddings(embeddings), task=task,
-        select=split_names(select) or None, ignore=split_names(ignore) or None, **options,
+        select=split_names(select) or None, ignore=split_names(ignore) or None,
+        extend_select=split_names(extend_select) or None, **options,
     )
     report.context["files"] = {name: str(path) for name, path in
                                (("train", train), ("val", val), ("test", test)) if path is not None}

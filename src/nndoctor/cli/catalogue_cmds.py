@@ -6,8 +6,9 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from nndoctor.cli.common import app
+from nndoctor.cli.common import app, fail
 from nndoctor.core.catalogue import AREA_TITLES, rule_markdown
+from nndoctor.core.errors import did_you_mean
 from nndoctor.core.registry import AREAS, load_rules
 
 
@@ -16,17 +17,27 @@ def rules_command(
     area: str = typer.Option(None, "--area", help=f"Only this area: {', '.join(AREAS)}."),
 ) -> None:
     """List every rule nndoctor knows, grouped by area."""
-    registry = load_rules()
+    if area is not None and area not in AREAS:
+        fail(f"--area takes one of {', '.join(AREAS)}, got {area!r}{did_you_mean(area, AREAS)}")
+    rules = [rule for rule in load_rules() if area is None or rule.area == area]
+    console = Console(highlight=False)
+    rows = [(rule.id, rule.severity, AREA_TITLES[rule.area], rule.title) for rule in rules]
+    if not console.is_terminal:
+        # Piped or redirected: plain aligned lines, never cut, easy to grep.
+        widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+        for row in rows:
+            print("  ".join(value.ljust(width) for value, width in zip(row, widths)) + "  " + row[3])
+        return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("rule")
-    table.add_column("severity")
+    # Rule ids are what users copy into --select and pyproject: never cut or wrapped.
+    id_width = max((len(row[0]) for row in rows), default=4)
+    table.add_column("rule", no_wrap=True, min_width=id_width)
+    table.add_column("severity", no_wrap=True)
     table.add_column("area")
-    table.add_column("what it finds")
-    for rule in registry:
-        if area and rule.area != area:
-            continue
-        table.add_row(rule.id, rule.severity, AREA_TITLES[rule.area], rule.title)
-    Console(highlight=False).print(table)
+    table.add_column("what it finds", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.command("explain")

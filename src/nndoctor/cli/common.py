@@ -21,6 +21,10 @@ app = typer.Typer(
 )
 
 FAIL_ON_HELP = "Exit 1 on findings of this severity or worse: error or warning."
+# Selection as in ruff, the same in every command (see nndoctor.core.config).
+SELECT_HELP = "Only these rules or areas (comma-separated); replaces pyproject's select."
+EXTEND_SELECT_HELP = "Also these rules or areas (comma-separated), on top of select."
+IGNORE_HELP = "Skip these rules or areas (comma-separated); adds to pyproject's ignore."
 JSON_HELP = "Also write the report as JSON to this path."
 
 
@@ -74,10 +78,13 @@ def run_cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        # click's own usage errors (typer may vendor click, so recognise them by shape).
-        show = getattr(error, "show", None)
-        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
-            show()
+        # click's own usage errors (typer may vendor click, so recognise them by shape),
+        # in one line like every other usage error, with where to look for help.
+        message = getattr(error, "format_message", None)
+        if callable(message) and isinstance(getattr(error, "exit_code", None), int):
+            context = getattr(error, "ctx", None)
+            command = getattr(context, "command_path", None) or "nndoctor"
+            print(f"nndoctor: error: {' '.join(message().split())} (see `{command} --help`)", file=sys.stderr)
             return EXIT_CANNOT_JUDGE
         if type(error).__name__ == "Abort":
             return 130

@@ -1,36 +1,49 @@
 """`nndoctor report`: show a saved JSON report again, or turn it into an HTML page."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from nndoctor.cli.common import FAIL_ON_HELP, app, check_fail_on, fail
-from nndoctor.core.report import Report
+from nndoctor.cli.common import app, check_fail_on, fail
+from nndoctor.core.report import EXIT_CLEAN, Report, ReportFormatError
 
 
 @app.command("report")
 def report_command(
     path: Path = typer.Argument(..., help="A report written with --json."),
     html: Path = typer.Option(None, "--html", help="Write the report as a self-contained HTML page."),
-    fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
-    verbose: bool = typer.Option(False, "--verbose", help="List every skipped check."),
+    fail_on: str = typer.Option(None, "--fail-on",
+                                help="Exit with the report's verdict: 1 on findings of this severity or "
+                                     "worse (error or warning). Without it, showing a report exits 0."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check."),
 ) -> None:
-    """Show a saved JSON report (from any command's --json), optionally as HTML."""
-    check_fail_on(fail_on)
+    """Show a saved JSON report (from any command's --json), optionally as HTML.
+
+    Example: nndoctor report run.json --html run.html
+    """
+    if fail_on is not None:
+        check_fail_on(fail_on)
     try:
-        report = Report.from_json(path.read_text(encoding="utf-8"))
+        report = Report.from_json(path)
+    except IsADirectoryError:
+        fail(f"cannot read {path}: it is a directory, not a report file")
     except OSError as error:
         fail(f"cannot read {path}: {error.strerror or error}")
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        fail(f"{path} is not an nndoctor JSON report ({type(error).__name__}: {error})")
+    except UnicodeDecodeError:
+        fail(f"{path} is not an nndoctor JSON report: it is not UTF-8 text")
+    except ReportFormatError as error:
+        fail(f"{path} is {error}")
     from nndoctor.report.terminal import render_report
 
     render_report(report, Console(highlight=False), verbose=verbose)
     if html is not None:
         from nndoctor.report.html import write_html
 
-        write_html(report, html)
-    raise typer.Exit(report.exit_code(fail_on))
+        try:
+            write_html(report, html)
+        except OSError as error:
+            fail(f"cannot write {html}: {error.strerror or error}")
+    # Showing a report is not judging it again: the verdict only when asked (as in CI).
+    raise typer.Exit(report.exit_code(fail_on) if fail_on is not None else EXIT_CLEAN)

@@ -82,7 +82,12 @@ def run_rules(
         try:
             findings = rule_class().check(measurements, **resolved.get(rule_class.id, {}))
         except Exception as error:  # noqa: BLE001 — isolation is the point
-            findings = [internal_error_finding(f"rule {rule_class.id}", error)]
+            # The crash costs this rule only: it is reported, listed as not done, and every
+            # other rule still runs.
+            report.findings.append(internal_error_finding(f"rule {rule_class.id}", error))
+            report.checks_skipped.append(SkippedCheck(
+                rule_class.id, f"the rule failed inside nndoctor ({type(error).__name__}; see internal-error)"))
+            continue
         report.findings.extend(findings)
         report.checks_run.append(rule_class.id)
     return report

@@ -47,6 +47,25 @@ class Finding:
         """0 for error, 1 for warning, 2 for info: sorts the worst first."""
         return SEVERITIES.index(self.severity)
 
+    def __str__(self) -> str:
+        """What the terminal shows: `print(finding)` in a script or notebook."""
+        from nndoctor.report.terminal import finding_renderables, plain_text
+
+        return plain_text(finding_renderables(self))
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        from nndoctor.report.terminal import finding_renderables
+
+        return Group(*finding_renderables(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display of a finding (escaped like the HTML report)."""
+        from nndoctor.report.html import render_html_fragment
+
+        return render_html_fragment(findings=[self])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
@@ -61,6 +80,19 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """From `to_dict()` output; a wrong type is a ValueError naming the field."""
+        for name, kinds in (("rule", str), ("severity", str), ("message", str)):
+            if not isinstance(data.get(name), kinds):
+                raise ValueError(f"{name!r} must be a string")
+        step = data.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise ValueError("'step' must be a whole number or null")
+        if not isinstance(data.get("evidence") or {}, dict):
+            raise ValueError("'evidence' must be an object")
+        for name in ("causes", "fixes"):
+            value = data.get(name) or []
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ValueError(f"{name!r} must be a list of strings")
         return cls(
             rule=data["rule"],
             severity=data["severity"],

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable, Iterator
 
-from nndoctor.core.errors import UsageError
+from nndoctor.core.errors import UsageError, did_you_mean
 from nndoctor.core.finding import RULE_ID_PATTERN, SEVERITIES
 from nndoctor.core.rule import Rule
 
@@ -48,7 +48,8 @@ class Registry:
         try:
             return self._rules[rule_id]
         except KeyError:
-            raise UsageError(f"unknown rule {rule_id!r}; `nndoctor rules` lists them all") from None
+            raise UsageError(f"unknown rule {rule_id!r}{did_you_mean(rule_id, self._rules)}; "
+                             "`nndoctor rules` lists them all") from None
 
     def select(
         self,
@@ -80,8 +81,8 @@ class Registry:
                 ids.add(name)
             else:
                 raise UsageError(
-                    f"unknown rule or area {name!r}; areas are {', '.join(AREAS)}, "
-                    "and `nndoctor rules` lists the rule ids"
+                    f"unknown rule or area {name!r}{did_you_mean(name, [*self._rules, *AREAS])}; "
+                    f"areas are {', '.join(AREAS)}, and `nndoctor rules` lists the rule ids"
                 )
         return ids
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nndoctor.core.errors import UsageError
 from nndoctor.core.finding import SEVERITIES, Finding
+from nndoctor.core.plain import to_plain
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_JUDGE = 0, 1, 2
 
@@ -38,6 +40,25 @@ class Report:
     context: dict[str, Any] = field(default_factory=dict)
     nndoctor_version: str = field(default_factory=_version)
 
+    def __str__(self) -> str:
+        """The terminal report as plain text: `print(report)` in a script or notebook."""
+        from nndoctor.report.terminal import plain_text, report_renderables
+
+        return plain_text(report_renderables(self))
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        from nndoctor.report.terminal import report_renderables
+
+        return Group(*report_renderables(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the HTML report's body, styles scoped to it."""
+        from nndoctor.report.html import render_html_fragment
+
+        return render_html_fragment(report=self)
+
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
 
@@ -61,6 +82,10 @@ class Report:
     def rules_found(self) -> set[str]:
         return {f.rule for f in self.findings}
 
+    def judged(self) -> bool:
+        """Whether any check of the user's work ran (internal-error judges nndoctor itself)."""
+        return any(rule != "internal-error" for rule in self.checks_run)
+
     def exit_code(self, fail_on: str = "error") -> int:
         """0 nothing at or above `fail_on`, 1 something is, 2 nothing could be judged."""
         if fail_on not in SEVERITIES[:2]:
@@ -68,7 +93,7 @@ class Report:
         worst_allowed = SEVERITIES.index(fail_on)
         if any(f.rank <= worst_allowed for f in self.findings):
             return EXIT_FINDINGS
-        if not self.checks_run:
+        if not self.judged():
             return EXIT_CANNOT_JUDGE
         return EXIT_CLEAN
 
@@ -80,7 +105,8 @@ class Report:
             "checks_run": list(self.checks_run),
             "checks_skipped": [s.to_dict() for s in self.checks_skipped],
             "summary": {sev: len(self.by_severity(sev)) for sev in SEVERITIES},
-            "context": self.context,
+            # Plain JSON types: a NaN or an array in the context must not make the report unwritable.
+            "context": to_plain(self.context),
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -90,19 +116,70 @@ class Report:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Report:
+    def from_dict(cls, data: Any) -> Report:
+        """A Report from `to_dict()` output; anything else is a ReportFormatError naming
+        the first part that is not what a report holds."""
+        if not isinstance(data, dict):
+            raise ReportFormatError(f"expected a JSON object at the top, got {_json_type(data)}")
+        command = data.get("command")
+        if not isinstance(command, str):
+            raise ReportFormatError(f"'command' must be a string, got {_json_type(command)}")
+        findings = _list_of(data, "findings", dict)
+        parsed = []
+        for index, item in enumerate(findings):
+            try:
+                parsed.append(Finding.from_dict(item))
+            except (KeyError, TypeError, ValueError) as error:
+                detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+                raise ReportFormatError(f"findings[{index}] is not a finding: {detail}") from None
+        skipped = []
+        for index, item in enumerate(_list_of(data, "checks_skipped", dict)):
+            if not isinstance(item.get("rule"), str) or not isinstance(item.get("reason"), str):
+                raise ReportFormatError(f"checks_skipped[{index}] needs a string 'rule' and 'reason'")
+            skipped.append(SkippedCheck(item["rule"], item["reason"]))
+        context = data.get("context", {})
+        if not isinstance(context, dict):
+            raise ReportFormatError(f"'context' must be an object, got {_json_type(context)}")
+        version = data.get("nndoctor_version", _version())
         return cls(
-            command=data["command"],
-            findings=[Finding.from_dict(f) for f in data.get("findings", [])],
-            checks_run=list(data.get("checks_run", [])),
-            checks_skipped=[SkippedCheck(**s) for s in data.get("checks_skipped", [])],
-            context=dict(data.get("context", {})),
-            nndoctor_version=data.get("nndoctor_version", _version()),
+            command=command,
+            findings=parsed,
+            checks_run=_list_of(data, "checks_run", str),
+            checks_skipped=skipped,
+            context=to_plain(dict(context)),
+            nndoctor_version=str(version),
         )
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Report:
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
+        """From JSON text (starting with '{') or a path to a file written by `to_json`."""
+        text = text_or_path if isinstance(text_or_path, str) and text_or_path.lstrip()[:1] in ("{", "[") else None
+        if text is None:
             text = Path(text_or_path).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ReportFormatError(f"not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+        except RecursionError:
+            raise ReportFormatError("not a report: the JSON is nested too deeply") from None
+        return cls.from_dict(data)
+
+
+class ReportFormatError(UsageError):
+    """A file or text that is not an nndoctor JSON report; the message says what is wrong."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"not an nndoctor JSON report: {detail}")
+
+
+def _list_of(data: dict[str, Any], key: str, kind: type) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
+        what = "objects" if kind is dict else "strings"
+        raise ReportFormatError(f"'{key}' must be a list of {what}")
+    return list(value)
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

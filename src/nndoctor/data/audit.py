@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from nndoctor.core.config import load_config
+from nndoctor.core.config import check_thresholds, load_config
 from nndoctor.core.engine import internal_error_finding, run_rules
 from nndoctor.core.errors import UsageError
 from nndoctor.core.registry import load_rules
@@ -33,7 +33,27 @@ def make_options(options: Mapping[str, Any]) -> AuditOptions:
         raise UsageError(
             f"unknown audit option(s) {', '.join(unknown)}; the options are: {', '.join(AuditOptions.names())}"
         )
+    for name, value in options.items():
+        _check_option(name, value)
     return AuditOptions(**options)
+
+
+# The smallest sensible value of the whole-number options (caps and counts: at least 1).
+OPTION_MINIMUM = {"seed": None, "cv_folds": 2, "max_listed_rows": 0}
+
+
+def _check_option(name: str, value: Any) -> None:
+    if name == "assumed_accuracy":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 < value < 1):
+            raise UsageError(f"assumed_accuracy takes a number between 0 and 1, got {value!r}")
+        return
+    if name == "max_rows" and value is None:
+        return
+    minimum = OPTION_MINIMUM.get(name, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        floor = "" if minimum is None else f" of at least {minimum}"
+        raise UsageError(f"{name} takes a whole number{floor}, got {value!r}")
 
 
 def measure_modules() -> list[Any]:
@@ -83,6 +103,7 @@ def audit(
     task: str | None = None,
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> Report:
@@ -98,7 +119,8 @@ def audit(
     * `text`: text column(s), checked for near-duplicates with MinHash.
     * `embeddings`: per-sample embeddings, `{"train": array, "val": array, ...}`.
     * `task`: "classification" or "regression" (inferred from the labels if omitted).
-    * `select` / `ignore`: rule ids or the area "data"; `thresholds`: {rule: {name: value}}.
+    * `select` / `ignore` / `extend_select`: rule ids or the area "data" (`select` replaces
+      pyproject's select, the others add to pyproject's lists); `thresholds`: {rule: {name: value}}.
     * `**options`: caps and knobs of `AuditOptions` (e.g. `model_sample_cap=20_000`).
 
     Returns a Report; `report.context` records the split sizes and any sampling applied.
@@ -107,10 +129,9 @@ def audit(
     audit_options = make_options(options)
     config = load_config()
     registry = load_rules()
-    rules = registry.select(
-        areas=["data"], select=list(select or config.select) or None,
-        ignore=[*(ignore or []), *config.ignore] or None,
-    )
+    check_thresholds(thresholds, registry)
+    chosen, ignored = config.rule_selection(select, ignore, extend_select)
+    rules = registry.select(areas=["data"], select=chosen, ignore=ignored)
     from nndoctor.data.load import load_audit_data
 
     data = load_audit_data(
@@ -119,7 +140,8 @@ def audit(
         embeddings=embeddings, task=task, options=audit_options,
     )
     require("sklearn")
-    needed = {name for rule in rules for name in rule.requires}
+    # `reads`: measurements a rule uses when present (label-issues reads feature_leakage).
+    needed = {name for rule in rules for name in (*rule.requires, *getattr(rule, "reads", ()))}
     m = run_measures(data, audit_options, needed)
     report = Report(command="audit")
     run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)

@@ -45,6 +45,7 @@ def load_audit_data(
     given = {name: value for name, value in inputs.items() if value is not None}
     if "train" not in given:
         raise UsageError("a train split is required (audit(train, val=..., test=...))")
+    _check_role_types(label, group, source, annotators, text)
     text_columns = [text] if isinstance(text, str) else list(text or [])
     annotator_columns = list(annotators or [])
     tables: dict[str, Any] = {}
@@ -54,6 +55,7 @@ def load_audit_data(
     label_name = label if label is not None else ("label" if "label" in tables["train"].columns and
                                                    _came_from_arrays(given["train"]) else None)
     _check_columns(tables, label_name, group, source, annotator_columns, text_columns)
+    _align_numeric_columns(tables, notes, pd)
     embedding_arrays = _embeddings_per_split(embeddings, tables)
     splits: dict[str, Split] = {}
     for name, frame in tables.items():
@@ -70,6 +72,20 @@ def load_audit_data(
     labels = splits["train"].labels
     resolved_task = _resolve_task(task, labels)
     return AuditData(splits=splits, label=label_name, task=resolved_task, notes=notes)
+
+
+def _check_role_types(label: Any, group: Any, source: Any, annotators: Any, text: Any) -> None:
+    """Each column role has the type its docs promise, or a one-line UsageError says so."""
+    if label is not None and not isinstance(label, str):
+        raise UsageError(f"label takes a column name (a string), got {label!r}")
+    for role, value in (("group", group), ("source", source)):
+        if value is not None and not isinstance(value, (str, Mapping)):
+            raise UsageError(f"{role} takes a column name, or {{'train': values, ...}} for arrays; got {value!r}")
+    for role, value in (("annotators", annotators), ("text", text)):
+        names = [value] if isinstance(value, str) and role == "text" else value
+        if names is not None and (not isinstance(names, (list, tuple))
+                                  or not all(isinstance(v, str) for v in names)):
+            raise UsageError(f"{role} takes a list of column names, got {value!r}")
 
 
 def _came_from_arrays(value: Any) -> bool:
@@ -226,6 +242,28 @@ def _check_columns(tables: dict, label: str | None, group: Any, source: Any,
             raise UsageError(f"the {name} split's columns differ from train's: {'; '.join(parts)}")
 
 
+def _align_numeric_columns(tables: dict, notes: dict, pd: Any) -> None:
+    """A column numeric in train is made numeric in every split: values that are not numbers
+    there (a stray "?" or "n/a") become missing, and the report notes how many."""
+    train = tables["train"]
+    for name, frame in tables.items():
+        if name == "train":
+            continue
+        changed = {}
+        for column in train.columns:
+            if train[column].dtype.kind not in "biuf" or frame[column].dtype.kind in "biuf":
+                continue
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            lost = int(converted.isna().sum() - frame[column].isna().sum())
+            changed[column] = converted
+            if lost:
+                notes.setdefault("non_numeric_values", {})[f"{name}:{column}"] = (
+                    f"{lost} value(s) of {name} column {column!r} are not numbers (the column is numeric in "
+                    "train) and were treated as missing")
+        if changed:
+            tables[name] = frame.assign(**changed)
+
+
 def _column_list(columns: Any, limit: int = 12) -> str:
     names = [str(c) for c in columns]
     shown = ", ".join(names[:limit])
@@ -255,7 +293,10 @@ def _embeddings_per_split(embeddings: Any, tables: dict) -> dict[str, np.ndarray
             raise UsageError(f"{name} embeddings must be a 2-D (rows, dims) array, got shape {list(array.shape)}")
         if len(array) != len(tables[name]):
             raise UsageError(f"{name} embeddings have {len(array)} rows but the split has {len(tables[name])}")
-        arrays[name] = np.ascontiguousarray(array, dtype=np.float32)
+        try:
+            arrays[name] = np.ascontiguousarray(array, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} embeddings must be numbers, got an array of {array.dtype}") from None
     dims = {a.shape[1] for a in arrays.values()}
     if len(dims) > 1:
         raise UsageError(f"embeddings of different splits have different widths {sorted(dims)}")

@@ -27,7 +27,7 @@ def test_clean_data_is_silent():
 
 def test_weak_model_downgrades_to_info():
     finding = LabelIssues().check(issues(900, accuracy=0.93))[0]
-    assert finding.severity == "info" and "only 93.0% accurate" in finding.message
+    assert finding.severity == "info" and "only 93% accurate" in finding.message
     assert LabelIssues().check(issues(900, accuracy=0.95))[0].severity == "warning"
     assert LabelIssues().check(issues(900, accuracy=0.95), model_accuracy_trusted_min=0.96)[0].severity == "info"
 

@@ -16,7 +16,7 @@ def test_fires_on_large_significant_difference():
     assert finding.rule == "stratification-mismatch" and finding.severity == "warning"
     assert finding.evidence["max_abs_diff_points"] == 13.0
     assert finding.evidence["worst_class"] == "tumour"
-    assert "5.0% of train but 18.0% of test" in finding.message
+    assert "5% of train but 18% of test" in finding.message
 
 
 def test_fires_on_missing_class():

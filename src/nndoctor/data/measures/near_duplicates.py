@@ -1,5 +1,5 @@
 """Near copies across splits: nearest neighbours with FAISS on embeddings (or on numeric
-features standardised with train statistics), MinHash LSH with datasketch on text columns
+features scaled with train statistics, see `feature_scale`), MinHash LSH with datasketch on text columns
 (000 §2.1; 004: parts of one photo in several splits).
 
 Caps (AuditOptions): near_dup_index_cap rows of the indexed split, near_dup_query_cap rows
@@ -21,6 +21,12 @@ from nndoctor.data.view import AuditData, AuditOptions, Split
 MEASUREMENTS = ("split_overlap_near",)
 # Fewer numeric columns than this make "close in feature space" meaningless without embeddings.
 MIN_NUMERIC_COLUMNS = 2
+# Columns count as pixel-like (one pooled scale) when there are at least this many and the
+# median column spans at least this share of the value range of all of them together.
+HOMOGENEOUS_MIN_COLUMNS = 8
+HOMOGENEOUS_RANGE_SHARE = 0.5
+# Tabular columns: the standard deviation, but at least this share of the column's range.
+RANGE_FLOOR = 0.1
 # Raw inputs wider than this are randomly projected to PROJECTED_DIMS (distances are kept
 # within a few percent by Johnson-Lindenstrauss), so 3072-pixel images stay cheap.
 PROJECTED_DIMS = 64
@@ -59,7 +65,7 @@ def _near_unavailable_reason(data: AuditData) -> str:
 
 
 def _vectors(data: AuditData, split: Split, options: AuditOptions) -> np.ndarray | None:
-    """Embeddings if given, else numeric content columns standardised with train statistics."""
+    """Embeddings if given, else numeric content columns scaled with train statistics."""
     if data.train.embeddings is not None:
         return split.embeddings
     if "near_columns" not in data.cache:
@@ -68,10 +74,9 @@ def _vectors(data: AuditData, split: Split, options: AuditOptions) -> np.ndarray
         numeric = [c for c in train.select_dtypes(include=["number", "bool"]).columns
                    if train[c].nunique(dropna=True) > 1]
         usable = len(numeric) >= MIN_NUMERIC_COLUMNS and len(numeric) * 2 >= len(content)
-        values = train[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if usable else None
+        values = _as_float(train[numeric]) if usable else None
         if values is not None:
-            mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-            std[~(std > 0)] = 1.0
+            mean, std = np.nanmean(values, axis=0), feature_scale(values)
             projection = None
             if len(numeric) > options.near_dup_max_features:
                 rng = np.random.default_rng(options.seed)
@@ -83,11 +88,46 @@ def _vectors(data: AuditData, split: Split, options: AuditOptions) -> np.ndarray
     if spec is None:
         return None
     numeric, mean, std, projection = spec
-    values = split.features[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = _as_float(split.features[numeric])
     values = np.nan_to_num((values - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
     if projection is not None:
         values = values @ projection
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _as_float(frame: Any) -> np.ndarray:
+    """Numbers as float64, NaN for anything that is not one (another split may hold text, or
+    integers beyond float range, in a column that is numeric in train)."""
+    import pandas as pd
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        columns = [pd.to_numeric(frame.iloc[:, i], errors="coerce") for i in range(frame.shape[1])]
+        values = np.column_stack([c.to_numpy(dtype=np.float64, na_value=np.nan) for c in columns]) \
+            if columns else np.zeros((len(frame), 0))
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def feature_scale(values: np.ndarray) -> np.ndarray:
+    """Per-column divisors that keep a near copy near.
+
+    Pixel-like columns (many columns sharing one value range, as 8x8 digits or flattened
+    images) get one pooled scale: the raw geometry of an image is the right one, and per-
+    column standardising would blow the noise on near-constant border pixels up 10-100x.
+    Other (tabular) columns get their own standard deviation, floored at a tenth of their
+    range, so a column that is almost constant cannot do the same."""
+    with np.errstate(invalid="ignore"):
+        std = np.nanstd(values, axis=0)
+        spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    finite = np.isfinite(spread)
+    if values.shape[1] >= HOMOGENEOUS_MIN_COLUMNS and finite.all():
+        overall = float(np.nanmax(values) - np.nanmin(values))
+        if overall > 0 and float(np.median(spread)) >= HOMOGENEOUS_RANGE_SHARE * overall:
+            pooled = float(np.nanstd(values))
+            return np.full(values.shape[1], pooled if pooled > 0 else 1.0)
+    scale = np.maximum(std, RANGE_FLOOR * np.where(finite, spread, 0.0))
+    scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+    return scale
 
 
 def _sample(n: int, cap: int, seed: int) -> np.ndarray:

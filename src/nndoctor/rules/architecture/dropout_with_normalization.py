@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -69,8 +70,8 @@ class DropoutWithNormalization(Rule):
         if fed:
             first_dropout = seen["dropout"][min(counted & set(fed[0]["fed_by_dropouts"]))]
             return [self.finding(
-                f"dropout '{first_dropout['where']}' (p={first_dropout['p']:g}) feeds batch norm "
-                f"'{fed[0]['where']}'; dropout should not feed batch normalization (threshold p > {dropout_p_min:g}).",
+                f"dropout '{first_dropout['where']}' (p={num(first_dropout['p'])}) feeds batch norm "
+                f"'{fed[0]['where']}'; dropout should not feed batch normalization (threshold p > {num(dropout_p_min)}).",
                 where=_unique([first_dropout["where"], fed[0]["where"]]),
                 evidence={**evidence, "batchnorm_after_dropout": _unique(n["where"] for n in fed)[:8]},
             )]
@@ -88,8 +89,8 @@ class DropoutWithNormalization(Rule):
                 "Dropout as configured by default in transformer-style blocks (`dropout=0.1`) next to LayerNorm: "
                 "common and not harmful to the normalization, but random noise while debugging (003 §4.5.3 #4)."]
         return [self.finding(
-            f"{len(evidence['dropout_layers'])} dropout layer(s) (p up to {evidence['dropout_p_max']:g}) are used "
-            f"together with {kinds}, {place}; while debugging, switch dropout off (p > {dropout_p_min:g} counts).",
+            f"{len(evidence['dropout_layers'])} dropout layer(s) (p up to {num(evidence['dropout_p_max'])}) are used "
+            f"together with {kinds}, {place}; while debugging, switch dropout off (p > {num(dropout_p_min)} counts).",
             severity="info",
             where=evidence["dropout_layers"][:8],
             evidence={**evidence, "dropout_in_head": in_head},

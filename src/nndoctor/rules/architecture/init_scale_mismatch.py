@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -78,23 +79,23 @@ class InitScaleMismatch(Rule):
         fixes = _fixes(self, activations)
         input_rms, note = first.get("input_rms"), "."
         if input_rms is not None and not input_rms_low <= input_rms <= input_rms_high:
-            evidence["input_rms"], note = input_rms, f"; the inputs themselves have RMS {input_rms:.3g}."
-            fixes = [f"Normalize the inputs first: they have RMS {input_rms:.3g}, far from 1 "
+            evidence["input_rms"], note = input_rms, f"; the inputs themselves have RMS {num(input_rms)}."
+            fixes = [f"Normalize the inputs first: they have RMS {num(input_rms)}, far from 1 "
                      "(standardize features, divide pixels by 255), then re-check.", *fixes]
         span = f"at layer '{first['name']}' ({first['kind']}) to"
         ratio = _ratio(last["rms"], first["rms"])
         if ratio is not None and not rms_ratio_low <= ratio <= rms_ratio_high:
             verb = "falls" if ratio < rms_ratio_low else "grows"
             return [self.finding(
-                f"activation RMS {verb} from {first['rms']:.2g} {span} {last['rms']:.2g} at '{last['name']}' "
-                f"across {len(layers)} layers (ratio {ratio:.2g}, limits {rms_ratio_low:g}–{rms_ratio_high:g}){note}",
+                f"activation RMS {verb} from {num(first['rms'], 2)} {span} {num(last['rms'], 2)} at '{last['name']}' "
+                f"across {len(layers)} layers (ratio {num(ratio, 2)}, limits {num(rms_ratio_low)}–{num(rms_ratio_high)}){note}",
                 where=[first["name"], last["name"]], evidence={**evidence, "rms_ratio": ratio}, fixes=fixes,
             )]
         signal = _ratio(last.get("signal_rms"), first.get("signal_rms"))
         if signal is not None and signal < signal_ratio_low:
             return [self.finding(
-                f"the spread of activations across samples falls from {first['signal_rms']:.2g} {span} "
-                f"{last['signal_rms']:.2g} at '{last['name']}' (ratio {signal:.2g}, threshold {signal_ratio_low:g}): "
+                f"the spread of activations across samples falls from {num(first['signal_rms'], 2)} {span} "
+                f"{num(last['signal_rms'], 2)} at '{last['name']}' (ratio {num(signal, 2)}, threshold {num(signal_ratio_low)}): "
                 f"deep layers output their biases, not information about the input{note}",
                 where=[first["name"], last["name"]], evidence={**evidence, "signal_ratio": signal}, fixes=fixes,
             )]
@@ -102,9 +103,9 @@ class InitScaleMismatch(Rule):
         if len(saturated) >= saturated_layers_min:
             worst = max(layer["saturated_fraction"] for layer in saturated)
             return [self.finding(
-                f"{len(saturated)} hidden layers start saturated: up to {worst:.0%} of their "
+                f"{len(saturated)} hidden layers start saturated: up to {percent(worst, 0)} of their "
                 f"{saturated[0]['activation']} units are in the flat part of the curve "
-                f"(threshold {saturated_fraction_high:.0%} in {saturated_layers_min} layers).",
+                f"(threshold {percent(saturated_fraction_high, 0)} in {saturated_layers_min} layers).",
                 where=[layer["name"] for layer in saturated][:8],
                 evidence={**evidence, "saturated_layers": len(saturated), "saturated_fraction_max": worst},
                 fixes=fixes,

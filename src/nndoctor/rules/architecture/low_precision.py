@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -58,8 +59,8 @@ class LowPrecision(Rule):
         findings = []
         if fraction > low_precision_fraction_max:
             findings.append(self.finding(
-                f"{fraction:.0%} of the parameters ({sum(low.values()):,} values) are "
-                f"{' and '.join(sorted(low))} (threshold: more than {low_precision_fraction_max:.0%}); "
+                f"{percent(fraction, 0)} of the parameters ({count(sum(low.values()))} values) are "
+                f"{' and '.join(sorted(low))} (threshold: more than {percent(low_precision_fraction_max, 0)}); "
                 "debug in float32.",
                 where=m["parameter_dtypes"]["low_precision_names"][:8] or None,
                 evidence={"numel_by_dtype": counts, "low_precision_fraction": fraction},

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -55,7 +56,7 @@ class LstmForgetBias(Rule):
         places = [f"{layer['name']} {layer['weights']}" for layer in low]
         return [self.finding(
             f"the forget-gate bias of {len(low)} LSTM layer(s) ('{first['name']}' {first['weights']}) "
-            f"averages {first['forget_bias_mean']:.2g}, below {forget_bias_min:g} (recommended: 1).",
+            f"averages {num(first['forget_bias_mean'], 2)}, below {num(forget_bias_min)} (recommended: 1).",
             where=places[:8],
             evidence={"layers": len(low), "forget_bias_means": [layer["forget_bias_mean"] for layer in low][:8],
                       "hidden_size": first["hidden_size"], "threshold": forget_bias_min},

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.architecture._output_priors import binary_gap, class_gap
@@ -86,8 +87,8 @@ class OutputBiasImbalance(Rule):
         if gap is None or gap < gap_nats_min:
             return []
         return [self.finding(
-            f"output layer '{layer['name']}' ({layer.get('kind', 'layer')}) {detail}, a gap of {gap:.2g} nats "
-            f"(threshold {gap_nats_min:g}).",
+            f"output layer '{layer['name']}' ({layer.get('kind', 'layer')}) {detail}, a gap of {num(gap, 2)} nats "
+            f"(threshold {num(gap_nats_min)}).",
             severity="warning" if gap >= gap_nats_warning else "info",
             where=layer["name"], evidence={**evidence, "gap_nats": gap},
         )]
@@ -100,8 +101,8 @@ class OutputBiasImbalance(Rule):
         unit = gaps.index(max(gaps))
         mean, std, out = (targets[k][unit] for k in ("target_mean", "target_std", "output_mean"))
         return [self.finding(
-            f"regression targets average {mean:.4g} (std {std:.3g}) but the untrained output "
-            f"'{layer['name']}' averages {out:.3g}: {max(gaps):.3g} target stds away (threshold {gap_min:g}).",
+            f"regression targets average {num(mean, 4)} (std {num(std)}) but the untrained output "
+            f"'{layer['name']}' averages {num(out)}: {num(max(gaps))} target stds away (threshold {num(gap_min)}).",
             severity="warning" if max(gaps) >= gap_warning else "info",
             where=layer["name"],
             evidence={"target_mean": mean, "target_std": std, "output_mean": out, "gap_std": max(gaps),

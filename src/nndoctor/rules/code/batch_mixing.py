@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -60,8 +61,8 @@ class BatchMixing(Rule):
         if causal and causal["ratio"] > cross_gradient_ratio_max:
             findings.append(self.finding(
                 f"The targets are the inputs shifted by one step, yet the output at position {causal['position']} "
-                f"depends on input position {causal['future_position']} (gradient {causal['ratio']:.3g}× that of "
-                f"the positions it may see; threshold {cross_gradient_ratio_max:g}×): the model can read the answer.",
+                f"depends on input position {causal['future_position']} (gradient {times(causal['ratio'])} that of "
+                f"the positions it may see; threshold {times(cross_gradient_ratio_max)}): the model can read the answer.",
                 where=[causal["position"], causal["future_position"]],
                 evidence={"causal": causal},
                 causes=["No causal mask in self-attention (`mask=nn.Transformer.generate_square_subsequent_mask(T)`, `is_causal=True`).",
@@ -76,9 +77,9 @@ class BatchMixing(Rule):
             return findings
         through = " (through the embedding outputs)" if mixing.get("input_kind") == "embedding" else ""
         return findings + [self.finding(
-            f"The output of sample {worst['output_sample']} has a gradient of {worst['largest_other_gradient']:.3g} "
-            f"with respect to sample {worst['other_sample']}'s input{through}, {worst['ratio']:.3g}× its gradient "
-            f"with respect to its own input (threshold {cross_gradient_ratio_max:g}×).",
+            f"The output of sample {worst['output_sample']} has a gradient of {num(worst['largest_other_gradient'])} "
+            f"with respect to sample {worst['other_sample']}'s input{through}, {times(worst['ratio'])} its gradient "
+            f"with respect to its own input (threshold {times(cross_gradient_ratio_max)}).",
             where=[worst["output_sample"], worst["other_sample"]],
             evidence={"probes": mixing["probes"], "batch_size": mixing.get("batch_size")},
         )]

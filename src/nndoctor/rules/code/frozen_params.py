@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.param_status_helpers import names_text, numel
@@ -60,7 +61,7 @@ class FrozenParams(Rule):
                     "trainable_values": trainable_values, "frozen_share": share}
         if trainable_values < trainable_values_min:
             return [self.finding(
-                f"All {len(status)} parameters ({numel(status):,} values) are frozen (requires_grad=False): "
+                f"All {len(status)} parameters ({count(numel(status))} values) are frozen (requires_grad=False): "
                 f"{trainable_values} trainable values, threshold {trainable_values_min}; training cannot change the model.",
                 severity="error", where=[p["name"] for p in frozen], evidence=evidence,
             )]
@@ -78,7 +79,7 @@ class FrozenParams(Rule):
                 severity="warning", where=[p["name"] for p in handed], evidence=evidence,
             )]
         return [self.finding(
-            f"{len(frozen)} of {len(status)} parameters ({names_text(frozen)}; {numel(frozen):,} values, {share:.1%}) "
-            f"are frozen; {trainable_values:,} values train (an error only below {trainable_values_min}).",
+            f"{len(frozen)} of {len(status)} parameters ({names_text(frozen)}; {count(numel(frozen))} values, {percent(share)}) "
+            f"are frozen; {count(trainable_values)} values train (an error only below {trainable_values_min}).",
             where=[p["name"] for p in frozen], evidence=evidence,
         )]

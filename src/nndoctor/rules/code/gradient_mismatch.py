@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -64,7 +65,7 @@ class GradientMismatch(Rule):
                     "non-zero where the forward is flat (a straight-through estimator)"
                 findings.append(self.finding(
                     f"{result['name']}'s backward is {kind}; taken as deliberate (relative error "
-                    f"{result['relative_error']:.3g}, threshold {limit:g}).",
+                    f"{num(result['relative_error'])}, threshold {num(limit)}).",
                     severity="info", where=result["name"], evidence=evidence,
                     causes=["A deliberate surrogate gradient."],
                     fixes=["Nothing to do if intended; otherwise check the sign and the chain-rule factor in backward."],
@@ -72,7 +73,7 @@ class GradientMismatch(Rule):
                 continue
             findings.append(self.finding(
                 f"{result['name']}'s backward differs from the numerical derivative of its forward: relative error "
-                f"{result['relative_error']:.3g} (threshold {limit:g}).",
+                f"{num(result['relative_error'])} (threshold {num(limit)}).",
                 where=result["name"], evidence=evidence,
             ))
         return findings

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -83,7 +84,7 @@ class InvalidOutput(Rule):
             after = " and stays so after training a copy on the batch" if trained is not None else ""
             findings.append(self.finding(
                 f"The output is the same for all {check['batch_size']} samples although their inputs differ{after} "
-                f"(relative spread {spread:.2g}, threshold {relative_spread_min:g}).",
+                f"(relative spread {num(spread, 2)}, threshold {num(relative_spread_min)}).",
                 severity="warning",
                 evidence={**evidence, "relative_spread": spread, "relative_spread_after_training": trained},
             ))

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.loss_call_helpers import first_per_site, loss_name
@@ -71,7 +72,7 @@ class LogitsToProbabilityLoss(Rule):
             if kind != "bce" and deviation is not None and deviation <= log_probability_tolerance:
                 continue  # the values are log-probabilities whatever the graph says
             detail = "" if deviation is None else (
-                f"; max |logsumexp over classes| = {deviation:.3g} > {log_probability_tolerance:g}"
+                f"; max |logsumexp over classes| = {num(deviation)} > {num(log_probability_tolerance)}"
             )
             findings.append(
                 self.finding(

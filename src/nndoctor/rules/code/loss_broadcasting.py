@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.loss_call_helpers import first_per_site, loss_name
@@ -63,8 +64,8 @@ class LossBroadcasting(Rule):
                 self.finding(
                     f"{loss_name(call['loss'])} at {call['where']} compares prediction "
                     f"{tuple(call['input_shape'])} with target {tuple(call['target_shape'])}: they "
-                    f"broadcast to {tuple(broadcast)}, {factor:.3g}× more elements "
-                    f"(threshold {expansion_factor_min:g}×).",
+                    f"broadcast to {tuple(broadcast)}, {times(factor)} more elements "
+                    f"(threshold {times(expansion_factor_min)}).",
                     where=call["where"],
                     step=call.get("step"),
                     evidence={"loss": call["loss"], "input_shape": call["input_shape"],

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.param_status_helpers import names_text, numel
@@ -74,7 +75,7 @@ class NoGradient(Rule):
             parts.append(f"{len(zero)} got an all-zero gradient ({names_text(zero)})")
         detached = " — the loss itself does not require grad, so it is cut off from the model" if m.get("loss_detached") else ""
         return [self.finding(
-            f"Of {len(trainable)} trainable parameters, {' and '.join(parts)}: {share:.0%} of the trainable "
+            f"Of {len(trainable)} trainable parameters, {' and '.join(parts)}: {percent(share, 0)} of the trainable "
             f"values (threshold: none){detached}.",
             severity="error" if share >= affected_share_for_error else "warning",
             where=[p["name"] for p in missing],

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -57,10 +58,10 @@ class Nondeterministic(Rule):
         step = d.get("first_differing_step")
         pair = ""
         if step is not None:
-            pair = f": losses {d['losses_first'][step]:.6g} vs {d['losses_second'][step]:.6g}"
+            pair = f": losses {num(d['losses_first'][step], 6)} vs {num(d['losses_second'][step], 6)}"
         return [self.finding(
             f"Two {d['steps']}-step runs with the same seed differ from step {step if step is not None else '?'}{pair}, "
-            f"relative difference {worst:.3g} (threshold {relative_difference_max:g}).",
+            f"relative difference {num(worst)} (threshold {num(relative_difference_max)}).",
             step=step,
             evidence={"max_loss_relative_difference": loss_diff, "max_parameter_relative_difference": param_diff,
                       "losses_first": d["losses_first"], "losses_second": d["losses_second"]},

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -72,11 +73,11 @@ class AnnotatorDisagreement(Rule):
         limit = alpha_warning_below if severity == "warning" else alpha_info_below
         ceiling = result.get("mean_pairwise_agreement")
         ceiling_text = "" if ceiling is None else (
-            f"; annotators agree pairwise on {ceiling:.0%} of items, so accuracy above ~{ceiling:.0%} "
+            f"; annotators agree pairwise on {percent(ceiling, 0)} of items, so accuracy above ~{percent(ceiling, 0)} "
             "against one annotator's labels is not meaningful")
         message = (
             f"Krippendorff's alpha {alpha:.2f} across {result['n_annotators']} annotators on "
-            f"{result['n_items']:,} items (limit {limit:.3g}){ceiling_text}."
+            f"{count(result['n_items'])} items (limit {num(limit)}){ceiling_text}."
         )
         evidence = {
             key: result.get(key)

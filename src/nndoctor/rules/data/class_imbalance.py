@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -82,10 +83,10 @@ class ClassImbalance(Rule):
         log_prior = [math.log(counts[c] / total) for c in classes]
         baseline = counts[majority] / total
         message = (
-            f"class {majority!r} has {counts[majority]:,} {balance.get('split', 'train')} rows and "
-            f"class {minority!r} {counts[minority]:,} ({ratio:.1f}:1), above the "
-            f"{majority_to_minority_ratio_high:g}:1 limit; always predicting {majority!r} "
-            f"would already be {baseline:.1%} accurate."
+            f"class {majority!r} has {count(counts[majority])} {balance.get('split', 'train')} rows and "
+            f"class {minority!r} {count(counts[minority])} ({ratio:.1f}:1), above the "
+            f"{num(majority_to_minority_ratio_high)}:1 limit; always predicting {majority!r} "
+            f"would already be {percent(baseline)} accurate."
         )
         return [
             self.finding(
@@ -110,14 +111,14 @@ class ClassImbalance(Rule):
 
 
 def _vector(values: list[float]) -> str:
-    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+    return "[" + ", ".join(f"{num(v, 4)}" for v in values) + "]"
 
 
 def _fixes(classes: list[str], counts: dict[str, int], weights: list[float],
            log_prior: list[float]) -> list[str]:
     order = f" (classes in sorted order: {', '.join(classes)})"
     if len(classes) > _SPELL_OUT_CLASSES:
-        order = f" ({len(classes)} classes in sorted order; weights range {min(weights):.3g}–{max(weights):.3g})"
+        order = f" ({len(classes)} classes in sorted order; weights range {num(min(weights))}–{num(max(weights))})"
         weight_text = "w = n / (k * counts)"
         bias_text = "torch.log(counts / counts.sum())"
     else:
@@ -132,8 +133,8 @@ def _fixes(classes: list[str], counts: dict[str, int], weights: list[float],
         negative, positive = classes
         fixes.append(
             f"With one sigmoid output for {positive!r}: `nn.BCEWithLogitsLoss(pos_weight="
-            f"torch.tensor({counts[negative] / counts[positive]:.4g}))` and initialise its bias to "
-            f"log(n_pos / n_neg) = {math.log(counts[positive] / counts[negative]):.4g} (003 §4.2)."
+            f"torch.tensor({num(counts[negative] / counts[positive], 4)}))` and initialise its bias to "
+            f"log(n_pos / n_neg) = {num(math.log(counts[positive] / counts[negative]), 4)} (003 §4.2)."
         )
     fixes += [
         "Use a focal loss (e.g. `torchvision.ops.sigmoid_focal_loss`, gamma=2) so the many easy "

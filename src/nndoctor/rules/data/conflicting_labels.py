@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count as count_text, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -58,7 +59,7 @@ class ConflictingLabels(Rule):
                 continue
             rows = [row for group in info["groups"] for row in group["rows"]][:20]
             findings.append(self.finding(
-                f"{count} of {n} {split} rows ({count / n:.1%}) share identical inputs with a row of another "
+                f"{count_text(count)} of {count_text(n)} {split} rows ({percent(count / n)}) share identical inputs with a row of another "
                 f"label; the threshold is {conflicting_rows_min} rows.",
                 where=rows,
                 evidence={"split": split, "conflicting_rows": count, "n_rows": n,

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count as count_text, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -62,8 +63,8 @@ class DuplicateSamples(Rule):
                 continue
             rows = [row for group in info["groups"] for row in group][:20]
             findings.append(self.finding(
-                f"{count} of {n} {split} rows ({count / n:.1%}) repeat an earlier row with the same label; "
-                f"the threshold is {duplicate_fraction_min:.1%} and about {expected:.3g} repeats are expected by chance.",
+                f"{count_text(count)} of {count_text(n)} {split} rows ({percent(count / n)}) repeat an earlier row with the same label; "
+                f"the threshold is {percent(duplicate_fraction_min)} and about {num(expected)} repeats are expected by chance.",
                 where=rows,
                 evidence={"split": split, "duplicate_rows": count, "n_rows": n, "fraction": count / n,
                           "expected_by_chance": expected, "example_groups": info["groups"][:5]},

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.core.stats import Z_95, rows_for_halfwidth, wilson_halfwidth
@@ -85,10 +86,10 @@ class EvalSetTooSmall(Rule):
                 target = mse_relative_halfwidth_info
                 needed = math.ceil(2 * (Z_95 / target) ** 2)
                 findings.append(self.finding(
-                    f"{split['split']} has {n:,} rows; its MSE is only known to ±{halfwidth:.0%} of "
+                    f"{split['split']} has {count(n)} rows; its MSE is only known to ±{percent(halfwidth, 0)} of "
                     f"its value (95% interval, Gaussian residuals), above the "
-                    f"{mse_relative_halfwidth_warning if warn else target:.0%} limit; ~{needed:,} "
-                    f"rows would give ±{target:.0%}.",
+                    f"{percent(mse_relative_halfwidth_warning if warn else target, 0)} limit; ~{count(needed)} "
+                    f"rows would give ±{percent(target, 0)}.",
                     severity="warning" if warn else "info", where=split["split"],
                     evidence={"split": split["split"], "n": n, "mse_relative_halfwidth": round(halfwidth, 4),
                               "rows_needed": needed, "target_relative_halfwidth": target},
@@ -106,16 +107,16 @@ class EvalSetTooSmall(Rule):
                 else accuracy_halfwidth_points_info
             needed = rows_for_halfwidth(p, accuracy_halfwidth_points_info / 100)
             basis = "assumed" if split.get("accuracy_given") else "worst-case"
-            text = (f"{split['split']} has {n:,} rows; accuracy is only known to ±{halfwidth:.1f} points "
-                    f"(95% Wilson interval at {basis} accuracy {p:.2g})")
+            text = (f"{split['split']} has {count(n)} rows; accuracy is only known to ±{halfwidth:.1f} points "
+                    f"(95% Wilson interval at {basis} accuracy {num(p, 2)})")
             if halfwidth > accuracy_halfwidth_points_info:
-                text += (f", above the {limit:g}-point limit; ~{needed:,} rows would give "
-                         f"±{accuracy_halfwidth_points_info:g} points")
+                text += (f", above the {num(limit)}-point limit; ~{count(needed)} rows would give "
+                         f"±{num(accuracy_halfwidth_points_info)} points")
             if class_small:
                 class_needed = rows_for_halfwidth(0.5, class_recall_halfwidth_points_max / 100)
                 text += (f"; the smallest class {split['smallest_class']!r} has {small_n} rows, so its "
                          f"recall is known to ±{class_halfwidth:.0f} points (limit "
-                         f"{class_recall_halfwidth_points_max:g}; needs ~{class_needed} rows)")
+                         f"{num(class_recall_halfwidth_points_max)}; needs ~{class_needed} rows)")
             findings.append(self.finding(
                 text + ".",
                 severity="warning" if warn else "info", where=split["split"],

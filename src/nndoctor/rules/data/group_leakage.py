@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count as count_text, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -55,7 +56,7 @@ class GroupLeakage(Rule):
             fraction = pair["rows_b"] / max(pair["n_b"], 1)
             findings.append(self.finding(
                 f"{shared} of {pair['groups_b']} {info['column']} values in {pair['b']} also occur in "
-                f"{pair['a']} ({pair['rows_b']} of {pair['n_b']} {pair['b']} rows, {fraction:.1%}); "
+                f"{pair['a']} ({count_text(pair['rows_b'])} of {count_text(pair['n_b'])} {pair['b']} rows, {percent(fraction)}); "
                 f"the threshold is {shared_groups_min} group(s).",
                 where=pair["example_rows_b"],
                 evidence={"column": info["column"], "splits": [pair["a"], pair["b"]], "shared_groups": shared,

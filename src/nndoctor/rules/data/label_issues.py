@@ -4,8 +4,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.data.feature_leakage import leaking_columns
 
 
 @register
@@ -54,6 +56,8 @@ class LabelIssues(Rule):
     severity = "warning"
     area = "data"
     requires = ("label_issues",)
+    # Read when measured: a leaking column explains the model's disagreements (see below).
+    reads = ("feature_leakage",)
 
     def check(
         self,
@@ -89,24 +93,40 @@ class LabelIssues(Rule):
             first = worst[0]
             worst_text = (
                 f"; worst: {first['split']} row {first['row_id']} labelled {first['given']!r}, "
-                f"model says {first['suggested']!r} (self-confidence {first['self_confidence']:.3f})"
+                f"model says {first['suggested']!r} (self-confidence {num(first['self_confidence'])})"
             )
         caveat = ""
         if misaligned:
-            caveat = (f" — more than {flagged_fraction_plausible_max:.0%} is beyond ordinary label noise: the "
+            caveat = (f" — more than {percent(flagged_fraction_plausible_max, 0)} is beyond ordinary label noise: the "
                       "labels may be out of step with the inputs (shuffled or merged separately), or the "
                       "features carry too little signal for a quick model")
         elif not trusted:
-            caveat = (f" — the quick model is only {accuracy:.1%} accurate out of fold even on the other rows, "
+            caveat = (f" — the quick model is only {percent(accuracy)} accurate out of fold even on the other rows, "
                       "so some of these may be hard or ambiguous rather than wrong")
         sampled = "; a capped sample" if result.get("sampled") else ""
+        causes = fixes = None
+        leaks = leaking_columns(m["feature_leakage"]) if m.get("feature_leakage") else []
+        if leaks:
+            # The quick model learned the leaking column, so it "disagrees" exactly where that
+            # column and the label differ: those rows say nothing about wrong labels.
+            names = ", ".join(f"'{column['column']}'" for column, _ in leaks)
+            trusted = False
+            caveat = (f" — but {names} alone predicts the label (see feature-leakage): the quick model leans on "
+                      "it, so these are the rows where it disagrees with the label, not evidence of wrong labels")
+            causes = [f"The column {names} gives the label away (a feature-leakage finding): the model used for "
+                      "this check learned it, and flags the rows where that column and the label differ.",
+                      *self.doc().causes[1:2]]
+            fixes = ["Resolve feature-leakage first: drop the column (`X = df.drop(columns=[...])`) and audit "
+                     "again; the rows flagged then are worth a look by hand."]
         message = (
-            f"{flagged:,} of {checked:,} checked rows ({fraction:.1%}{sampled}) look mislabelled "
-            f"(limit {flagged_fraction_min:.1%}){worst_text}{caveat}."
+            f"{count(flagged)} of {count(checked)} checked rows ({percent(fraction)}{sampled}) look mislabelled "
+            f"(limit {percent(flagged_fraction_min)}){worst_text}{caveat}."
         )
         return [
             self.finding(
                 message,
+                causes=causes,
+                fixes=fixes,
                 severity=None if trusted else "info",
                 where=[f"{row['split']}:{row['row_id']}" for row in worst],
                 evidence={
@@ -122,6 +142,7 @@ class LabelIssues(Rule):
                     "sampled": bool(result.get("sampled")),
                     "sample_cap": result.get("sample_cap"),
                     "worst": worst,
+                    "leaking_columns": [column["column"] for column, _ in leaks],
                 },
             )
         ]

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count as count_text, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -59,7 +60,7 @@ class NonFiniteData(Rule):
                 has_inf = any(c.get("inf", 0) or c.get("rows", 0) for c in info["columns"].values())
                 columns = ", ".join(f"'{name}'" for name in list(info["columns"])[:5])
                 findings.append(self.finding(
-                    f"{bad} of {info['n_rows']} {split} rows ({bad / info['n_rows']:.1%}) have NaN/inf "
+                    f"{count_text(bad)} of {count_text(info['n_rows'])} {split} rows ({percent(bad / info['n_rows'])}) have NaN/inf "
                     f"features (columns {columns}); the threshold is {max_non_finite_rows} rows.",
                     where=info["rows"],
                     severity="error" if has_inf else "warning",

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -66,7 +67,7 @@ class PreprocessingLeakage(Rule):
                 what = f"have mean 0 and std 1 exactly over {pattern} but not over train alone"
             return [self.finding(
                 f"{len(columns)} of {candidates} continuous columns {what}; the threshold is "
-                f"{columns_min} columns and {column_fraction_min:.0%} of them.",
+                f"{columns_min} columns and {percent(column_fraction_min, 0)} of them.",
                 where=columns[:20],
                 evidence={"fitted_on": pattern, "columns": len(columns), "continuous_columns": candidates,
                           "tolerance": info["tolerances"].get(pattern),

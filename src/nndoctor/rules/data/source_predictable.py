@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -78,7 +79,7 @@ class SourcePredictable(Rule):
             f"the source {result.get('source_name', 'source')!r} ({result['n_sources']} values) is "
             f"predicted from the features with macro AUC {auc:.2f} (limit {auc_min:.2f}{label_text}; "
             f"balanced accuracy {result['balanced_accuracy']:.2f} vs chance "
-            f"{result['chance_accuracy']:.2f}; {result['n_rows']:,} rows"
+            f"{result['chance_accuracy']:.2f}; {count(result['n_rows'])} rows"
             f"{', a capped sample' if result.get('sampled') else ''}){telling}."
         )
         return [

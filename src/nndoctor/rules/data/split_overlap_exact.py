@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count as count_text, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -60,9 +61,9 @@ class SplitOverlapExact(Rule):
                 continue
             fraction = count / n
             same = pair["same_label_fraction"]
-            label_note = f"; {same:.0%} of them carry the same label" if same is not None else ""
+            label_note = f"; {percent(same, 0)} of them carry the same label" if same is not None else ""
             findings.append(self.finding(
-                f"{count} of {n} {pair['b']} rows ({fraction:.1%}) are identical to {pair['a']} rows"
+                f"{count_text(count)} of {count_text(n)} {pair['b']} rows ({percent(fraction)}) are identical to {pair['a']} rows"
                 f"{label_note}; the threshold is {overlap_rows_min} row(s).",
                 where=pair["rows_b"],
                 severity="error" if fraction >= error_fraction_min else "warning",

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -87,11 +88,11 @@ class SplitShift(Rule):
             # near-perfect separation without grouped CV is the signature of distinct groups
             grouped = result.get("groups_given") or result.get("grouped_cv")
             hint = _GROUP_HINT if auc >= 0.9 and not grouped else ""
-            sample = f", a sample capped at {result.get('sample_cap'):,}" if result.get("sampled") else ""
+            sample = f", a sample capped at {count(result.get('sample_cap'))}" if result.get("sampled") else ""
             findings.append(
                 self.finding(
                     f"a classifier tells {reference} from {result['split']} with ROC AUC {auc:.2f} "
-                    f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {rows:,} "
+                    f"(limit {auc_min:.2f}, chance band ±{chance_margin:.2f} at {count(rows)} "
                     f"rows{sample}){telling}{hint}.",
                     where=top or result["split"],
                     evidence={

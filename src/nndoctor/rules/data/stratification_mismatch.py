@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -85,13 +86,13 @@ class StratificationMismatch(Rule):
                 )
             else:
                 lead = (
-                    f"class {worst!r} is {comparison['reference_share']:.1%} of {reference} but "
-                    f"{comparison['split_share']:.1%} of {split} ({diff_points:.1f} points apart, "
-                    f"limit {share_diff_points_min:g})"
+                    f"class {worst!r} is {percent(comparison['reference_share'])} of {reference} but "
+                    f"{percent(comparison['split_share'])} of {split} ({diff_points:.1f} points apart, "
+                    f"limit {num(share_diff_points_min)})"
                 )
             findings.append(
                 self.finding(
-                    f"{lead}; chi-square p {_p_text(p_value)} (limit {p_value_max:g}).",
+                    f"{lead}; chi-square p {_p_text(p_value)} (limit {num(p_value_max)}).",
                     where=split,
                     evidence={
                         "reference": reference,
@@ -116,4 +117,4 @@ class StratificationMismatch(Rule):
 
 def _p_text(p_value: float) -> str:
     """'= 2e-41', or '< 1e-300' when the p-value underflows to zero."""
-    return f"= {p_value:.2g}" if p_value > 0 else "< 1e-300"
+    return f"= {num(p_value, 2)}" if p_value > 0 else "< 1e-300"

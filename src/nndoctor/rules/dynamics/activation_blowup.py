@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import median, rounded
@@ -79,8 +80,8 @@ class ActivationBlowup(Rule):
         step, (growth, shallow, deep) = max(bad, key=lambda item: item[1][0])
         profile = next(p for p in profiles if p["step"] == step)
         return [self.finding(
-            f"the output RMS grows {growth:.3g}x from '{shallow}' to '{deep}' (threshold "
-            f"{growth_factor:g}x) in {len(bad)} of {len(growths)} sampled steps.",
+            f"the output RMS grows {times(growth)} from '{shallow}' to '{deep}' (threshold "
+            f"{times(growth_factor)}) in {len(bad)} of {len(growths)} sampled steps.",
             step=bad[0][0],
             where=deep,
             evidence={"growth": rounded(growth), "rms_by_depth": dict(zip(profile["layers"],

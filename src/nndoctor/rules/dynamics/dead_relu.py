@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, rounded
@@ -74,8 +75,8 @@ class DeadRelu(Rule):
             first = next((s for s, v in points if v >= dead_share_min), last[0][0])
             share = last[-1][1]
             findings.append(self.finding(
-                f"{share:.0%} of the {stats['units']} units of '{key}' never activated in the latest "
-                f"window of sampled batches (threshold {dead_share_min:.0%}).",
+                f"{percent(share, 0)} of the {stats['units']} units of '{key}' never activated in the latest "
+                f"window of sampled batches (threshold {percent(dead_share_min, 0)}).",
                 step=first,
                 where=stats.get("after") or key,
                 evidence={"dead_share": rounded(share), "units": stats["units"],

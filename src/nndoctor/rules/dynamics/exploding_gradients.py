@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import (
@@ -94,9 +95,9 @@ class ExplodingGradients(Rule):
             if improving and last <= recovered_factor * baseline:
                 return []
         layer, layer_growth = self._fastest_growing_layer(m.get("grad_norm_per_layer") or {}, step)
-        shown = f"{value:.3g}" if value < FLOAT32_MAX else f"{FLOAT32_MAX:.3g} (float32 overflow)"
-        message = (f"the gradient norm reached {shown} at step {step}, {value / baseline:.3g}x the "
-                   f"median {baseline:.3g} of the sampled steps before it (threshold {growth_factor:g}x)"
+        shown = f"{num(value)}" if value < FLOAT32_MAX else f"{num(FLOAT32_MAX)} (float32 overflow)"
+        message = (f"the gradient norm reached {shown} at step {step}, {times(value / baseline)} the "
+                   f"median {num(baseline)} of the sampled steps before it (threshold {times(growth_factor)})"
                    + (f"; it grew most in '{layer}'." if layer else "."))
         return [self.finding(message, step=step, where=layer, evidence={
             "grad_norm": rounded(value), "baseline_median": rounded(baseline),

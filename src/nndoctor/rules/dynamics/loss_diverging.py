@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import (
@@ -86,8 +87,8 @@ class LossDiverging(Rule):
             return []
         first = _first_rise(series, levels, best + limit)
         return [self.finding(
-            f"the loss is back up to {recent:.3g} (best {best:.3g}, start {start:.3g}): a rise of "
-            f"{rise:.3g}, over the limit of {limit:.3g} ({rise_fraction:g} x {scale:.3g}).",
+            f"the loss is back up to {num(recent)} (best {num(best)}, start {num(start)}): a rise of "
+            f"{num(rise)}, over the limit of {num(limit)} ({num(rise_fraction)} x {num(scale)}).",
             step=first,
             evidence={"start": rounded(start), "best": rounded(best), "best_step": levels["best_step"],
                       "recent": rounded(recent), "rise": rounded(rise), "limit": rounded(limit)},

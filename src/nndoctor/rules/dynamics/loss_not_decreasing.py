@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import loss_levels, loss_rise, median, recent_values, rounded
@@ -76,8 +77,8 @@ class LossNotDecreasing(Rule):
         if moving > max(trend_relative * abs(start), 2.5 * noise * (2 / max(half, 1)) ** 0.5):
             return []  # still moving down beyond noise (late warm-up)
         return [self.finding(
-            f"after {count} steps the loss is {recent:.4g} against {start:.4g} at the start, a change "
-            f"of {-drop:+.2%} where a drop of at least {min_relative_drop:.0%} was expected.",
+            f"after {count} steps the loss is {num(recent, 4)} against {num(start, 4)} at the start, a change "
+            f"of {-drop:+.2%} where a drop of at least {percent(min_relative_drop, 0)} was expected.",
             step=series["recent"][0][0],
             evidence={"start": rounded(start), "recent": rounded(recent), "relative_drop": rounded(drop),
                       "steps": count},

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import lag1_autocorrelation_detrended, median, recent_points, rounded
@@ -68,7 +69,7 @@ class LossOscillating(Rule):
             return []
         return [self.finding(
             f"the last {len(values)} losses zig-zag (lag-1 autocorrelation {autocorrelation:.2f}; "
-            f"threshold {autocorrelation_max:g}) with swings of {amplitude:.0%} of the loss level.",
+            f"threshold {num(autocorrelation_max)}) with swings of {percent(amplitude, 0)} of the loss level.",
             step=points[0][0],
             evidence={"lag1_autocorrelation": rounded(autocorrelation), "relative_swing": rounded(amplitude),
                       "loss_level": rounded(level), "steps": len(values)},

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -101,7 +102,7 @@ class NonFinite(Rule):
             summary, causes, fixes = BY_ORIGIN.get(origin, ("the origin could not be determined", None, None))
             if origin in ("activation", "loss") and (info.get("largest_input") or 0) >= overflow_input_magnitude:
                 where = "a module" if origin == "activation" else "the loss computation"
-                summary = f"{where} overflowed: its inputs had grown to |x| = {info['largest_input']:.3g}"
+                summary = f"{where} overflowed: its inputs had grown to |x| = {num(info['largest_input'])}"
                 causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
             module = info.get("module")
             what = "the parameters" if info.get("trigger") == "weights" else (
@@ -118,8 +119,8 @@ class NonFinite(Rule):
         if skipped and sampled and skipped / sampled >= skipped_update_share:
             share = skipped / sampled
             return [self.finding(
-                f"{share:.0%} of the sampled updates had NaN/Inf gradients (threshold "
-                f"{skipped_update_share:.0%}); the parameters stayed finite, so a loss scaler is "
+                f"{percent(share, 0)} of the sampled updates had NaN/Inf gradients (threshold "
+                f"{percent(skipped_update_share, 0)}); the parameters stayed finite, so a loss scaler is "
                 "probably skipping almost every update.",
                 step=info.get("first_grad_step"),
                 evidence={"non_finite_grad_steps": skipped, "sampled_steps": sampled, "share": share},

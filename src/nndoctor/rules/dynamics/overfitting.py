@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, median, recent_values, rounded, smoothed_history
@@ -78,9 +79,9 @@ class Overfitting(Rule):
         latest = tail[-1][1]
         rise = f"{(latest - best) / abs(best):+.0%}" if best else "up from exactly 0"
         return [self.finding(
-            f"validation loss rose to {latest:.3g} from its minimum {best:.3g} at step {best_step} "
-            f"({rise}; threshold +{rise_fraction:.0%}) while the "
-            f"training loss fell from {train_then:.3g} to {train_now:.3g}.",
+            f"validation loss rose to {num(latest)} from its minimum {num(best)} at step {best_step} "
+            f"({rise}; threshold +{percent(rise_fraction, 0)}) while the "
+            f"training loss fell from {num(train_then)} to {num(train_now)}.",
             step=first,
             evidence={"best_eval_loss": rounded(best), "best_eval_step": best_step,
                       "latest_eval_loss": rounded(latest), "train_loss_at_best": rounded(train_then),

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import median, recent_points, rounded
@@ -66,8 +67,8 @@ class SaturatedActivation(Rule):
             mean_abs = median([v for _, v in recent_points(stats.get("mean_abs_input") or {})] or [float("nan")])
             first = next(s for s, v in points if v >= saturated_share_min)
             findings.append(self.finding(
-                f"{share:.0%} of the inputs of '{key}' are in its flat region (mean |input| "
-                f"{mean_abs:.2g}; threshold {saturated_share_min:.0%}).",
+                f"{percent(share, 0)} of the inputs of '{key}' are in its flat region (mean |input| "
+                f"{num(mean_abs, 2)}; threshold {percent(saturated_share_min, 0)}).",
                 step=first,
                 where=stats.get("after") or key,
                 evidence={"saturated_share": rounded(share), "mean_abs_input": rounded(mean_abs),

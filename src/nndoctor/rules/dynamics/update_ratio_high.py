@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, median, recent_points, rounded
@@ -103,8 +104,8 @@ class UpdateRatioHigh(Rule):
         high.sort(reverse=True)
         level, name, first, count = high[0]
         return [self.finding(
-            f"each update changes '{name}' by {level:.2g} of its size (median of {count} sampled "
-            f"steps; threshold {ratio_high:g})" + (f", and {len(high) - 1} more layer(s) too." if len(high) > 1 else "."),
+            f"each update changes '{name}' by {num(level, 2)} of its size (median of {count} sampled "
+            f"steps; threshold {num(ratio_high)})" + (f", and {len(high) - 1} more layer(s) too." if len(high) > 1 else "."),
             step=min(h[2] for h in high),
             where=[h[1] for h in high],
             evidence={"update_ratio_median": {h[1]: rounded(h[0]) for h in high}, "sampled_steps": count},
@@ -113,8 +114,8 @@ class UpdateRatioHigh(Rule):
     def _burst_finding(self, bursts: list, burst_ratio: float, growth: float) -> Finding:
         _, name, step, ratio, grown = bursts[0]
         return self.finding(
-            f"an update at step {step} changed '{name}' by {ratio:.3g}x its size (threshold "
-            f"{burst_ratio:g}x) and its norm has grown {grown:.3g}x since (threshold {growth:g}x)"
+            f"an update at step {step} changed '{name}' by {times(ratio)} its size (threshold "
+            f"{times(burst_ratio)}) and its norm has grown {times(grown)} since (threshold {times(growth)})"
             + (f"; {len(bursts) - 1} more layer(s) too." if len(bursts) > 1 else "."),
             step=min(b[2] for b in bursts),
             where=[b[1] for b in bursts],

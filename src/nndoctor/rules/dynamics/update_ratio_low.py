@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import history, quantile, rounded
@@ -75,8 +76,8 @@ class UpdateRatioLow(Rule):
         low.sort()
         level, name, count, first = low[0]
         return [self.finding(
-            f"{run_quantile:.0%} of {count} sampled updates changed '{name}' by at most "
-            f"{level:.2g} of its size (threshold {ratio_low:g})"
+            f"{percent(run_quantile, 0)} of {count} sampled updates changed '{name}' by at most "
+            f"{num(level, 2)} of its size (threshold {num(ratio_low)})"
             + (f", and {len(low) - 1} more layer(s) as little." if len(low) > 1 else "."),
             step=min(item[3] for item in low),
             where=[item[1] for item in low],

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, median, recent_values, rounded
@@ -103,8 +104,8 @@ class VanishingGradients(Rule):
         share = weakest[2] / strongest[2]
         first_step = _first_step_below(m, weakest[1], strongest[1], relative_floor)
         return [self.finding(
-            f"relative to weight size, the gradient of '{weakest[1]}' is {share:.2g}x that of "
-            f"'{strongest[1]}' (threshold {relative_floor:g}x); {len(faded)} earlier layer(s) barely learn.",
+            f"relative to weight size, the gradient of '{weakest[1]}' is {times(share, 2)} that of "
+            f"'{strongest[1]}' (threshold {times(relative_floor)}); {len(faded)} earlier layer(s) barely learn.",
             step=first_step,
             where=[layer[1] for layer in faded],
             evidence={

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.preflight.target_scale import regression_target_rms
@@ -43,9 +44,9 @@ def _diverged(run: Mapping[str, Any]) -> bool:
 
 
 def _describe(run: Mapping[str, Any], progress: float | None) -> str:
-    share = f", {progress:.0%} of the way to its floor {run['floor']:.3g}" if progress is not None else ""
+    share = f", {percent(progress, 0)} of the way to its floor {num(run['floor'])}" if progress is not None else ""
     return (f"with {run['optimizer']} the loss on {LABELS.get(run['data'], run['data'])} went from "
-            f"{run['initial']:.4g} to {run['final']:.4g} in {run['steps']} steps{share}")
+            f"{num(run['initial'], 4)} to {num(run['final'], 4)} in {run['steps']} steps{share}")
 
 
 @register
@@ -125,8 +126,8 @@ class CannotOverfitBatch(Rule):
                 if falling is not None and falling >= still_falling_share_min and not run["non_finite"]:
                     return [self.finding(
                         f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} (threshold "
-                        f"{reference_progress_min:.0%}), but it was still falling: the last quarter closed "
-                        f"{falling:.0%} of the rest (threshold {still_falling_share_min:.0%}) — a slow learner, "
+                        f"{percent(reference_progress_min, 0)}), but it was still falling: the last quarter closed "
+                        f"{percent(falling, 0)} of the rest (threshold {percent(still_falling_share_min, 0)}) — a slow learner, "
                         "not a broken one; run preflight with more steps to be sure.",
                         severity="info", evidence={**evidence, "still_falling_share": falling},
                         causes=["A model that learns slowly at lr=1e-3 (bottlenecks, deep narrow nets)."],
@@ -134,7 +135,7 @@ class CannotOverfitBatch(Rule):
                     )]
                 return [self.finding(
                     f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} "
-                    f"(threshold {reference_progress_min:.0%}){mine} — the reference optimizer fails too, "
+                    f"(threshold {percent(reference_progress_min, 0)}){mine} — the reference optimizer fails too, "
                     "so the code or architecture is at fault.",
                     evidence=evidence,
                 )]
@@ -144,7 +145,7 @@ class CannotOverfitBatch(Rule):
                 continue
             if progress < user_progress_min or _diverged(run):
                 ref = reference[data]
-                what = "diverged" if _diverged(run) else f"covered only {progress:.0%} (threshold {user_progress_min:.0%})"
+                what = "diverged" if _diverged(run) else f"covered only {percent(progress, 0)} (threshold {percent(user_progress_min, 0)})"
                 return [self.finding(
                     f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]} — it {what}, while "
                     f"{_describe(ref, _progress(ref))}: a learning-rate/optimizer problem.",
@@ -156,7 +157,7 @@ class CannotOverfitBatch(Rule):
                           evidence: dict[str, Any]) -> Finding:
         return self.finding(
             f"{_describe(run, progress)[0].upper()}{_describe(run, progress)[1:]}, but the regression targets have an "
-            f"RMS of {rms:.4g} (threshold {rms_max:g}): no network output reaches that scale in a few hundred "
+            f"RMS of {num(rms, 4)} (threshold {num(rms_max)}): no network output reaches that scale in a few hundred "
             "steps, so the targets' scale, not the code, is the first thing to fix.",
             severity="warning", evidence={**evidence, "target_rms": rms},
             causes=["Regression targets used in their raw units (prices, counts, pixel values 0–255) instead of standardised."],

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.preflight.target_scale import regression_target_rms
@@ -82,11 +83,11 @@ class IgnoresInput(Rule):
         if real_drop is not None and zero_drop is not None and real_drop - zero_drop >= slow_learner_tail_share * gap:
             return []
         random = s.get("random_final")
-        random_text = f" and {random:.4g} with random inputs" if random is not None else ""
+        random_text = f" and {num(random, 4)} with random inputs" if random is not None else ""
         return [self.finding(
-            f"After {s['steps']} steps the loss with the real inputs is {real:.4g}, against {zero:.4g} with "
-            f"zeroed inputs{random_text}: the real inputs closed {max(improvement, 0.0):.0%} of the gap to the "
-            f"floor {floor:.3g} (threshold {improvement_min:.0%}).",
+            f"After {s['steps']} steps the loss with the real inputs is {num(real, 4)}, against {num(zero, 4)} with "
+            f"zeroed inputs{random_text}: the real inputs closed {percent(max(improvement, 0.0), 0)} of the gap to the "
+            f"floor {num(floor)} (threshold {percent(improvement_min, 0)}).",
             evidence={"steps": s["steps"], "samples": s.get("samples"), "real_final": real, "zero_final": zero,
                       "random_final": random, "floor": floor, "improvement": improvement},
         )]

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -91,8 +92,8 @@ class InitialLossOff(Rule):
         if value > expected * ratio_high:
             evidence["ratio"] = value / expected
             return [self.finding(
-                f"The {what} is {_human(value)}, {_human(value / expected)}× its expectation "
-                f"{expected:.4g} (threshold {ratio_high:g}×): {record.get('expected_basis', '')}.",
+                f"The {what} is {num(value, 4)}, {times(value / expected)} its expectation "
+                f"{num(expected, 4)} (threshold {times(ratio_high)}): {record.get('expected_basis', '')}.",
                 evidence=evidence, step=record.get("step"), where=where,
             )]
         # A negative cross-entropy/NLL is not a low loss but a wrong input (raw logits into
@@ -105,18 +106,11 @@ class InitialLossOff(Rule):
         if low is not None and low > 0 and 0 <= value < low * ratio_low:
             evidence["ratio"] = value / low
             return [self.finding(
-                f"The {what} is {value:.4g}, below {ratio_low:g}× the lowest value an "
-                f"untrained model should reach ({low:.4g}): fine for a pretrained model; otherwise the inputs "
+                f"The {what} is {num(value, 4)}, below {times(ratio_low)} the lowest value an "
+                f"untrained model should reach ({num(low, 4)}): fine for a pretrained model; otherwise the inputs "
                 "may contain the labels.",
                 severity="info", evidence=evidence, step=record.get("step"), where=where,
                 causes=["A pretrained model (expected).", "Labels leaking into the inputs (a target column left among the features)."],
                 fixes=["For a model trained from scratch, check that no input feature encodes the target."],
             )]
         return []
-
-
-def _human(value: float) -> str:
-    """264297.3 -> '264,297'; 6.18 -> '6.18'; 3.1e12 -> '3.1e+12'."""
-    if 1e4 <= abs(value) < 1e12:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"

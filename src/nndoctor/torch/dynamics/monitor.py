@@ -315,7 +315,6 @@ class DynamicsMonitor:
         dense = [g if not g.is_sparse else g.coalesce().values() for g in grads]
         grad_norms = torch.stack(torch._foreach_norm(dense))
         weight_norms = torch.stack(torch._foreach_norm([p.param.detach() for p in entries]))
-        names = [p.name for p in entries]
         self._batch.add(grad_norms, lambda values: self._record_grads(step, entries, values))
         self._batch.add(weight_norms, lambda values: self._record_weights(step, entries, values))
         chosen = self._choose_snapshot([p for p in entries if p.kind == "weight"])

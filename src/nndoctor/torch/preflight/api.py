@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from nndoctor.core.config import load_config
+from nndoctor.core.config import check_thresholds, load_config
 from nndoctor.core.engine import run_rules
 from nndoctor.core.errors import UsageError
 from nndoctor.core.registry import load_rules
@@ -71,10 +71,9 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
     device = check_devices(model, checked)
     config = load_config()
     registry = load_rules()
-    rules = registry.select(
-        areas=AREAS, select=list(opts.select or config.select) or None,
-        ignore=[*opts.ignore, *config.ignore] or None,
-    )
+    check_thresholds(opts.thresholds, registry)
+    chosen, ignored = config.rule_selection(opts.select, opts.ignore)
+    rules = registry.select(areas=AREAS, select=chosen, ignore=ignored)
     # Live-run rules of the code area (missing-zero-grad, …) need a training loop to watch;
     # preflight leaves them out rather than listing them as skipped in every report.
     rules = [rule for rule in rules if rule.area != "code" or set(rule.requires) <= PRODUCED]

@@ -12,8 +12,9 @@ from typing import Any
 
 from torch import nn
 
-from nndoctor.core.config import load_config
+from nndoctor.core.config import check_thresholds, load_config
 from nndoctor.core.errors import UsageError
+from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.torch.watch.session import Session, active_session
 
@@ -26,8 +27,13 @@ class Doctor:
                  stop_on: str | None) -> None:
         if model is not None and not isinstance(model, nn.Module):
             raise UsageError(f"watch() expects a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(every, int) or every < 1:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise UsageError(f"every must be a positive whole number of steps, got {every!r}")
+        if stop_on is not None and stop_on not in ("error", "warning"):
+            raise UsageError(f"stop_on takes 'error', 'warning' or None, got {stop_on!r}")
+        if not isinstance(live, bool):
+            raise UsageError(f"live takes True or False, got {live!r}")
+        check_thresholds(thresholds, load_rules())  # a typo must not wait for the end of training
         self._model = model
         self._optimizer = optimizer
         self._options = dict(every=every, select=select, ignore=ignore, thresholds=thresholds,
@@ -46,8 +52,8 @@ class Doctor:
             config = load_config()
             options = dict(self._options)
             options["thresholds"] = config.merged_thresholds(options["thresholds"])
-            options["select"] = options["select"] or config.select
-            options["ignore"] = options["ignore"] or config.ignore
+            # As everywhere: select= replaces pyproject's select, ignore= adds to its ignore.
+            options["select"], options["ignore"] = config.rule_selection(options["select"], options["ignore"])
             self._session = Session(discover=self._model is None, command="watch", **options)
             self._session.install()
             self._owns_session = True
@@ -74,7 +80,10 @@ class Doctor:
         if self._session is None:
             raise UsageError("doctor.log() works inside the `with nndoctor.watch(...)` block")
         if val_loss is not None:
-            value = float(val_loss)
+            try:
+                value = float(val_loss)
+            except (TypeError, ValueError):
+                raise UsageError(f"doctor.log(val_loss=...) takes a number, got {val_loss!r}") from None
             with self._session.faults.guard("doctor.log", self._session.step):
                 self._session.log_eval_loss(value, step)
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from nndoctor.core.engine import INTERNAL_ERROR, run_rules
+from nndoctor.core.config import check_thresholds
+from nndoctor.core.engine import INTERNAL_ERROR, resolve_thresholds, run_rules
 from nndoctor.core.finding import SEVERITIES, Finding
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
@@ -64,7 +65,10 @@ class Judge:
         if stop_on is not None and stop_on not in SEVERITIES[:2]:
             raise ValueError(f"stop_on must be 'error' or 'warning', got {stop_on!r}")
         self.rules = select_rules(select, ignore)
-        self.thresholds = thresholds or {}
+        # Checked now, before training starts: a typo found at the final judgement would
+        # cost the whole run's diagnosis.
+        check_thresholds(thresholds, load_rules())
+        self.thresholds = resolve_thresholds(self.rules, thresholds)
         self.live = live
         self.stop_on = stop_on
         self.stream = stream
