@@ -55,8 +55,8 @@ def test_live_needs_two_checked_updates():
     assert ParamsNotUpdated.retractable
 
 
-def test_live_cause_not_in_optimizer():
-    [finding] = ParamsNotUpdated().check({"parameter_status": [live("fc.weight", in_optimizer=False)]})
+def test_live_cause_not_in_optimizer_needs_no_second_check():
+    [finding] = ParamsNotUpdated().check({"parameter_status": [live("fc.weight", checked=1, in_optimizer=False)]})
     assert finding.evidence["cause"] == "not_in_optimizer" and "not in the optimizer" in finding.message
 
 

@@ -59,13 +59,12 @@ class ParamsNotUpdated(Rule):
         *,
         unchanged_values_min: int = 1,  # any parameter left out of the update is a bug, however small
         gradient_to_value_min: float = 1e-3,  # below this even lr=1e-4 moves a float32 weight by less than its rounding step
-        min_checked_updates: int = 2,  # live: one unchanged update can be a skipped step (GradScaler, accumulation no-op)
+        min_checked_updates: int = 2,  # live, in the optimizer: one unchanged update can be a skipped step (GradScaler, accumulation no-op)
         min_zero_lr_updates: int = 3,  # a warm-up starting at lr = 0 spends one step there, not several in a row
         clipping_shrink_min: float = 100.0,  # a gradient 100× smaller at the step than after backward was clipped away
     ) -> list[Finding]:
         status = m["parameter_status"]
-        findings = []
-        stale = [p for p in status if _stale(p, gradient_to_value_min, min_checked_updates)]
+        findings, stale = [], [p for p in status if _stale(p, gradient_to_value_min, min_checked_updates)]
         if stale and numel(stale) >= unchanged_values_min:
             groups: dict[str, list[Mapping[str, Any]]] = {}
             for p in stale:
@@ -126,12 +125,13 @@ class ParamsNotUpdated(Rule):
 def _stale(p: Mapping[str, Any], gradient_to_value_min: float, min_checked: int) -> bool:
     if not (p.get("trainable") and p.get("got_grad") and not p.get("grad_all_zero") and p.get("changed") is False):
         return False
+    if p.get("in_optimizer") is False:
+        return True  # outside the optimizer nothing updates it: one unchanged update is proof enough
     if "checked_updates" in p and int(p["checked_updates"] or 0) < min_checked:
-        return False  # live: not enough updates checked to call it stuck
-    if p.get("in_optimizer") is False or p.get("grad_abs_max") is None:
-        return True  # outside the optimizer nothing updates it, whatever the gradient
-    # The gradient backward produced decides whether an update was due: clipping may have
-    # shrunk it before the step, which is a cause to report, not a reason to stay silent.
+        return False  # live: one unchanged update can be a step the framework skipped
+    if p.get("grad_abs_max") is None:
+        return True  # no magnitudes: nothing says the update was negligible
+    # Backward's gradient decides whether an update was due (clipping may have shrunk it: a cause to report).
     grad = max(p["grad_abs_max"], p.get("grad_abs_max_after_backward") or 0.0)
     return grad > gradient_to_value_min * max(p.get("value_abs_max") or 0.0, 1e-12)
 
