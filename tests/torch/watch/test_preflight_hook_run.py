@@ -40,7 +40,7 @@ for step in range(4):
     logits = model(x)
     loss = F.cross_entropy(logits.view(-1, V), y.reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
-print("trained")
+print("trained", repr(loss.item()), repr(sum(float(p.double().sum()) for p in model.parameters())))
 """
 
 HF_SCRIPT = """
@@ -171,9 +171,15 @@ def test_lm_with_flattened_targets_catches_a_transformer_without_batch_first(run
     assert [f["rule"] for f in report["findings"] if f["severity"] == "error"] == ["batch-mixing"]
 
 
-def test_lm_with_batch_first_and_causal_mask_is_clean(runs):
+def test_lm_with_batch_first_and_causal_mask_is_clean(runs, tmp_path):
     result, report = runs["lm-batch-first"]
     assert result.returncode == 0 and "trained" in result.stdout, result.stderr
+    # Preflight on the first step left training exactly as it was: same losses, same weights.
+    script = tmp_path / "plain.py"
+    script.write_text(textwrap.dedent(LM_SCRIPT))
+    plain = subprocess.run([sys.executable, str(script), "batch-first"], capture_output=True, text=True,
+                           timeout=TIMEOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.stdout == plain.stdout
     assert "batch-mixing" in report["context"]["preflight"]["checks_run"]
     assert [f for f in report["findings"] if f["severity"] in ("error", "warning")] == []
 
