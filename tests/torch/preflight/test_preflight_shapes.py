@@ -269,3 +269,55 @@ def test_hugging_face_causal_lm_with_labels_is_silent():
                                                                  n_layer=1, n_head=2))
     ids, targets = shift_in_loss_batch()
     assert mixing(model, ({"input_ids": ids, "labels": ids}, targets), lambda out, _: out.loss) == []
+
+
+# Time-major data (T, B): what nn.LSTM and nn.Transformer expect without batch_first -------
+class TimeMajorLM(nn.Module):
+    """The PyTorch word-language-model layout: tokens (T, B), logits (T, B, V)."""
+
+    def __init__(self, kind="transformer", causal=True, rnn_batch_first=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.kind, self.causal = kind, causal
+        self.embed = nn.Embedding(VOCAB, DIM)
+        if kind == "transformer":
+            self.body = nn.TransformerEncoder(nn.TransformerEncoderLayer(DIM, 2, 32, dropout=0.0), 1,
+                                              enable_nested_tensor=False)
+        else:
+            self.body = nn.LSTM(DIM, DIM, batch_first=rnn_batch_first)
+        self.head = nn.Linear(DIM, VOCAB)
+
+    def forward(self, tokens, hidden=None):
+        h = self.embed(tokens)
+        if self.kind == "transformer":
+            mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[0]) if self.causal else None
+            h = self.body(h, mask=mask, is_causal=self.causal) if self.causal else self.body(h)
+        else:
+            h, _ = self.body(h, hidden)
+        return self.head(h)
+
+
+def time_major_batch(columns=6, seed=0):
+    """Next-token targets shifted along dim 0 (time), flattened as the loss gets them."""
+    stream = torch.randint(0, VOCAB, (LENGTH + 1, columns), generator=torch.Generator().manual_seed(seed))
+    return stream[:-1], stream[1:].reshape(-1)
+
+
+def test_time_major_transformer_with_causal_mask_is_silent():
+    assert mixing(TimeMajorLM("transformer", causal=True), time_major_batch()) == []
+
+
+def test_time_major_transformer_without_causal_mask_reads_the_future():
+    found = mixing(TimeMajorLM("transformer", causal=False), time_major_batch())
+    assert len(found) == 1 and "shifted by one step" in found[0].message
+
+
+def test_time_major_lstm_with_its_hidden_state_is_silent():
+    tokens, targets = time_major_batch()
+    hidden = (torch.zeros(1, tokens.shape[1], DIM), torch.zeros(1, tokens.shape[1], DIM))
+    assert mixing(TimeMajorLM("lstm"), ((tokens, hidden), targets)) == []
+
+
+def test_batch_first_lstm_fed_time_major_tokens_mixes_samples():
+    found = mixing(TimeMajorLM("lstm", rnn_batch_first=True), time_major_batch())
+    assert [f for f in found if "with respect to sample" in f.message]

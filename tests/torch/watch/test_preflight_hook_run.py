@@ -1,5 +1,5 @@
-"""`nndoctor run --preflight` on unchanged scripts of the kinds people write: a language
-model with flattened targets, a Hugging Face model in a plain torch loop, a step preflight
+"""`nndoctor run --preflight` on unchanged scripts of the kinds people write: language
+models with flattened targets (batch-major and time-major), a Hugging Face model in a plain torch loop, a step preflight
 cannot use (listed as skipped in the report), and a 2-process gloo DDP run that must not
 hang. Each is a real subprocess; the JSON report is what is checked."""
 import json
@@ -9,9 +9,11 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TIMEOUT = 240  # seconds: a hang fails the test instead of blocking the suite
 
 LM_SCRIPT = """
@@ -38,7 +40,7 @@ for step in range(4):
     logits = model(x)
     loss = F.cross_entropy(logits.view(-1, V), y.reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
-print("trained")
+print("trained", repr(loss.item()), repr(sum(float(p.double().sum()) for p in model.parameters())))
 """
 
 HF_SCRIPT = """
@@ -120,8 +122,10 @@ dist.destroy_process_group()
 
 
 def run_preflight(tmp_path, name, script, *args, launcher=()):
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(script))
+    """`script` is the source of a script to write, or the Path of an existing one."""
+    path = script if isinstance(script, Path) else tmp_path / f"{name}.py"
+    if not isinstance(script, Path):
+        path.write_text(textwrap.dedent(script))
     report_path = tmp_path / f"{name}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
@@ -143,6 +147,8 @@ def runs(tmp_path_factory):
         "hf-logits": (HF_SCRIPT, "logits"),
         "hand-written-loss": (HAND_WRITTEN_LOSS_SCRIPT,),
         "rnn-last-hidden": (LAST_HIDDEN_SCRIPT,),
+        # Time-major (T, B) tokens, hidden state passed, targets shifted along time.
+        "example-lstm-lm": (EXAMPLES / "train_lstm_lm.py", "--epochs", "1"),
     }
     if "transformers" not in sys.modules:
         try:
@@ -165,9 +171,15 @@ def test_lm_with_flattened_targets_catches_a_transformer_without_batch_first(run
     assert [f["rule"] for f in report["findings"] if f["severity"] == "error"] == ["batch-mixing"]
 
 
-def test_lm_with_batch_first_and_causal_mask_is_clean(runs):
+def test_lm_with_batch_first_and_causal_mask_is_clean(runs, tmp_path):
     result, report = runs["lm-batch-first"]
     assert result.returncode == 0 and "trained" in result.stdout, result.stderr
+    # Preflight on the first step left training exactly as it was: same losses, same weights.
+    script = tmp_path / "plain.py"
+    script.write_text(textwrap.dedent(LM_SCRIPT))
+    plain = subprocess.run([sys.executable, str(script), "batch-first"], capture_output=True, text=True,
+                           timeout=TIMEOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.stdout == plain.stdout
     assert "batch-mixing" in report["context"]["preflight"]["checks_run"]
     assert [f for f in report["findings"] if f["severity"] in ("error", "warning")] == []
 
@@ -190,6 +202,13 @@ def test_last_hidden_state_output_reshaped_for_the_loss_is_not_an_invalid_output
     result, report = runs["rnn-last-hidden"]
     assert result.returncode == 0 and "trained" in result.stdout, result.stderr
     assert "invalid-output" in report["context"]["preflight"]["checks_run"]
+    assert [f for f in report["findings"] if f["severity"] in ("error", "warning")] == []
+
+
+def test_time_major_lstm_language_model_is_not_batch_mixing(runs):
+    result, report = runs["example-lstm-lm"]
+    assert result.returncode == 0, result.stderr
+    assert "batch-mixing" in report["context"]["preflight"]["checks_run"]
     assert [f for f in report["findings"] if f["severity"] in ("error", "warning")] == []
 
 

@@ -171,8 +171,8 @@ class PreflightRequest:
         options = {} if self.steps is None else {"steps": self.steps}
         session.suspended += 1
         try:
-            self._say(f"running preflight on the first training step of {model.label} "
-                      "(training continues afterwards) …")
+            which = "the first training step" if self.steps_seen <= 1 else f"training step {self.steps_seen}"
+            self._say(f"running preflight on {which} of {model.label} (training continues afterwards) …")
             with warnings.catch_warnings():
                 # The script's own warnings were shown at its own calls already; the
                 # experiments' repeats of them would only be noise.
