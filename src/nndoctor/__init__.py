@@ -3,6 +3,7 @@
     report = nndoctor.preflight(model, (inputs, targets), loss_fn, optimizer)
     with nndoctor.watch(model, optimizer) as doctor: ...
     report = nndoctor.audit(train_df, test=test_df, label="y")
+    report = nndoctor.evaluate(y_true, predictions, probabilities=probs, slices=meta_df)
 
 The entry points are imported lazily, so `import nndoctor` stays cheap and the data
 extras are only needed by `audit`.
@@ -19,6 +20,7 @@ _LAZY = {
     "preflight": ("nndoctor.torch.preflight", "preflight"),
     "watch": ("nndoctor.torch.watch", "watch"),
     "audit": ("nndoctor.data.audit", "audit"),
+    "evaluate": ("nndoctor.evaluation.api", "evaluate"),
 }
 
 
@@ -31,4 +33,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nndoctor' has no attribute {name!r}")
 
 
-__all__ = ["Finding", "Report", "Rule", "UsageError", "__version__", "audit", "preflight", "watch"]
+__all__ = ["Finding", "Report", "Rule", "UsageError", "__version__", "audit", "evaluate", "preflight", "watch"]

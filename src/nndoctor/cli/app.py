@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "nndoctor.cli.catalogue_cmds",
     "nndoctor.cli.report_cmd",
     "nndoctor.cli.audit",
+    "nndoctor.cli.evaluate",
     "nndoctor.cli.run",
     "nndoctor.cli.demo",
 )

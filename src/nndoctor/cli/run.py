@@ -77,7 +77,7 @@ def run_command(
         fail(str(error))
     report = result.report
     if request is not None:
-        _merge_preflight(report, request)
+        request.merge_into(report)
     if json_path is not None:
         try:
             report.to_json(json_path)
@@ -131,25 +131,6 @@ def _is_python(word: str) -> bool:
         return os.path.realpath(word) == os.path.realpath(sys.executable)
     except OSError:
         return False
-
-
-def _merge_preflight(report, request) -> None:
-    """The preflight findings and checks join the run's report (findings once per rule and place)."""
-    if request.report is None:
-        report.context["preflight"] = request.message or "the first training step was not reached"
-        return
-    present = {(f.rule, repr(f.where)) for f in report.findings}
-    report.findings.extend(f for f in request.report.findings if (f.rule, repr(f.where)) not in present)
-    for rule_id in request.report.checks_run:
-        if rule_id not in report.checks_run:
-            report.checks_run.append(rule_id)
-    skipped = {s.rule for s in report.checks_skipped}
-    report.checks_skipped.extend(s for s in request.report.checks_skipped
-                                 if s.rule not in skipped and s.rule not in report.checks_run)
-    report.checks_skipped = [s for s in report.checks_skipped if s.rule not in report.checks_run]
-    report.context["preflight"] = {"checks_run": request.report.checks_run,
-                                   "checks_skipped": [s.rule for s in request.report.checks_skipped],
-                                   "findings": len(request.report.findings)}
 
 
 def _exit_code(result, fail_on: str) -> int:

@@ -17,6 +17,7 @@ AREA_TITLES = {
     "dynamics": "Training dynamics",
     "architecture": "Architecture",
     "data": "Data",
+    "evaluation": "Evaluation",
     "always": "nndoctor itself",
 }
 

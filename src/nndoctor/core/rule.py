@@ -37,6 +37,7 @@ class Rule:
       Returns a list of Findings; empty means healthy.
     * The docstring carries the sections of `nndoctor.core.ruledoc.HEADINGS`.
     * `default = False` keeps a rule out of the default set (opt-in with --select).
+    * `retractable = True`: the finding describes a state that later evidence can contradict; a live judge withdraws it when the rule falls silent.
     """
 
     id: ClassVar[str]
@@ -45,6 +46,7 @@ class Rule:
     area: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     default: ClassVar[bool] = True
+    retractable: ClassVar[bool] = False
 
     def check(self, m: Mapping[str, Any], **thresholds: Any) -> list[Finding]:
         raise NotImplementedError(f"{type(self).__name__} must implement check()")

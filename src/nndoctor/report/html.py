@@ -27,7 +27,7 @@ def _environment() -> Any:
 
 def _variables(report: Report | None, findings: list[Finding]) -> dict[str, Any]:
     variables: dict[str, Any] = {"report": report, "findings": findings, "evidence": evidence_line,
-                                 "where": where_text, "summary": "", "interrupted": "", "context": []}
+                                 "where": where_text, "summary": "", "interrupted": "", "context": [], "sections": ""}
     if report is not None:
         variables["summary"] = (f"{severity_counts(report)} · {plural(len(report.checks_run), 'check')} run · "
                                 f"{count(len(report.checks_skipped))} skipped")
@@ -37,6 +37,7 @@ def _variables(report: Report | None, findings: list[Finding]) -> dict[str, Any]
             steps = context.get("steps_observed")
             at = f" at step {count(steps)}" if isinstance(steps, int) else ""
             variables["interrupted"] = f"The run was interrupted{at}; this report covers the steps before it."
+        variables["sections"] = _sections(report)
     return variables
 
 
@@ -49,6 +50,17 @@ def render_html_fragment(*, report: Report | None = None, findings: list[Finding
     """The report's (or some findings') HTML without the page around it."""
     shown = report.sorted_findings() if report is not None else list(findings or [])
     return _environment().get_template("report_body.html.j2").render(**_variables(report, shown))
+
+
+def _sections(report: Report) -> str:
+    """Command-specific sections (plots, tables) rendered as markup above the findings."""
+    from markupsafe import Markup
+
+    if "evaluation" not in report.context:
+        return Markup("")
+    from nndoctor.report.html_evaluation import render_evaluation_section
+
+    return Markup(render_evaluation_section(report.context["evaluation"]))
 
 
 def write_html(report: Report, path: str | Path) -> None:

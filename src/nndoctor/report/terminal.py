@@ -54,10 +54,16 @@ def where_text(finding: Finding) -> str:
     return str(finding.where)
 
 
-def live_line(finding: Finding) -> Text:
-    """The one line printed the moment a finding first fires during `nndoctor run`
-    (also `--quiet`'s line per finding and `str(finding)`'s first line)."""
+def live_line(finding: Finding, retracted: bool = False) -> Text:
+    """The one line printed the moment a finding first fires during `nndoctor run` (or is
+    withdrawn because later evidence contradicts it); also `--quiet`'s line per finding and
+    `str(finding)`'s first line."""
     line = Text()
+    if retracted:
+        line.append("nndoctor retracted", style="dim")
+        line.append(f" [{finding.rule}]", style="bold")
+        line.append(" later steps contradict it: " + finding.message, style="dim")
+        return line
     line.append(f"nndoctor {finding.severity}", style=STYLE[finding.severity])
     line.append(f" [{finding.rule}]", style="bold")
     if finding.step is not None:

@@ -87,7 +87,10 @@ def _binary_expectation(kind: str, prediction: torch.Tensor, target: Any, option
     prior_entropy = float(_binary_entropy(columns.mean(0).clamp(0, 1)).mean())
     scale, note = _reduction_scale(options, positive.numel())
     expected = float(per_element.mean())
+    # output-bias-imbalance needs it: with pos_weight w the best constant logit is log(w·pos/neg).
+    weights = pos_weight.detach().float().reshape(-1).tolist() if isinstance(pos_weight, torch.Tensor) else None
     return {
+        "pos_weight": weights if kind == "bce_with_logits" else None,
         "expected": expected * scale,
         "expected_low": min(prior_entropy, expected) * scale,
         "prior_entropy": prior_entropy,

@@ -15,6 +15,7 @@ Both preflight and `nndoctor run` produce the `loss_calls` measurement from here
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,8 @@ def _call_site() -> str | None:
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename.startswith(own_dir):
-            if not filename.endswith("loss_calls.py"):
+            # The watch session's loss wrappers sit between the user's call and here.
+            if not filename.endswith("loss_calls.py") and f"{os.sep}watch{os.sep}" not in filename:
                 return None
         elif not filename.startswith(torch_dir):
             return f"{Path(filename).name}:{frame.f_lineno}"
@@ -161,6 +163,7 @@ def describe_loss_call(
         "broadcast_shape": _broadcast_shape(kind, prediction, target),
         "step": step,
         "where": where or _call_site() or "your loss_fn",
+        "grad_enabled": torch.is_grad_enabled(),
     }
     if kind in LOG_PROBABILITY_KINDS:
         record["log_probability_error"] = _log_probability_error(prediction)

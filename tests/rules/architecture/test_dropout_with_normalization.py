@@ -30,6 +30,20 @@ def test_dropout_after_the_last_batchnorm_or_with_layernorm_is_only_a_note():
     assert finding.severity == "info" and finding.evidence["normalization_kinds"] == ["layer"]
 
 
+def test_layernorm_only_model_says_layer_normalization():
+    layer_norm = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.1), nn.LayerNorm(16), nn.Linear(16, 2))
+    [finding] = DropoutWithNormalization().check(measured(layer_norm))
+    text = " ".join([finding.message, *finding.causes, *finding.fixes])
+    assert "layer normalization" in finding.message and "batch norm" not in text.lower()
+
+
+def test_head_dropout_is_not_described_as_feeding_batchnorm():
+    head_dropout = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+    [finding] = DropoutWithNormalization().check(measured(head_dropout))
+    assert finding.evidence["dropout_in_head"] is True and "in the head" in finding.message
+    assert not any("Dropout → Conv" in cause for cause in finding.causes)
+
+
 def test_no_finding_without_dropout_or_without_normalization():
     assert DropoutWithNormalization().check(measured(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16)))) == []
     assert DropoutWithNormalization().check(measured(nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.5)))) == []

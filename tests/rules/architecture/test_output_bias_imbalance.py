@@ -80,3 +80,53 @@ def test_classes_missing_from_an_unshuffled_batch_are_not_compared():
     sorted_batch = torch.cat([torch.zeros(32, dtype=torch.long), torch.ones(32, dtype=torch.long)])
     assert OutputBiasImbalance().check(measured(model, sorted_batch)) == []
     assert OutputBiasImbalance().check(measured(model, torch.zeros(64, dtype=torch.long))) == []
+
+
+class Decoder(nn.Module):
+    """A VAE-style decoder: 784 sigmoid pixels reconstructed from the input itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.encode, self.decode = nn.Linear(784, 20), nn.Linear(20, 784)
+
+    def forward(self, x):
+        return torch.sigmoid(self.decode(torch.relu(self.encode(x))))
+
+
+def binarized_digits(n=64):
+    torch.manual_seed(0)
+    rows = torch.rand(n, 784) < torch.linspace(0.0, 0.3, 784)  # many pixels almost never on
+    return rows.float()
+
+
+def test_vae_decoder_pixels_are_not_class_priors():
+    x = binarized_digits()
+    m = Measurements()
+    measure_architecture(Decoder(), x, x, m)  # targets are the inputs: a reconstruction
+    assert m["output_layer"]["targets_are_inputs"] is True
+    assert OutputBiasImbalance().check(m) == []
+    m = Measurements()
+    measure_architecture(Decoder(), torch.rand(64, 784), x, m)  # other targets, but 784 pixel outputs
+    assert m["output_layer"]["targets_are_inputs"] is False
+    assert OutputBiasImbalance().check(m) == []
+    assert OutputBiasImbalance().check(m, binary_outputs_max=1000) != []
+
+
+def test_few_positives_in_one_batch_are_not_evidence():
+    model = classifier(1)
+    nn.init.zeros_(model[2].bias)
+    assert OutputBiasImbalance().check(measured(model, binary_targets(4, 400))) == []  # 4 < 5 positives
+    assert OutputBiasImbalance().check(measured(model, binary_targets(5, 400)))
+    assert OutputBiasImbalance().check(measured(model, binary_targets(5, 400)), minority_count_min=6) == []
+
+
+def test_pos_weight_moves_the_best_constant_logit():
+    model = classifier(1)
+    nn.init.zeros_(model[2].bias)
+    m = measured(model, binary_targets(10, 400))
+    m["initial_loss"] = {"loss": "bce_with_logits", "pos_weight": [39.0]}  # neg/pos: balanced, best logit ≈ 0
+    assert OutputBiasImbalance().check(m) == []
+    m["initial_loss"]["pos_weight"] = [2.0]  # a mild weight leaves most of the imbalance
+    [finding] = OutputBiasImbalance().check(m)
+    assert finding.evidence["pos_weight"] == 2.0 and "pos_weight 2" in finding.message
+    assert math.isclose(finding.evidence["log_prior"], math.log(2.0 * 10.5 / 390.5))

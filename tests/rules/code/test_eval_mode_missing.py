@@ -39,3 +39,34 @@ def test_threshold_on_number_of_passes():
     m = Measurements(no_grad_forwards=[forward(3, ["drop (Dropout)"]), forward(6, [])])
     assert EvalModeMissing().check(m, min_passes=2) == []
     assert EvalModeMissing().check(m, min_passes=1)
+
+
+def functional(step, calls, eval_mode=True):
+    return dict(forward(step, [], total=0), model_in_eval_mode=eval_mode, functional_dropout=calls)
+
+
+def test_active_functional_dropout_in_eval_mode_names_the_ignored_flag():
+    m = Measurements(no_grad_forwards=[functional(10, [{"function": "dropout", "p": 0.5, "calls": 2}])])
+    [finding] = EvalModeMissing().check(m)
+    assert finding.rule == "eval-mode-missing" and finding.severity == "warning" and finding.step == 10
+    assert "ignores `self.training`" in finding.message and "dropout(p=0.5) ×2" in finding.message
+    assert any("training=self.training" in fix for fix in finding.fixes)
+
+
+def test_attention_dropout_with_model_in_training_mode_says_so():
+    calls = [{"function": "scaled_dot_product_attention", "p": 0.1, "calls": 4}]
+    [finding] = EvalModeMissing().check(Measurements(no_grad_forwards=[functional(5, calls, eval_mode=False)]))
+    assert "left in training mode" in finding.message and finding.evidence["functional_dropout"] == calls
+
+
+def test_inactive_functional_dropout_is_silent():
+    calls = [{"function": "dropout", "p": 0.0, "calls": 3}]
+    assert EvalModeMissing().check(Measurements(no_grad_forwards=[functional(10, calls)])) == []
+    assert EvalModeMissing().check(Measurements(no_grad_forwards=[functional(10, [])])) == []
+
+
+def test_functional_dropout_threshold_on_passes():
+    calls = [{"function": "dropout", "p": 0.2, "calls": 1}]
+    m = Measurements(no_grad_forwards=[functional(4, calls), functional(8, [])])
+    assert EvalModeMissing().check(m, min_passes=2) == []
+    assert EvalModeMissing().check(m, min_passes=1)

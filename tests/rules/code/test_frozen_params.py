@@ -22,3 +22,15 @@ def test_threshold_trainable_values():
     status = [param("backbone.w", False, 900), param("head.w", numel=10)]
     assert FrozenParams().check({"parameter_status": status})[0].severity == "info"
     assert FrozenParams().check({"parameter_status": status}, trainable_values_min=11)[0].severity == "error"
+
+
+def test_frozen_parameters_handed_to_the_optimizer_are_a_warning():
+    frozen = dict(param("head.weight", False, 96), in_optimizer=True)
+    on_purpose = dict(param("backbone.w", False, 900), in_optimizer=False)
+    found = FrozenParams().check({"parameter_status": [on_purpose, frozen, dict(param("head.bias", numel=3),
+                                                                                in_optimizer=True)]})
+    assert found[0].severity == "warning" and found[0].where == ["head.weight"]
+    assert "requires_grad_(True)" in found[0].message
+    # the fine-tuning recipe: the frozen backbone is not in the optimizer
+    found = FrozenParams().check({"parameter_status": [on_purpose, dict(param("head.w"), in_optimizer=True)]})
+    assert found[0].severity == "info"

@@ -36,3 +36,63 @@ def test_negligible_gradient_in_optimizer_is_not_a_missed_update():
     assert ParamsNotUpdated().check({"parameter_status": [bias_before_batchnorm]}, gradient_to_value_min=1e-9) != []
     outside = dict(bias_before_batchnorm, in_optimizer=False)
     assert ParamsNotUpdated().check({"parameter_status": [outside]}) != []
+
+
+def live(name, checked=5, **fields):
+    """A live-run row: counts of checked updates and, for an unchanged parameter, magnitudes."""
+    row = dict(param(name, changed=False if checked else None), checked_updates=checked, zero_lr_updates=0,
+               grad_none_at_step=0, zero_checks=0, nonzero_checks=checked, grad_abs_max=0.5,
+               grad_abs_max_after_backward=0.5, value_abs_max=0.3, lr=1e-3)
+    row.update(fields)
+    return row
+
+
+def test_live_needs_two_checked_updates():
+    assert ParamsNotUpdated().check({"parameter_status": [live("w", checked=1)]}) == []
+    [finding] = ParamsNotUpdated().check({"parameter_status": [live("w", checked=2)]})
+    assert finding.evidence["cause"] == "generic" and finding.evidence["checked_updates"] == 2
+    assert ParamsNotUpdated().check({"parameter_status": [live("w", checked=2)]}, min_checked_updates=3) == []
+    assert ParamsNotUpdated.retractable
+
+
+def test_live_cause_not_in_optimizer_needs_no_second_check():
+    [finding] = ParamsNotUpdated().check({"parameter_status": [live("fc.weight", checked=1, in_optimizer=False)]})
+    assert finding.evidence["cause"] == "not_in_optimizer" and "not in the optimizer" in finding.message
+
+
+def test_live_cause_gradient_cleared_before_the_step():
+    [finding] = ParamsNotUpdated().check({"parameter_status": [live("w", grad_none_at_step=4)]})
+    assert finding.evidence["cause"] == "grad_cleared" and finding.severity == "error"
+    assert "cleared between backward and step" in finding.message and "before the backward" in finding.message
+
+
+def test_live_cause_clipping_below_float32_resolution():
+    clipped = live("w", grad_abs_max=1e-9, grad_abs_max_after_backward=0.4, value_abs_max=0.3, lr=0.1)
+    [finding] = ParamsNotUpdated().check({"parameter_status": [clipped]})
+    assert finding.evidence["cause"] == "clipped"
+    assert "below float32 resolution" in finding.message and "clip_grad_norm_" in finding.message
+    # the same update too small without a larger gradient after backward: just below resolution
+    tiny_lr = live("w", grad_abs_max=0.01, grad_abs_max_after_backward=0.01, value_abs_max=0.3, lr=1e-7)
+    [finding] = ParamsNotUpdated().check({"parameter_status": [tiny_lr]})
+    assert finding.evidence["cause"] == "below_resolution" and "clip" not in finding.message
+
+
+def test_clipping_threshold_and_resolution_boundary():
+    # |lr·g| = 2.9e-8 against a float32 spacing of 2.98e-8 at 0.3: below; 3.1e-8: not below
+    below = live("w", grad_abs_max=2.9e-8, grad_abs_max_after_backward=2.9e-2, value_abs_max=0.3, lr=1.0)
+    assert ParamsNotUpdated().check({"parameter_status": [below]})[0].evidence["cause"] == "clipped"
+    # shrunk exactly 1e6×: clipping at a threshold of 1e6×, not above it
+    assert ParamsNotUpdated().check({"parameter_status": [below]}, clipping_shrink_min=1e6)[0].evidence["cause"] == "clipped"
+    assert ParamsNotUpdated().check({"parameter_status": [below]}, clipping_shrink_min=1.1e6)[0].evidence["cause"] == "below_resolution"
+    above = dict(below, grad_abs_max=3.1e-8)
+    assert ParamsNotUpdated().check({"parameter_status": [above]})[0].evidence["cause"] == "generic"
+
+
+def test_live_zero_lr_is_a_warning_and_a_warmup_step_is_not():
+    frozen = live("backbone.weight", checked=0, zero_lr_updates=50)
+    [finding] = ParamsNotUpdated().check({"parameter_status": [frozen]})
+    assert finding.severity == "warning" and "lr was exactly 0" in finding.message
+    warmup = live("w", checked=0, zero_lr_updates=1)
+    assert ParamsNotUpdated().check({"parameter_status": [warmup]}) == []
+    updated_after_warmup = dict(live("w", checked=3, zero_lr_updates=5), changed=True)
+    assert ParamsNotUpdated().check({"parameter_status": [updated_after_warmup]}) == []

@@ -56,3 +56,36 @@ def warmup_cosine(steps: int, warmup: int):
 def zigzag(steps: int, level: float = 1.0, amplitude: float = 0.4, noise: float = 0.05, seed: int = 0):
     rng = np.random.default_rng(seed)
     return [level + amplitude * (-1) ** i + noise * rng.normal() for i in range(steps)]
+
+
+def softmax_sgd_losses(steps: int, lr: float = 0.1, batch: int = 32, classes: int = 10, seed: int = 0,
+                       shuffled: bool = False, class_weights=None, schedule=None, signal: float = 1.0) -> list[float]:
+    """Per-step minibatch cross-entropy of real SGD on softmax regression. `shuffled` draws
+    the labels independently of the inputs (the loss stays at the label entropy);
+    `class_weights` makes the labels imbalanced; `signal` scales how well the inputs
+    separate the classes (small: a slow learner)."""
+    rng = np.random.default_rng(seed)
+    n, d = 2000, 20
+    x = rng.normal(size=(n, d))
+    centers = rng.normal(size=(classes, d)) * signal
+    if class_weights is None:
+        y = np.argmax(x @ centers.T + rng.gumbel(size=(n, classes)), axis=1)
+    else:
+        p = np.asarray(class_weights, dtype=float) / np.sum(class_weights)
+        y = rng.choice(classes, size=n, p=p)
+    if shuffled:
+        y = rng.permutation(y)
+    w, b = np.zeros((d, classes)), np.zeros(classes)
+    losses = []
+    for step in range(steps):
+        index = rng.integers(0, n, batch)
+        logits = x[index] @ w + b
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        losses.append(float(-np.mean(np.log(probs[np.arange(batch), y[index]]))))
+        grad = probs
+        grad[np.arange(batch), y[index]] -= 1
+        rate = lr * (schedule(step) if schedule else 1.0)
+        w -= rate * x[index].T @ grad / batch
+        b -= rate * grad.mean(axis=0)
+    return losses

@@ -33,3 +33,12 @@ def test_threshold_and_direction():
     # a weak *later* layer is not vanishing: the gradient arrives there first
     assert VanishingGradients().check(measurements({"a": 1.0, "b": 1e-6})) == []
     assert VanishingGradients().check(measurements({"a": 0.9e-4, "b": 1.0}), relative_floor=1e-5) == []
+
+
+def test_attention_query_and_key_projections_at_init_are_not_vanishing():
+    from nndoctor.rules.dynamics.vanishing_gradients import is_attention_query_or_key
+
+    assert is_attention_query_or_key("bert.encoder.layer.0.attention.self.query.weight")
+    assert is_attention_query_or_key("transformer.h.0.attn.k_proj.weight")
+    assert not is_attention_query_or_key("bert.encoder.layer.0.attention.output.dense.weight")
+    assert not is_attention_query_or_key("keyboard_embedding.weight")

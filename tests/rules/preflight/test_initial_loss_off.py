@@ -39,3 +39,27 @@ def test_negative_loss_is_left_to_the_loss_input_rules():
 def test_regression_is_not_judged_from_below():
     # A 1-D curve fit can start well below the target variance by chance.
     assert InitialLossOff().check(record(0.258, loss="mse", expected=0.6, low=0.525)) == []
+
+
+def test_first_evaluation_loss_before_training_is_judged_too():
+    m = record(2.35)
+    m["initial_eval_loss"] = dict(record(264297.0)["initial_loss"], phase="evaluation", before_training=True)
+    [finding] = InitialLossOff().check(m)
+    assert finding.where == "evaluation" and finding.evidence["phase"] == "evaluation"
+    assert "264,297" in finding.message and "evaluation" in finding.message and "before any training step" in finding.message
+    assert finding.evidence["before_training"] is True
+
+
+def test_evaluation_loss_after_training_started_or_near_expectation_is_silent():
+    m = record(2.35)
+    m["initial_eval_loss"] = dict(record(9.0)["initial_loss"], phase="evaluation", before_training=False)
+    assert InitialLossOff().check(m) == []  # a high validation loss after training can be overfitting
+    m["initial_eval_loss"] = dict(record(2.4)["initial_loss"], phase="evaluation", before_training=True)
+    assert InitialLossOff().check(m) == []
+
+
+def test_evaluation_loss_threshold():
+    m = record(2.35)
+    m["initial_eval_loss"] = dict(record(3.6)["initial_loss"], phase="evaluation", before_training=True)
+    assert InitialLossOff().check(m)
+    assert InitialLossOff().check(m, classification_ratio_high=2.0) == []

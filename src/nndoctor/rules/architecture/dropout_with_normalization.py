@@ -75,13 +75,26 @@ class DropoutWithNormalization(Rule):
                 where=_unique([first_dropout["where"], fed[0]["where"]]),
                 evidence={**evidence, "batchnorm_after_dropout": _unique(n["where"] for n in fed)[:8]},
             )]
-        kinds = " and ".join(f"{kind} norm" for kind in evidence["normalization_kinds"])
+        kinds = " and ".join(f"{kind} normalization" for kind in evidence["normalization_kinds"])
+        batch_orders = [n["order"] for n in norms if n["kind"] == "batch" and n.get("order") is not None]
+        in_head = bool(batch_orders) and all((d.get("order") or 0) > max(batch_orders) for d in dropouts)
+        if in_head:
+            place, causes = "after the last batch normalization (in the head), where it does not feed one", [
+                "Dropout in the classifier head, after the last BatchNorm: the usual place for it, harmless to "
+                "BatchNorm, but it still adds noise while you debug (003 §4.5.3 #4)."]
+        elif "batch" in evidence["normalization_kinds"]:
+            place, causes = "beside it, without feeding a batch normalization", self.doc().causes[:1]
+        else:
+            place, causes = "beside it", [
+                "Dropout as configured by default in transformer-style blocks (`dropout=0.1`) next to LayerNorm: "
+                "common and not harmful to the normalization, but random noise while debugging (003 §4.5.3 #4)."]
         return [self.finding(
             f"{len(evidence['dropout_layers'])} dropout layer(s) (p up to {num(evidence['dropout_p_max'])}) are used "
-            f"together with {kinds}; while debugging, switch dropout off (p > {num(dropout_p_min)} counts).",
+            f"together with {kinds}, {place}; while debugging, switch dropout off (p > {num(dropout_p_min)} counts).",
             severity="info",
             where=evidence["dropout_layers"][:8],
-            evidence=evidence,
+            evidence={**evidence, "dropout_in_head": in_head},
+            causes=causes,
             fixes=[
                 "While debugging, build the model with dropout=0 (e.g. `nn.TransformerEncoderLayer(..., dropout=0.0)`) "
                 "so that randomness cannot hide a bug; put it back once the model learns.",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -8,6 +7,7 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.architecture._output_priors import binary_gap, class_gap
 
 
 @register
@@ -20,7 +20,11 @@ class OutputBiasImbalance(Rule):
         frequencies (softmax ignores a common shift). Regression: the model's mean output
         versus the targets' mean, in target standard deviations. Classes count only when
         the batch's imbalance is statistically clear (z ≥ 4 against balance); classes
-        absent from the batch are not compared.
+        absent from the batch are not compared. A binary output is judged only with at
+        least `minority_count_min` positives and negatives in the batch, `pos_weight` of
+        `BCEWithLogitsLoss` moves the target to log(pos_weight·pos/neg), and reconstructions
+        (targets equal to the inputs) and heads of more than `binary_outputs_max` sigmoid
+        outputs (pixels, tokens) are not class priors and are left alone.
 
     Why it matters:
         An untrained classifier should predict the class frequencies. With a zero bias on
@@ -60,14 +64,22 @@ class OutputBiasImbalance(Rule):
         gap_nats_warning: float = 3.0,  # ≥ 1:20 imbalance left at bias 0: training starts in the wrong place
         regression_gap_std_min: float = 3.0,  # mean output 3 target-stds away from the mean target
         regression_gap_std_warning: float = 10.0,  # the bias must travel 10 stds before learning starts
+        minority_count_min: int = 5,  # a rate from 1–4 positives in one batch is noise (±0.5–1 nat)
+        binary_outputs_max: int = 256,  # more sigmoid outputs than this are pixels or tokens, not labels
     ) -> list[Finding]:
         layer = m["output_layer"]
         targets = layer.get("targets") or {}
         bias = layer.get("bias") or []
+        if layer.get("targets_are_inputs"):
+            return []  # an autoencoder reconstructs its input: pixel rates are not class priors
         if targets.get("kind") == "class_index":
-            gap, detail, evidence = _class_gap(bias, targets["counts"], imbalance_z_min)
+            gap, detail, evidence = class_gap(bias, targets["counts"], imbalance_z_min)
         elif targets.get("kind") == "binary":
-            gap, detail, evidence = _binary_gap(bias, targets["n"], targets["positives"], imbalance_z_min)
+            if len(bias) > binary_outputs_max:
+                return []
+            pos_weight = (m.get("initial_loss") or {}).get("pos_weight")
+            gap, detail, evidence = binary_gap(bias, targets["n"], targets["positives"], imbalance_z_min,
+                                                minority_count_min, pos_weight)
         elif targets.get("kind") == "regression":
             return self._regression(layer, targets, regression_gap_std_min, regression_gap_std_warning)
         else:
@@ -97,46 +109,3 @@ class OutputBiasImbalance(Rule):
                       "n": targets["n"]},
             fixes=[self.doc().fixes[2], "Or set the final bias to the mean target before training."],
         )]
-
-
-def _binary_gap(bias: list[float], n: int, positives: list[int], z_min: float):
-    worst = None
-    for unit, (b, pos) in enumerate(zip(bias, positives)):
-        neg = n - pos
-        if pos == 0 or neg == 0 or abs(pos - n / 2) / math.sqrt(n / 4) < z_min:
-            continue
-        prior = math.log((pos + 0.5) / (neg + 0.5))
-        if worst is None or abs(b - prior) > worst[0]:
-            worst = (abs(b - prior), unit, b, prior, pos)
-    if worst is None:
-        return None, "", {}
-    gap, unit, b, prior, pos = worst
-    which = f" unit {unit}" if len(bias) > 1 else ""
-    detail = f"has bias{which} {num(b, 2)} but the targets' log prior log(pos/neg) is {num(prior, 2)} ({pos} of {n} positive)"
-    return gap, detail, {"bias": b, "log_prior": prior, "positives": pos, "n": n, "unit": unit}
-
-
-def _class_gap(bias: list[float], counts: list[int], z_min: float):
-    n, classes = sum(counts), len(counts)
-    if n == 0 or classes < 2 or len(bias) != classes:
-        return None, "", {}
-    share = 1 / classes
-    z = max(abs(c - n * share) / math.sqrt(n * share * (1 - share)) for c in counts)
-    if z < z_min:
-        return None, "", {}
-    # Classes absent from the batch have no usable frequency (an unshuffled batch, a rare
-    # class): only the classes seen are compared, centered among themselves.
-    seen = [k for k, c in enumerate(counts) if c > 0]
-    if len(seen) < 2:
-        return None, "", {}
-    log_freq = {k: math.log(counts[k] / n) for k in seen}
-    mean_log_freq = sum(log_freq.values()) / len(seen)
-    mean_bias = sum(bias[k] for k in seen) / len(seen)
-    centered_prior = {k: log_freq[k] - mean_log_freq for k in seen}
-    centered_bias = {k: bias[k] - mean_bias for k in seen}
-    gaps = {k: abs(centered_bias[k] - centered_prior[k]) for k in seen}
-    worst = max(gaps, key=gaps.get)
-    detail = (f"has centered bias {num(centered_bias[worst], 2)} for class {worst} but its centered log "
-              f"frequency is {num(centered_prior[worst], 2)} ({counts[worst]} of {n} samples)")
-    return gaps[worst], detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
-                               "imbalance_z": z}

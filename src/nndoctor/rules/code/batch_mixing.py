@@ -17,9 +17,12 @@ class BatchMixing(Rule):
         With the model in eval mode (so BatchNorm uses running statistics), the gradient
         of sample i's output with respect to every input of the batch. Independent
         samples give exactly zero for all j ≠ i; a non-zero value means information flows
-        between samples. When the targets are the inputs shifted by one step (next-token
-        prediction, forecasting), the causal variant also checks that the output at a
-        position does not depend on later input positions.
+        between samples. Samples are on dim 0, unless the batch shows it is time-major
+        (T, B, …) — targets shifted by one step along dim 0, or an RNN state of batch B
+        passed in — as nn.LSTM and nn.Transformer expect without batch_first. When the
+        targets are the inputs shifted by one step (next-token prediction, forecasting;
+        flattened to (N·T,) or shifted inside the loss), the causal variant also checks
+        that the output at a position does not depend on later input positions.
 
     Why it matters:
         The model can then use other samples — including their labels' correlates — to
@@ -76,10 +79,12 @@ class BatchMixing(Rule):
         if worst is None or worst["ratio"] <= cross_gradient_ratio_max:
             return findings
         through = " (through the embedding outputs)" if mixing.get("input_kind") == "embedding" else ""
+        if mixing.get("layout") == "time-major":
+            through += " — the batch is time-major, so samples are the columns of dim 1"
         return findings + [self.finding(
             f"The output of sample {worst['output_sample']} has a gradient of {num(worst['largest_other_gradient'])} "
             f"with respect to sample {worst['other_sample']}'s input{through}, {times(worst['ratio'])} its gradient "
             f"with respect to its own input (threshold {times(cross_gradient_ratio_max)}).",
             where=[worst["output_sample"], worst["other_sample"]],
-            evidence={"probes": mixing["probes"], "batch_size": mixing.get("batch_size")},
+            evidence={"probes": mixing["probes"], "batch_size": mixing.get("batch_size"), "layout": mixing.get("layout")},
         )]

@@ -19,7 +19,10 @@ class EvalModeMissing(Rule):
         in training — Dropout, BatchNorm, InstanceNorm with running statistics, attention
         or RNN dropout — are still in training mode. Measured as `no_grad_forwards`, one
         record per model and step. An error when a normalisation layer is involved, a
-        warning for dropout alone. Models without such modules never fire.
+        warning for dropout alone. Models without such modules never fire. It also reports
+        dropout called functionally and still active during evaluation
+        (`F.dropout(x, training=True)`, `scaled_dot_product_attention(dropout_p=0.1)`
+        regardless of `self.training`), which `model.eval()` cannot switch off.
 
     Why it matters:
         PyTorch never switches modes by itself (002 #2). In training mode Dropout drops
@@ -56,31 +59,63 @@ class EvalModeMissing(Rule):
         min_step: int = 1,  # no-grad forwards before the first update are often shape probes or warm-ups
         min_passes: int = 1,  # one evaluation in training mode already gives wrong numbers (002 #2)
     ) -> list[Finding]:
-        passes = [
-            record for record in m["no_grad_forwards"]
-            if record["step"] >= min_step and record["train_mode_modules"]
-        ]
-        if not passes or len(passes) < min_passes:
-            return []
+        eligible = [record for record in m["no_grad_forwards"] if record["step"] >= min_step]
+        findings = []
+        passes = [record for record in eligible if record["train_mode_modules"]]
+        if passes and len(passes) >= min_passes:
+            findings.append(self._module_finding(passes, min_passes))
+        functional = [record for record in eligible if _active_dropout(record)]
+        if functional and len(functional) >= min_passes:
+            findings.append(self._functional_finding(functional, min_passes))
+        return findings
+
+    def _module_finding(self, passes: list, min_passes: int) -> Finding:
         first = passes[0]
         names = first["train_mode_modules"]
         normalisation = any("Norm" in name for name in names)
         kinds = Counter(name.rsplit(" (", 1)[-1].rstrip(")") for name in names)
         summary = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
-        return [
-            self.finding(
-                f"The evaluation pass at step {first['step']} ran {first['model']} with "
-                f"{first['train_mode_count']} of {first['mode_dependent_count']} mode-dependent "
-                f"modules still in training mode ({summary}); seen in {len(passes)} pass(es) "
-                f"(threshold {min_passes}).",
-                step=first["step"],
-                where=[name.split(" ")[0] for name in names],
-                severity="error" if normalisation else "warning",
-                evidence={
-                    "model": first["model"],
-                    "passes_in_training_mode": len(passes),
-                    "train_mode_modules": names,
-                    "mode_dependent_modules": first["mode_dependent_count"],
-                },
-            )
-        ]
+        return self.finding(
+            f"The evaluation pass at step {first['step']} ran {first['model']} with "
+            f"{first['train_mode_count']} of {first['mode_dependent_count']} mode-dependent "
+            f"modules still in training mode ({summary}); seen in {len(passes)} pass(es) "
+            f"(threshold {min_passes}).",
+            step=first["step"],
+            where=[name.split(" ")[0] for name in names],
+            severity="error" if normalisation else "warning",
+            evidence={
+                "model": first["model"],
+                "passes_in_training_mode": len(passes),
+                "train_mode_modules": names,
+                "mode_dependent_modules": first["mode_dependent_count"],
+            },
+        )
+
+    def _functional_finding(self, passes: list, min_passes: int) -> Finding:
+        first = passes[0]
+        calls = _active_dropout(first)
+        summary = ", ".join(f"{c['function']}(p={c['p']:g}) ×{c['calls']:,}" for c in calls)
+        if first.get("model_in_eval_mode"):
+            why = (f"{first['model']} was in eval mode, so the code ignores `self.training`: e.g. "
+                   "`F.dropout(x, p, training=True)`, or `scaled_dot_product_attention(dropout_p=...)` "
+                   "without `if self.training`")
+        else:
+            why = f"{first['model']} was also left in training mode"
+        return self.finding(
+            f"The evaluation pass at step {first['step']} applied active functional dropout ({summary}); {why}. "
+            f"Seen in {len(passes)} pass(es) (threshold {min_passes}): evaluation outputs are random.",
+            step=first["step"],
+            where=first["model"],
+            evidence={"model": first["model"], "passes_with_functional_dropout": len(passes),
+                      "functional_dropout": calls, "model_in_eval_mode": first.get("model_in_eval_mode")},
+            causes=["A functional dropout call with a hard-coded `training=True` (or the default of `F.dropout`, "
+                    "which is True), not tied to the module's mode.",
+                    "`scaled_dot_product_attention(q, k, v, dropout_p=self.dropout)` called in evaluation too."],
+            fixes=["Tie the call to the module's mode: `F.dropout(x, p=self.p, training=self.training)`.",
+                   "For attention: `dropout_p=self.dropout if self.training else 0.0`.",
+                   "Or use an `nn.Dropout` module, which `model.eval()` switches off."],
+        )
+
+
+def _active_dropout(record: Mapping[str, Any]) -> list[dict]:
+    return [call for call in record.get("functional_dropout") or [] if call.get("p", 0) > 0 and call.get("calls", 0) > 0]

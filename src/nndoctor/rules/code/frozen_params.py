@@ -65,6 +65,19 @@ class FrozenParams(Rule):
                 f"{trainable_values} trainable values, threshold {trainable_values_min}; training cannot change the model.",
                 severity="error", where=[p["name"] for p in frozen], evidence=evidence,
             )]
+        # Freezing on purpose leaves the frozen part out of the optimizer (the fine-tuning
+        # recipe: `SGD(model.fc.parameters())`); frozen parameters handed to the optimizer
+        # were meant to train.
+        handed = [p for p in frozen if p.get("in_optimizer")]
+        if handed:
+            evidence["frozen_in_optimizer"] = [p["name"] for p in handed]
+            return [self.finding(
+                f"{len(handed)} frozen parameters ({names_text(handed)}; {numel(handed):,} values) are in the "
+                f"optimizer, which never updates them (requires_grad=False); {trainable_values:,} values train. "
+                "Parameters given to the optimizer were meant to learn: re-enable them with "
+                "`p.requires_grad_(True)`, or leave them out of the optimizer if freezing them is intended.",
+                severity="warning", where=[p["name"] for p in handed], evidence=evidence,
+            )]
         return [self.finding(
             f"{len(frozen)} of {len(status)} parameters ({names_text(frozen)}; {count(numel(frozen))} values, {percent(share)}) "
             f"are frozen; {count(trainable_values)} values train (an error only below {trainable_values_min}).",

@@ -17,7 +17,8 @@ class InvalidOutput(Rule):
     What it detects:
         One forward pass on your batch (003 §4.5.2: "the model consumes the data and
         produces a valid output"): NaN or infinite values in the outputs or the loss, an
-        output whose first dimension is not the N samples of the batch, or an output that
+        output whose first dimension is not the N samples of the batch (judged as the loss
+        receives it: a `(1, N, C)` output passed as `out.view(-1, C)` is fine), or an output that
         is identical for all samples although their inputs differ — and stays identical
         after the copy was trained on the batch (a zero-initialised head is fine at step 0).
 
@@ -70,10 +71,13 @@ class InvalidOutput(Rule):
                 causes=["log(0) or division by zero inside the loss (probabilities of exactly 0 or 1, an empty mask)."],
             ))
         if check.get("batch_dim_ok") is False:
+            # Judged as the loss sees it: a reshape before the loss (`out.view(-1, C)`) counts.
+            seen = check.get("loss_view_shape")
+            as_seen = f" (the loss receives it as {tuple(seen)})" if seen else ""
             findings.append(self.finding(
-                f"The output has shape {tuple(check['output_shape'])}: its first dimension is not the "
+                f"The output has shape {tuple(check['output_shape'])}{as_seen}: its first dimension is not the "
                 f"{check['batch_size']} samples of the batch (expected {check['batch_size']}, or N × sequence length).",
-                evidence=evidence,
+                evidence={**evidence, "loss_view_shape": seen},
             ))
         spread, trained = check.get("relative_spread"), check.get("relative_spread_after_training")
         if spread is not None and spread < relative_spread_min and (trained is None or trained < relative_spread_min):

@@ -23,10 +23,12 @@ def loss_name(kind: str) -> str:
 
 
 def first_per_site(calls: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first recorded call of each (loss, where) pair, in order of appearance."""
+    """The first recorded call of each (loss, where) pair, training calls (gradients
+    enabled) before evaluation ones: a script that evaluates before it trains, or
+    Lightning's sanity-check validation, must not hide how the training loss is fed."""
     seen: set[tuple[Any, Any]] = set()
     firsts = []
-    for call in calls:
+    for call in sorted(calls, key=lambda c: not c.get("grad_enabled", True)):
         key = (call.get("loss"), call.get("where"))
         if key not in seen:
             seen.add(key)

@@ -17,7 +17,9 @@ class NoGradient(Rule):
     What it detects:
         Parameters with requires_grad=True whose `.grad` is still None, or exactly zero
         everywhere, after a backward pass of your loss (000 §1.4: "check whether gradients
-        are zero").
+        are zero"). In a live run it needs persistence: an all-zero gradient at
+        `min_zero_checks` checks and never a non-zero one, and no gradient at all over at
+        least `min_steps_without_gradient` steps.
 
     Why it matters:
         A parameter without gradient never learns: the layer stays at its random
@@ -46,15 +48,21 @@ class NoGradient(Rule):
     severity = "warning"
     area = "code"
     requires = ("parameter_status",)
+    # A state: a parameter that gets a non-zero gradient later (a branch taken, an expert
+    # routed to) contradicts it.
+    retractable = True
 
     def check(
         self,
         m: Mapping[str, Any],
         *,
         affected_share_for_error: float = 1.0,  # when every trainable value is cut off, nothing learns: an error
+        min_zero_checks: int = 3,  # per-sample SGD: one sample can give an exactly zero gradient (a dead ReLU for it)
+        min_steps_without_gradient: int = 2,  # a branch skipped on the first step only is not a cut graph
     ) -> list[Finding]:
         trainable = [p for p in m["parameter_status"] if p.get("trainable")]
-        missing = [p for p in trainable if not p.get("got_grad") or p.get("grad_all_zero")]
+        steps = int(m.get("steps_observed") or 0)
+        missing = [p for p in trainable if _persistent(p, steps, min_zero_checks, min_steps_without_gradient)]
         if not missing:
             return []
         share = numel(missing) / max(numel(trainable), 1)
@@ -75,3 +83,16 @@ class NoGradient(Rule):
                       "affected_values": numel(missing), "trainable_values": numel(trainable),
                       "loss_detached": bool(m.get("loss_detached"))},
         )]
+
+
+def _persistent(p: Mapping[str, Any], steps: int, min_zero_checks: int, min_steps: int) -> bool:
+    """No gradient, with enough evidence. Rows without check counts come from the one-step
+    preflight experiment, which is evidence by construction."""
+    live = "zero_checks" in p or "nonzero_checks" in p
+    if not p.get("got_grad"):
+        return not live or steps >= min_steps
+    if not p.get("grad_all_zero"):
+        return False
+    if not live:
+        return True
+    return int(p.get("nonzero_checks") or 0) == 0 and int(p.get("zero_checks") or 0) >= min_zero_checks

@@ -1,6 +1,7 @@
-"""Shared by no-gradient, params-not-updated and frozen-params: name parameter lists briefly."""
+"""Shared by no-gradient, params-not-updated and frozen-params: name parameter lists briefly, float32 spacing."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,3 +16,9 @@ def names_text(params: Iterable[Mapping[str, Any]]) -> str:
 
 def numel(params: Iterable[Mapping[str, Any]]) -> int:
     return sum(int(p.get("numel", 0)) for p in params)
+
+
+def float32_spacing(value: float) -> float:
+    """Distance between neighbouring float32 numbers around |value| (2^-23 relative): an
+    update smaller than this cannot change a float32 parameter of that size."""
+    return 2.0 ** (math.frexp(abs(value))[1] - 24) if value else 2.0 ** -149

@@ -4,10 +4,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.code.param_status_helpers import names_text, numel
+from nndoctor.rules.code.param_status_helpers import float32_spacing, names_text, numel
 
 
 @register
@@ -17,7 +16,12 @@ class ParamsNotUpdated(Rule):
     What it detects:
         Trainable parameters with a non-zero gradient whose values are identical after an
         optimizer step — most often because they are not in the optimizer at all
-        (000 §1.4: "parameters left out of the update").
+        (000 §1.4: "parameters left out of the update"). In a live run the cause is told
+        apart from the evidence: not in the optimizer; `.grad` cleared before the step;
+        an update below float32 resolution (named as gradient clipping when the gradient
+        was much larger right after backward); a param group whose lr was 0 at every
+        update (a warning). Live, at least two checked updates are needed; updates at
+        lr = 0 and steps the framework skipped are not counted as evidence.
 
     Why it matters:
         Those layers stay at their initialisation forever while gradients are computed
@@ -27,7 +31,8 @@ class ParamsNotUpdated(Rule):
     Likely causes:
         - The optimizer was created before layers were added or replaced (`model.fc = nn.Linear(...)` after `Adam(model.parameters())`).
         - Only some parameters were passed: `Adam(model.encoder.parameters())`, or a param-group list that misses a module.
-        - A learning rate of 0 for a param group, or an update too small to change float32 values.
+        - Gradients cleared between `backward()` and `step()`, or `step()` called before `backward()`.
+        - A learning rate of 0 for a param group, or an update too small to change float32 values (a gradient clipped to ~0).
 
     Fixes:
         - Create the optimizer after the model is complete and moved to its device: `model.to(device); optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)`.
@@ -45,6 +50,8 @@ class ParamsNotUpdated(Rule):
     severity = "error"
     area = "code"
     requires = ("parameter_status",)
+    # A state: a later update that changes the parameter contradicts it.
+    retractable = True
 
     def check(
         self,
@@ -52,26 +59,91 @@ class ParamsNotUpdated(Rule):
         *,
         unchanged_values_min: int = 1,  # any parameter left out of the update is a bug, however small
         gradient_to_value_min: float = 1e-3,  # below this even lr=1e-4 moves a float32 weight by less than its rounding step
+        min_checked_updates: int = 2,  # live, in the optimizer: one unchanged update can be a skipped step (GradScaler, accumulation no-op)
+        min_zero_lr_updates: int = 3,  # a warm-up starting at lr = 0 spends one step there, not several in a row
+        clipping_shrink_min: float = 100.0,  # a gradient 100× smaller at the step than after backward was clipped away
     ) -> list[Finding]:
-        def meaningful(p: Mapping[str, Any]) -> bool:
-            if p.get("in_optimizer") is False or p.get("grad_abs_max") is None:
-                return True  # outside the optimizer nothing updates it, whatever the gradient
-            return p["grad_abs_max"] > gradient_to_value_min * max(p.get("value_abs_max") or 0.0, 1e-12)
+        status = m["parameter_status"]
+        findings, stale = [], [p for p in status if _stale(p, gradient_to_value_min, min_checked_updates)]
+        if stale and numel(stale) >= unchanged_values_min:
+            groups: dict[str, list[Mapping[str, Any]]] = {}
+            for p in stale:
+                groups.setdefault(_cause(p, clipping_shrink_min), []).append(p)
+            for cause, params in groups.items():
+                findings.append(self._stale_finding(cause, params, unchanged_values_min, m.get("steps_observed")))
+        zero_lr = [p for p in status if p.get("trainable") and p.get("got_grad") and not p.get("checked_updates")
+                   and int(p.get("zero_lr_updates") or 0) >= min_zero_lr_updates]
+        if zero_lr:
+            findings.append(self.finding(
+                f"{len(zero_lr)} parameters ({names_text(zero_lr)}; {numel(zero_lr):,} values) get gradients but their "
+                f"param group's lr was exactly 0 at every one of {max(p['zero_lr_updates'] for p in zero_lr):,} "
+                f"updates (threshold {min_zero_lr_updates}), so they never change.",
+                severity="warning", where=[p["name"] for p in zero_lr],
+                evidence={"zero_lr": [p["name"] for p in zero_lr], "values": numel(zero_lr),
+                          "zero_lr_updates": max(p["zero_lr_updates"] for p in zero_lr)},
+                causes=["A param group created with lr=0 (to freeze it), or a schedule that holds lr at 0.",
+                        "A scheduler whose factor is 0 for the whole run (`LambdaLR` returning 0, warm-up longer than the run)."],
+                fixes=["Print `[g['lr'] for g in optimizer.param_groups]`; give the group a non-zero lr.",
+                       "To freeze parameters on purpose, set `p.requires_grad_(False)` instead: no gradient is computed for them."],
+            ))
+        return findings
 
-        stale = [
-            p for p in m["parameter_status"]
-            if p.get("trainable") and p.get("got_grad") and not p.get("grad_all_zero") and p.get("changed") is False
-            and meaningful(p)
-        ]
-        if numel(stale) < unchanged_values_min or not stale:
-            return []
-        outside = [p for p in stale if p.get("in_optimizer") is False]
-        reason = (f"; {len(outside)} of them are not in the optimizer" if outside
-                  else "; all are in the optimizer, so check their param group's lr")
-        return [self.finding(
-            f"{len(stale)} parameters ({names_text(stale)}; {count(numel(stale))} values) had non-zero gradients but did "
-            f"not change in the optimizer step (threshold: {unchanged_values_min} value){reason}.",
-            where=[p["name"] for p in stale],
-            evidence={"not_updated": [p["name"] for p in stale], "not_in_optimizer": [p["name"] for p in outside],
-                      "values": numel(stale), "steps_observed": m.get("steps_observed")},
-        )]
+    def _stale_finding(self, cause: str, params: list, values_min: int, steps: Any) -> Finding:
+        head = (f"{len(params)} parameters ({names_text(params)}; {numel(params):,} values) had non-zero gradients but "
+                f"did not change in the optimizer step (threshold: {values_min} value)")
+        evidence = {"not_updated": [p["name"] for p in params], "cause": cause, "values": numel(params),
+                    "not_in_optimizer": [p["name"] for p in params if p.get("in_optimizer") is False],
+                    "steps_observed": steps, "checked_updates": max(int(p.get("checked_updates") or 0) for p in params)}
+        p = params[0]
+        doc_fixes = self.doc().fixes
+        if cause == "not_in_optimizer":
+            tail, fixes = f"; {len(params)} of them are not in the optimizer", doc_fixes[:2]
+        elif cause == "grad_cleared":
+            tail = (f"; their .grad was None at optimizer.step() in {p.get('grad_none_at_step')} update(s) although "
+                    "backward had produced it: the gradients are cleared between backward and step (zero_grad in "
+                    "between), or the step comes before the backward")
+            fixes = ["Keep the order `optimizer.zero_grad(); loss.backward(); optimizer.step()`; nothing that sets "
+                     "`.grad = None` may run between backward and step."]
+        elif cause in ("clipped", "below_resolution"):
+            update, ulp = abs(p["lr"] * p["grad_abs_max"]), float32_spacing(p["value_abs_max"])
+            evidence.update(lr=p["lr"], grad_abs_max=p["grad_abs_max"], value_abs_max=p["value_abs_max"],
+                            grad_abs_max_after_backward=p.get("grad_abs_max_after_backward"))
+            tail = (f"; the update lr·|grad| = {update:.2g} is below float32 resolution at |w| = {p['value_abs_max']:.3g} "
+                    f"(spacing {ulp:.2g})")
+            if cause == "clipped":
+                tail += (f": the gradient was {p['grad_abs_max_after_backward']:.3g} after backward but "
+                         f"{p['grad_abs_max']:.2g} at the step, so gradient clipping (e.g. `clip_grad_norm_(…, 1e-9)`) "
+                         "shrank it to nothing")
+                fixes = ["Use a sensible clipping threshold: `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)`."]
+            else:
+                fixes = ["Raise the learning rate of this param group (try 1e-4 to 1e-2 for Adam, 1e-3 to 1e-1 for SGD)."]
+        else:
+            tail, fixes = "; all are in the optimizer, so check their param group's lr", doc_fixes
+        return self.finding(head + tail + ".", where=[q["name"] for q in params], evidence=evidence, fixes=fixes)
+
+
+def _stale(p: Mapping[str, Any], gradient_to_value_min: float, min_checked: int) -> bool:
+    if not (p.get("trainable") and p.get("got_grad") and not p.get("grad_all_zero") and p.get("changed") is False):
+        return False
+    if p.get("in_optimizer") is False:
+        return True  # outside the optimizer nothing updates it: one unchanged update is proof enough
+    if "checked_updates" in p and int(p["checked_updates"] or 0) < min_checked:
+        return False  # live: one unchanged update can be a step the framework skipped
+    if p.get("grad_abs_max") is None:
+        return True  # no magnitudes: nothing says the update was negligible
+    # Backward's gradient decides whether an update was due (clipping may have shrunk it: a cause to report).
+    grad = max(p["grad_abs_max"], p.get("grad_abs_max_after_backward") or 0.0)
+    return grad > gradient_to_value_min * max(p.get("value_abs_max") or 0.0, 1e-12)
+
+
+def _cause(p: Mapping[str, Any], clipping_shrink_min: float) -> str:
+    if p.get("in_optimizer") is False:
+        return "not_in_optimizer"
+    if int(p.get("grad_none_at_step") or 0) > 0:
+        return "grad_cleared"
+    lr, grad, value = p.get("lr"), p.get("grad_abs_max"), p.get("value_abs_max")
+    if lr is not None and grad is not None and value and abs(lr * grad) < float32_spacing(value):
+        after = p.get("grad_abs_max_after_backward")
+        return "clipped" if after is not None and after >= clipping_shrink_min * max(grad, 1e-45) else "below_resolution"
+    return "generic"
+

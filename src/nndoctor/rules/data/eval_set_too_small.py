@@ -1,3 +1,4 @@
+"""eval-set-too-small; the interval maths lives in nndoctor.core.stats, shared with `nndoctor evaluate`."""
 from __future__ import annotations
 
 import math
@@ -8,26 +9,9 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.core.stats import Z_95, rows_for_halfwidth, wilson_halfwidth
 
-Z_95 = 1.959964  # two-sided 95% normal quantile
-
-
-def wilson_halfwidth(p: float, n: int, z: float = Z_95) -> float:
-    """Half-width of the Wilson score interval of a proportion p measured on n samples."""
-    if n <= 0:
-        return 1.0
-    return z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-
-
-def rows_for_halfwidth(p: float, target: float) -> int:
-    """Smallest n whose Wilson half-width at proportion p is at most `target`."""
-    low, high = 1, 1
-    while wilson_halfwidth(p, high) > target:
-        high *= 2
-    while low < high:
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if wilson_halfwidth(p, middle) > target else (low, middle)
-    return low
+__all__ = ["EvalSetTooSmall", "rows_for_halfwidth", "wilson_halfwidth"]
 
 
 @register

@@ -8,7 +8,7 @@ nndoctor.torch.dynamics.series). These helpers give the rules robust summaries o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Series = Mapping[str, Any]
@@ -146,3 +146,44 @@ def loss_rise(levels: Mapping[str, Any], rise_fraction: float) -> tuple[float, f
     `rise_fraction` of the larger of the progress made (start - best) and |start|."""
     scale = max(levels["start"] - levels["best"], abs(levels["start"]))
     return levels["recent"] - levels["best"], rise_fraction * scale, scale
+
+
+def block_levels(series: Mapping[str, Any], points_per_block: int,
+                 level: Callable[[Sequence[float]], float] = median) -> list[tuple[int, int, float]]:
+    """(first step, last step, level) of consecutive blocks of at least `points_per_block`
+    losses: `level` (the median by default) of the history buckets' means in the block
+    (single losses in a short run, averages of many in a long one), so one noisy batch
+    cannot move a level. A last block of fewer than half the points is left out."""
+    blocks: list[tuple[int, int, float]] = []
+    current: list[tuple[int, int, int, float]] = []
+    for bucket in history(series):
+        current.append(bucket)
+        if sum(b[2] for b in current) >= points_per_block:
+            blocks.append((current[0][0], current[-1][1], level([b[3] for b in current])))
+            current = []
+    if current and (not blocks or 2 * sum(b[2] for b in current) >= points_per_block):
+        blocks.append((current[0][0], current[-1][1], level([b[3] for b in current])))
+    return blocks
+
+
+def block_noise(blocks: Sequence[tuple[int, int, float]]) -> float:
+    """Standard deviation of one block level, from the median absolute difference of
+    neighbouring blocks (a slow trend barely changes neighbours)."""
+    differences = [abs(b[2] - a[2]) for a, b in zip(blocks, blocks[1:])]
+    return 1.4826 * median(differences) / math.sqrt(2) if len(differences) >= 2 else 0.0
+
+
+def fitted_descent(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """(fall of a least-squares line from the first point to the last, its standard error)."""
+    if len(points) < 3:
+        return 0.0, math.inf
+    xs = [float(s) for s, _ in points]
+    ys = [v for _, v in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx <= 0:
+        return 0.0, math.inf
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
+    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys)) / (len(xs) - 2)
+    span = xs[-1] - xs[0]
+    return -slope * span, math.sqrt(residual / sxx) * span

@@ -19,7 +19,10 @@ class DeadRelu(Rule):
         linear layer, channels of a convolution) that were never positive in a window of
         sampled batches (seed 001: the share of negative ReLU inputs). A dead unit has
         zero gradient, so nothing can revive it. A few dead units are normal; this fires
-        when at least `dead_share_min` of a layer is dead in the latest window(s).
+        when at least `dead_share_min` of a layer is dead in the latest window(s). Layers
+        of any width count, and per-sample (unbatched) activations too; a layer narrower
+        than `narrow_units` needs `narrow_confirm_windows` agreeing windows, since there one
+        unit that happened not to fire in a window of single samples is a third of the layer.
 
     Why it matters:
         A layer with most of its units dead has lost most of its capacity for good, and
@@ -51,18 +54,23 @@ class DeadRelu(Rule):
         m: Mapping[str, Any],
         *,
         dead_share_min: float = 0.5,  # a handful of dead units is normal; half the layer gone is lost capacity (001)
-        min_units: int = 4,  # a 1-3 unit layer says little about dying
+        min_units: int = 1,  # a dead unit is dead however narrow the layer: a 3-unit layer with 3 dead has no capacity left
         confirm_windows: int = 2,  # the last two windows must agree when two exist (no single-window fluke)
+        narrow_units: int = 4,  # below this width one unit is a third or more of the layer...
+        narrow_confirm_windows: int = 3,  # ...so one more window must agree: a live unit that missed a window of batches of 1 is not dead
     ) -> list[Finding]:
         findings = []
         for key, stats in m["activation_stats"].items():
             if stats.get("kind") != "relu" or not stats.get("hidden") or not stats.get("dead_share"):
                 continue
-            if (stats.get("units") or 0) < min_units:
+            units = stats.get("units") or 0
+            if units < min_units:
                 continue
             points = all_points(stats["dead_share"])
-            last = points[-confirm_windows:]
-            if not last or any(share < dead_share_min for _, share in last):
+            needed = narrow_confirm_windows if units < narrow_units else confirm_windows
+            last = points[-needed:]
+            # A narrow layer is judged only once it has the windows to confirm it.
+            if not last or (units < narrow_units and len(last) < needed) or any(s < dead_share_min for _, s in last):
                 continue
             first = next((s for s, v in points if v >= dead_share_min), last[0][0])
             share = last[-1][1]

@@ -7,7 +7,9 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.dynamics._series import all_points, is_complete, loss_levels, loss_rise, median, rounded
+from nndoctor.rules.dynamics._series import (
+    all_points, block_levels, is_complete, loss_levels, loss_rise, median, rounded, trimmed_mean,
+)
 
 
 def _first_rise(series: Mapping[str, Any], levels: Mapping[str, Any], level: float) -> int:
@@ -67,11 +69,18 @@ class LossDiverging(Rule):
         *,
         rise_fraction: float = 0.5,  # losing half the progress made (or rising 50 % above the start) is not noise
         min_points: int = 50,  # losses needed: the first and last windows must not be the same steps
+        window_points: int = 50,  # steps per level of the best window: a mean of 50 per-sample losses is stable
     ) -> list[Finding]:
         series = m["loss_series"]
         if int(series.get("count", 0)) < min_points:
             return []
         levels = loss_levels(series)
+        # The best of a noisy curve, like `recent`, is a trimmed mean of a window of steps:
+        # the smoothed history's minimum is a median, far below the mean of skewed
+        # per-sample losses (most near 0, a few large), so against it a healthy batch-of-1
+        # run looks like a rise. Blocks of `window_points` steps give both the same footing.
+        windows = block_levels(series, window_points, level=trimmed_mean)
+        levels["best"] = min(levels["start"], max(levels["best"], min(level for _, _, level in windows)))
         start, best, recent = levels["start"], levels["best"], levels["recent"]
         rise, limit, scale = loss_rise(levels, rise_fraction)
         if scale <= 0 or rise < limit:

@@ -22,7 +22,10 @@ class InitialLossOff(Rule):
         binary cross-entropy, mean(target²) for MSE of a model predicting ≈ 0. The lower
         end of the expected range is the label entropy (classification) or the target
         variance (regression) — what a model whose output bias matches the data starts
-        at — so imbalanced data does not look wrong.
+        at — so imbalanced data does not look wrong. The first evaluation loss is judged
+        the same way when it was measured (`initial_eval_loss`): a model evaluated before
+        any training-mode forward (spectral_norm's power iteration not yet run, BatchNorm
+        statistics never updated) can score far off while its training loss looks fine.
 
     Why it matters:
         A first loss far above the expectation means the untrained model is already
@@ -63,18 +66,35 @@ class InitialLossOff(Rule):
         regression_ratio_high: float = 3.0,  # untrained outputs add their own variance (≈0.1–1) to mean(target²)
         ratio_low: float = 0.5,  # half the label entropy: no untrained model gets there by chance
     ) -> list[Finding]:
-        record = m["initial_loss"]
+        thresholds = (classification_ratio_high, regression_ratio_high, ratio_low)
+        findings = self._judge(m["initial_loss"], None, *thresholds)
+        evaluation = m.get("initial_eval_loss")
+        # Only an evaluation before any optimizer step has the untrained expectation; after
+        # training has started a high validation loss can be ordinary overfitting.
+        if evaluation and evaluation.get("before_training"):
+            findings += self._judge(evaluation, True, *thresholds)
+        return findings
+
+    def _judge(self, record: Mapping[str, Any], evaluation: bool | None, classification_ratio_high: float,
+               regression_ratio_high: float, ratio_low: float) -> list[Finding]:
+        """Findings for one first loss: the training one (`evaluation` None) or the first
+        evaluation loss."""
         value, expected, low = record.get("value"), record.get("expected"), record.get("expected_low")
         if expected is None or value is None or not math.isfinite(value) or expected <= 0:
             return []
         ratio_high = regression_ratio_high if record.get("loss") in REGRESSION else classification_ratio_high
         evidence = {key: record.get(key) for key in ("loss", "value", "expected", "expected_low", "n_classes")}
+        if evaluation is None:
+            what, where = f"initial {record['loss']} loss", None
+        else:
+            what, where = f"first evaluation {record['loss']} loss (computed before any training step)", "evaluation"
+            evidence.update(phase="evaluation", before_training=True)
         if value > expected * ratio_high:
             evidence["ratio"] = value / expected
             return [self.finding(
-                f"The initial {record['loss']} loss is {num(value, 4)}, {times(value / expected)} its expectation "
+                f"The {what} is {num(value, 4)}, {times(value / expected)} its expectation "
                 f"{num(expected, 4)} (threshold {times(ratio_high)}): {record.get('expected_basis', '')}.",
-                evidence=evidence, step=record.get("step"),
+                evidence=evidence, step=record.get("step"), where=where,
             )]
         # A negative cross-entropy/NLL is not a low loss but a wrong input (raw logits into
         # NLLLoss): logits-to-probability-loss reports that, so no note here. Regression is
@@ -86,10 +106,10 @@ class InitialLossOff(Rule):
         if low is not None and low > 0 and 0 <= value < low * ratio_low:
             evidence["ratio"] = value / low
             return [self.finding(
-                f"The initial {record['loss']} loss is {num(value, 4)}, below {times(ratio_low)} the lowest value an "
+                f"The {what} is {num(value, 4)}, below {times(ratio_low)} the lowest value an "
                 f"untrained model should reach ({num(low, 4)}): fine for a pretrained model; otherwise the inputs "
                 "may contain the labels.",
-                severity="info", evidence=evidence, step=record.get("step"),
+                severity="info", evidence=evidence, step=record.get("step"), where=where,
                 causes=["A pretrained model (expected).", "Labels leaking into the inputs (a target column left among the features)."],
                 fixes=["For a model trained from scratch, check that no input feature encodes the target."],
             )]

@@ -66,7 +66,7 @@ def measure_architecture(
     m["dropout_normalization"] = {"dropout": trace.dropouts, "normalization": trace.norms}
     m["batchnorm_layers"] = [dict(n) for n in trace.norms if n["kind"] == "batch"]
     m["sigmoid_uses"] = trace.sigmoid_records()
-    m["output_layer"] = describe_output(trace, targets)
+    m["output_layer"] = describe_output(trace, targets, inputs)
     m["autocast_active"] = sorted(set(m["autocast_active"]) | trace.autocast_in_forward)
 
 

@@ -20,6 +20,7 @@ from torch.overrides import TorchFunctionMode
 
 from nndoctor.torch.architecture.forward_trace import ForwardTrace
 from nndoctor.torch.architecture.op_kinds import WEIGHT_LAYERS
+from nndoctor.torch.preflight.structures import call_model, map_tensors
 
 
 class ModelFailed(Exception):
@@ -96,20 +97,8 @@ def _op_name(func: Any) -> str:
 
 def _clone_inputs(inputs: Any) -> Any:
     """In-place ops in a forward must not reach the user's batch."""
-    if isinstance(inputs, torch.Tensor):
-        return inputs.clone()
-    if isinstance(inputs, tuple) and hasattr(inputs, "_fields"):
-        return type(inputs)(*(_clone_inputs(item) for item in inputs))
-    if isinstance(inputs, (list, tuple)):
-        return type(inputs)(_clone_inputs(item) for item in inputs)
-    if isinstance(inputs, dict):
-        return {key: _clone_inputs(item) for key, item in inputs.items()}
-    return inputs
+    return map_tensors(inputs, torch.Tensor.clone)
 
 
-def _call(model: nn.Module, inputs: Any) -> Any:
-    if isinstance(inputs, dict):
-        return model(**inputs)
-    if isinstance(inputs, (list, tuple)) and not hasattr(inputs, "_fields"):
-        return model(*inputs)
-    return model(inputs)  # a tensor, or a namedtuple passed whole (as preflight does)
+# Called the way preflight calls the model (tensor, tuple, mapping, CallArguments).
+_call = call_model

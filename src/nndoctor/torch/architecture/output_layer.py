@@ -15,8 +15,10 @@ from nndoctor.torch.architecture.forward_trace import ForwardTrace
 MAX_CLASSES = 1000  # larger heads (language-model vocabularies) are not judged per class
 
 
-def describe_output(trace: ForwardTrace, targets: Any) -> dict[str, Any] | None:
-    """The final weight layer's bias next to what the targets say it should start at."""
+def describe_output(trace: ForwardTrace, targets: Any, inputs: Any = None) -> dict[str, Any] | None:
+    """The final weight layer's bias next to what the targets say it should start at.
+    `targets_are_inputs` marks a reconstruction (an autoencoder's targets are its inputs):
+    its per-pixel target rates are not class priors."""
     index, output = trace.output_layer_index()
     if index is None or output is None:
         return None
@@ -31,7 +33,17 @@ def describe_output(trace: ForwardTrace, targets: Any) -> dict[str, Any] | None:
                  "output_shape": list(output.shape), "final_activation": final_activation}
     described["targets"] = describe_targets(
         output.detach().float(), targets, unit_dim, bias.numel(), sigmoid_output=final_activation == "sigmoid")
+    described["targets_are_inputs"] = _same_tensor(targets, inputs)
     return described
+
+
+def _same_tensor(targets: Any, inputs: Any) -> bool:
+    if not isinstance(targets, torch.Tensor) or not isinstance(inputs, torch.Tensor):
+        return False
+    if targets is inputs:
+        return True
+    return (targets.shape == inputs.shape and targets.dtype == inputs.dtype
+            and bool(torch.equal(targets.detach().cpu(), inputs.detach().cpu())))
 
 
 def describe_targets(

@@ -50,6 +50,7 @@ class ActivationSample:
     hidden: bool
     order: int
     ever_active: torch.Tensor | None = None  # relu: bool per unit
+    rows: int = 0  # relu: samples the outputs covered
     saturated: torch.Tensor | None = None  # tanh/sigmoid: 0-d share in the flat region
     mean_abs_input: torch.Tensor | None = None
     uses: int = 1
@@ -94,9 +95,16 @@ def _ever_active(output: torch.Tensor) -> torch.Tensor | None:
         dims = (0, 1)  # (batch, time, features): a unit is a feature
     elif output.dim() >= 4:
         dims = (0, *range(2, output.dim()))  # (batch, channels, ...): a unit is a channel
+    elif output.dim() == 1:
+        return output.detach() > 0  # one unbatched sample (per-sample SGD): a unit is an element
     else:
         return None
     return output.detach().amax(dim=dims) > 0
+
+
+def _rows(output: torch.Tensor) -> int:
+    """How many samples one activation output covers (1 for an unbatched sample)."""
+    return int(output.shape[0]) if output.dim() >= 2 else 1
 
 
 def _saturation(kind: str, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,9 +172,10 @@ def sample_activations(loss: torch.Tensor, param_names: dict[int, str]) -> list[
             if active is None:
                 continue
             if sample.ever_active is None:
-                sample.ever_active = active
+                sample.ever_active, sample.rows = active, _rows(output)
             elif sample.ever_active.shape == active.shape:
                 sample.ever_active = sample.ever_active | active
+                sample.rows += _rows(output)
         else:
             saturated, mean_abs = _saturation(kind, output)
             if sample.saturated is None:

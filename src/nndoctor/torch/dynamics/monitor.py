@@ -62,6 +62,7 @@ _EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
 # update ratio needs the old weights, and a copy of a billion-parameter model is not cheap.
 SNAPSHOT_BUDGET_ELEMENTS = 8_000_000
 DEAD_WINDOW_SAMPLES = 8  # a ReLU unit is dead if inactive in 8 sampled batches in a row
+DEAD_WINDOW_MIN_ROWS = 64  # ... covering at least 64 samples
 MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
@@ -167,6 +168,7 @@ class _Activation:
         self.kind, self.after, self.hidden, self.order = kind, after, hidden, order
         self.ever_active: torch.Tensor | None = None
         self.window_samples = 0
+        self.window_rows = 0
         self.units: int | None = None
         self.dead_share = small_series() if kind == "relu" else None
         self.saturated = small_series() if kind != "relu" else None
@@ -313,7 +315,6 @@ class DynamicsMonitor:
         dense = [g if not g.is_sparse else g.coalesce().values() for g in grads]
         grad_norms = torch.stack(torch._foreach_norm(dense))
         weight_norms = torch.stack(torch._foreach_norm([p.param.detach() for p in entries]))
-        names = [p.name for p in entries]
         self._batch.add(grad_norms, lambda values: self._record_grads(step, entries, values))
         self._batch.add(weight_norms, lambda values: self._record_weights(step, entries, values))
         chosen = self._choose_snapshot([p for p in entries if p.kind == "weight"])
@@ -404,23 +405,26 @@ class DynamicsMonitor:
                     sample.kind, sample.after, sample.hidden, sample.order)
             record.hidden = record.hidden and sample.hidden
             if sample.kind == "relu" and sample.ever_active is not None:
-                self._accumulate_relu(record, sample.ever_active, step)
+                self._accumulate_relu(record, sample.ever_active, sample.rows, step)
             elif sample.saturated is not None:
                 self._batch.add(torch.stack([sample.saturated, sample.mean_abs_input]),
                                 lambda values, r=record: (r.saturated.add(step, values[0]),
                                                           r.mean_abs_input.add(step, values[1])))
 
-    def _accumulate_relu(self, record: _Activation, active: torch.Tensor, step: int) -> None:
+    def _accumulate_relu(self, record: _Activation, active: torch.Tensor, rows: int, step: int) -> None:
         if record.ever_active is None or record.ever_active.shape != active.shape:
-            record.ever_active, record.window_samples = active, 0
+            record.ever_active, record.window_samples, record.window_rows = active, 0, 0
         else:
             record.ever_active = record.ever_active | active
         record.units = int(active.numel())
         record.window_samples += 1
-        if record.window_samples >= DEAD_WINDOW_SAMPLES:
+        record.window_rows += rows
+        # A window spans 8 sampled batches and at least 64 samples: with a batch of one, a
+        # healthy unit is off for 8 samples in a row 1 time in 256.
+        if record.window_samples >= DEAD_WINDOW_SAMPLES and record.window_rows >= DEAD_WINDOW_MIN_ROWS:
             dead = (~record.ever_active).float().mean()
             self._batch.add(dead, lambda values, r=record: r.dead_share.add(step, values[0]))
-            record.ever_active, record.window_samples = None, 0
+            record.ever_active, record.window_samples, record.window_rows = None, 0, 0
 
     # ----------------------------------------------------------------- RMS by depth
     def _rms_layers(self) -> list[tuple[str, nn.Module]]:

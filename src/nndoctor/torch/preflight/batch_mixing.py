@@ -15,12 +15,16 @@ the same way (a missing causal mask lets the model read the answer).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from nndoctor.core.rule import Measurements
-from nndoctor.torch.preflight.structures import call_model, iter_tensors, map_batch_tensors, primary_output
+from nndoctor.torch.preflight.forward import as_loss_sees
+from nndoctor.torch.preflight.structures import (
+    call_model, iter_tensors, map_batch_tensors, per_sample_view, primary_output,
+)
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
 
 MAX_PROBES = 2  # probing the first and the last sample finds any pairwise dependence cheaply
@@ -47,8 +51,7 @@ def _embedding_outputs(model: torch.nn.Module, id_inputs: list[torch.Tensor]) ->
 
 def run(bench: Workbench, m: Measurements) -> None:
     n = bench.batch.n_samples
-    if n < 2:
-        raise ExperimentUnavailable("the batch has a single sample, so samples cannot mix")
+    time_major, next_step, columns = _layout(bench)
     model = bench.fresh_model()
     model.eval()
     float_inputs: list[torch.Tensor] = []
@@ -66,15 +69,30 @@ def run(bench: Workbench, m: Measurements) -> None:
     captured, handles = _embedding_outputs(model, id_inputs)
     try:
         with torch.enable_grad():
-            output = primary_output(call_model(model, inputs))
+            output = as_loss_sees(primary_output(call_model(model, inputs)), bench)
     finally:
         for handle in handles:
             handle.remove()
     probes = float_inputs + captured
-    if output is None or output.dim() == 0 or output.shape[0] != n:
-        raise ExperimentUnavailable("the model output has no leading batch dimension of N samples")
+    # Sample i's output: row i, or rows i·T … i·T+T−1 of an output the model (or the
+    # loss's reshape) flattened to (N·T, …).
+    output = per_sample_view(output, n) if output is not None and output.dim() >= 1 else None
+    if output is None:
+        raise ExperimentUnavailable("the model output has no leading batch dimension of N (or N·T) rows")
+    if time_major:
+        # (T, B, …) data: the samples are the columns; along dim 0 (time) mixing is the point.
+        if output.dim() < 2 or output.shape[1] != columns:
+            raise ExperimentUnavailable("the inputs are time-major but the output has no batch dimension on dim 1")
+        output, n = output.movedim(1, 0), columns
+        probes = [p for p in probes if p.dim() >= 2 and p.shape[1] == columns]
+    if n < 2:
+        raise ExperimentUnavailable("the batch has a single sample, so samples cannot mix")
     if not probes or not output.requires_grad:
         raise ExperimentUnavailable("no floating-point input or embedding output to take gradients against")
+
+    def orient(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.movedim(1, 0) if time_major else tensor
+
     pairs = []
     worst_ratio, worst_pair = 0.0, None
     for i in sorted({0, n - 1})[:MAX_PROBES]:
@@ -83,7 +101,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         for grad in grads:
             if grad is None:
                 continue
-            rows = grad.detach().reshape(n, -1).abs().float().amax(1)
+            rows = orient(grad.detach()).reshape(n, -1).abs().float().amax(1)
             own = max(own, float(rows[i]))
             rows[i] = 0
             if float(rows.max()) > other:
@@ -99,25 +117,57 @@ def run(bench: Workbench, m: Measurements) -> None:
         "worst_pair": list(worst_pair) if worst_pair else None,
         "input_kind": "embedding" if captured and not float_inputs else "input",
         "batch_size": n,
-        "causal": _causal_probe(output, probes, n) if _next_step_targets(bench) else None,
+        "layout": "time-major" if time_major else "batch-major",
+        "causal": _causal_probe(output, probes, n, orient) if next_step else None,
     }
 
 
-def _next_step_targets(bench: Workbench) -> bool:
-    """Targets that are the inputs shifted by one step (language modelling, forecasting):
-    then output t must not see input t+1 or later, whatever the architecture."""
+def _layout(bench: Workbench) -> tuple[bool, bool, int]:
+    """(time-major, next-step targets, size of the inputs' dim 1) of the batch.
+
+    Time-major — dim 0 is time and dim 1 the samples, what nn.LSTM and nn.Transformer
+    expect without batch_first — is concluded only on evidence, since by convention dim 0
+    holds the samples: targets that are the inputs shifted by one step along dim 0 and not
+    along dim 1, or an RNN state (layers, batch, hidden) passed in whose batch is the
+    inputs' dim 1. With next-step targets (language modelling, forecasting) output t must
+    not see input t+1 or later, whatever the architecture."""
     n = bench.batch.n_samples
     inputs = [t for t in iter_tensors(bench.batch.inputs) if t.dim() >= 2 and t.shape[0] == n and t.shape[1] > 1]
-    targets = [t for t in iter_tensors(bench.batch.targets) if t.dim() >= 2]
-    return any(
-        x.shape == y.shape and torch.equal(x[:, 1:], y[:, :-1]) for x in inputs[:1] for y in targets[:1]
-    )
+    if not inputs:
+        return False, False, 0
+    x, columns = inputs[0], int(inputs[0].shape[1])
+    # Flattened sequence targets (N·T,) are compared as the (N, T) they were.
+    targets = [view for t in iter_tensors(bench.batch.targets)
+               if (view := per_sample_view(t, n)) is not None and view.dim() >= 2][:1]
+    along_dim1 = any(_shifted_by_one(x, y) for y in targets)
+    along_dim0 = any(y.shape[:2] == x.shape[:2] and _shifted_by_one(x.movedim(0, 1), y.movedim(0, 1))
+                     for y in targets)
+    rnn_state = any(
+        t.dim() == 3 and t.is_floating_point() and t.shape[1] == columns and t.shape[0] != n
+        for t in iter_tensors(bench.batch.inputs)
+    ) and any(isinstance(module, torch.nn.RNNBase) for module in bench.model.modules())
+    time_major = columns != n and ((along_dim0 and not along_dim1) or rnn_state)
+    return time_major, (along_dim0 if time_major else along_dim1), columns
 
 
-def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int) -> dict[str, Any] | None:
-    """Gradient of sample 0's output at early positions w.r.t. its later input positions."""
+def _shifted_by_one(inputs: torch.Tensor, targets: torch.Tensor) -> bool:
+    """targets[:, t] is inputs[:, t+1]: both of length T (the last target is the next
+    token after the window), or targets one shorter (the shift done in the loss, as
+    transformers' causal LMs do with `labels=input_ids`)."""
+    if inputs.shape[2:] != targets.shape[2:] or inputs.is_floating_point() != targets.is_floating_point():
+        return False
+    targets = targets.to(inputs.dtype)
+    if inputs.shape == targets.shape:
+        return bool(torch.equal(inputs[:, 1:], targets[:, :-1]))
+    return targets.shape[1] == inputs.shape[1] - 1 and bool(torch.equal(inputs[:, 1:], targets))
+
+
+def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int,
+                  orient: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, Any] | None:
+    """Gradient of sample 0's output at early positions w.r.t. its later input positions
+    (`orient` puts a probe's sample dim first)."""
     length = output.shape[1] if output.dim() >= 3 else 0
-    sequence_probes = [p for p in probes if p.dim() >= 3 and p.shape[:2] == (n, length)]
+    sequence_probes = [p for p in probes if p.dim() >= 3 and orient(p).shape[:2] == (n, length)]
     if length < 2 or not sequence_probes:
         return None
     worst: dict[str, Any] = {"ratio": 0.0, "position": None, "future_position": None}
@@ -129,7 +179,7 @@ def _causal_probe(output: torch.Tensor, probes: list[torch.Tensor], n: int) -> d
         for grad in grads:
             if grad is None:
                 continue
-            per_position = grad[0].detach().abs().float().reshape(length, -1).amax(1)
+            per_position = orient(grad)[0].detach().abs().float().reshape(length, -1).amax(1)
             own = max(own, float(per_position[: position + 1].max()))
             later = per_position[position + 1:]
             if float(later.max()) > future:

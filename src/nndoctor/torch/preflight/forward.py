@@ -15,7 +15,7 @@ from nndoctor.core.rule import Measurements
 from nndoctor.torch.expectations import initial_loss_record, loss_floor
 from nndoctor.torch.loss_calls import LossCall, LossCallRecorder
 from nndoctor.torch.preflight.structures import (
-    call_model, iter_tensors, primary_output, rows_identical,
+    call_model, iter_tensors, primary_output, rows_identical, rows_per_sample,
 )
 from nndoctor.torch.preflight.validation import check_loss_value, user_call_error
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
@@ -47,9 +47,33 @@ def batch_floor(calls: list[LossCall], inputs: Any, n_samples: int) -> float:
     """The lowest reachable total loss on this batch: the sum of each loss call's floor."""
     groups = [g for g in rows_identical(inputs, n_samples) if len(g) > 1]
     return sum(
-        loss_floor(call.kind, call.prediction.detach(), call.target, call.options, groups)
+        loss_floor(call.kind, call.prediction.detach(), call.target, call.options,
+                   _row_groups(groups, call.target, n_samples))
         for call in calls if isinstance(call.prediction, torch.Tensor)
     )
+
+
+def _row_groups(groups: list[list[int]], target: Any, n_samples: int) -> list[list[int]]:
+    """Groups of identical samples as groups of target rows: with a flattened sequence
+    target (N·T rows) position t of identical samples i and j are rows i·T+t and j·T+t."""
+    rows = rows_per_sample(target, n_samples) if isinstance(target, torch.Tensor) else None
+    if not groups or rows in (None, 1):
+        return groups
+    return [[i * rows + t for i in group] for group in groups for t in range(rows)]
+
+
+def loss_view(output: torch.Tensor | None, calls: list[LossCall], n_samples: int) -> torch.Tensor | None:
+    """The model's output as the loss sees it, when the output's dim 0 is not the samples
+    but the loss gets a reshape of it that has them (`out.view(-1, C)` of a (1, N, C)
+    output): the prediction of the first loss call with as many elements, else None."""
+    if output is None or (output.dim() >= 1 and output.shape[0] == n_samples):
+        return None
+    for call in calls:
+        prediction = call.prediction
+        if (isinstance(prediction, torch.Tensor) and prediction.dim() >= 1
+                and prediction.numel() == output.numel() and rows_per_sample(prediction, n_samples)):
+            return prediction
+    return None
 
 
 def _spread(output: torch.Tensor) -> tuple[float, float]:
@@ -66,6 +90,15 @@ def output_spread(output: torch.Tensor | None, n_samples: int) -> float | None:
         return None
     spread, scale = _spread(output)
     return spread / max(scale, 1e-12)
+
+
+def as_loss_sees(output: torch.Tensor | None, bench: Workbench) -> torch.Tensor | None:
+    """An output of the same model on any slice, reshaped the way the loss received it on
+    the real batch (see loss_view); unchanged when the loss took it as it is."""
+    shape = bench.results.get("loss_view_shape")
+    if output is None or shape is None or output.numel() % max(math.prod(shape[1:]), 1):
+        return output
+    return output.reshape(-1, *shape[1:])
 
 
 def _batch_dim_ok(output: torch.Tensor, inputs: Any, n_samples: int) -> bool:
@@ -90,17 +123,24 @@ def run(bench: Workbench, m: Measurements) -> None:
     with torch.enable_grad():
         outputs, loss, calls = record_loss(bench, model, batch.inputs, batch.targets)
     output = primary_output(outputs)
+    # Judge the output as the loss sees it: a (1, N, C) output the loss gets as
+    # `.view(-1, C)` pairs predictions with samples correctly.
+    seen_by_loss = loss_view(output, calls, batch.n_samples)
+    if seen_by_loss is not None:
+        bench.results["loss_view_shape"] = list(seen_by_loss.shape)
+    judged = seen_by_loss if seen_by_loss is not None else output
     non_finite = sum(int((~torch.isfinite(t)).sum()) for t in iter_tensors(outputs) if t.is_floating_point())
     inputs_vary = len(rows_identical(batch.inputs, batch.n_samples)) > 1
     m["output_check"] = {
         "batch_size": batch.n_samples,
         "output_type": type(outputs).__name__,
         "output_shape": list(output.shape) if output is not None else None,
-        "batch_dim_ok": _batch_dim_ok(output, batch.inputs, batch.n_samples) if output is not None else None,
+        "loss_view_shape": list(seen_by_loss.shape) if seen_by_loss is not None else None,
+        "batch_dim_ok": _batch_dim_ok(judged, batch.inputs, batch.n_samples) if output is not None else None,
         "non_finite_count": non_finite,
         "output_numel": sum(t.numel() for t in iter_tensors(outputs)),
         "loss_value": float(loss.detach()),
-        "relative_spread": output_spread(output, batch.n_samples) if inputs_vary else None,
+        "relative_spread": output_spread(judged, batch.n_samples) if inputs_vary else None,
         "relative_spread_after_training": None,  # filled by the overfit experiment
         "inputs_vary": inputs_vary,
     }

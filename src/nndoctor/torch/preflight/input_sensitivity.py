@@ -6,7 +6,8 @@ zeroed and once with random values of the same scale (random token ids for integ
 inputs), and compared with the real-input overfit run after the same number of steps. With zeroed inputs the
 model can learn only the label prior; a model that does no better with the real inputs
 ignores or destroys them. Boolean tensors (masks) are kept, because masking everything
-is not "no information" but a different, often invalid, input.
+is not "no information" but a different, often invalid, input; nor are the targets a
+model takes among its inputs (`labels=` of transformers models).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 
 from nndoctor.core.rule import Measurements
-from nndoctor.torch.preflight.structures import map_batch_tensors
+from nndoctor.torch.preflight.structures import TARGET_KEYS, map_batch_tensors
 from nndoctor.torch.preflight.workbench import (
     ExperimentUnavailable, Workbench, disable_dropout, seed_everything,
 )
@@ -45,7 +46,7 @@ def _perturbed(inputs: Any, n_samples: int, how: str, seed: int) -> Any:
         low, high = int(tensor.min()), int(tensor.max())
         return torch.randint(low, high + 1, tensor.shape, generator=generator).to(device=tensor.device, dtype=tensor.dtype)
 
-    return map_batch_tensors(inputs, n_samples, replace)
+    return map_batch_tensors(inputs, n_samples, replace, TARGET_KEYS)
 
 
 def _finite(value: float) -> float | None:

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from nndoctor.core.rule import Measurements
-from nndoctor.torch.preflight.forward import batch_floor, output_spread, record_loss
-from nndoctor.torch.preflight.structures import call_model, primary_output, slice_batch
+from nndoctor.torch.preflight.forward import as_loss_sees, batch_floor, output_spread, record_loss
+from nndoctor.torch.preflight.structures import call_model, primary_output, slice_batch, slice_targets
 from nndoctor.torch.preflight.workbench import (
     ExperimentUnavailable, Workbench, describe_optimizer, disable_dropout, seed_everything,
 )
@@ -74,7 +74,7 @@ def _runs_on(bench: Workbench, m: Measurements, label: str, count: int, steps: i
              optimizers: list[bool]) -> list[dict[str, Any]]:
     batch = bench.batch
     inputs = slice_batch(batch.inputs, batch.n_samples, count)
-    targets = slice_batch(batch.targets, batch.n_samples, count)
+    targets = slice_targets(batch.targets, batch.n_samples, count)
     floor = _floor(bench, inputs, targets, count)
     runs = []
     for use_reference in optimizers:
@@ -86,7 +86,7 @@ def _runs_on(bench: Workbench, m: Measurements, label: str, count: int, steps: i
         if label == "batch" and use_reference:
             bench.results["reference_run"] = dict(result, inputs=inputs, targets=targets, losses=losses)
             with torch.no_grad():
-                trained = primary_output(call_model(model, inputs))
+                trained = as_loss_sees(primary_output(call_model(model, inputs)), bench)
             if "output_check" in m and m["output_check"].get("relative_spread") is not None:
                 m["output_check"]["relative_spread_after_training"] = output_spread(trained, count)
     return runs

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from nndoctor.core.errors import UsageError
-from nndoctor.torch.preflight.structures import iter_tensors
+from nndoctor.torch.preflight.structures import iter_tensors, rows_per_sample
 
 # Why 200: 000 §1.4 expects the loss of one batch to drop sharply within 10–100 updates
 # with a working setup; twice that leaves room for slow learners: healthy tiny MLPs, CNNs,
@@ -107,9 +107,11 @@ def check_batch(batch: Any) -> Batch:
     input_tensors = list(iter_tensors(inputs))
     if not input_tensors:
         raise UsageError(
-            f"batch inputs must be a tensor, or a tuple/list/dict of tensors, got {type(inputs).__name__}"
+            "batch inputs must be a tensor, or a tuple/list/dict (possibly nested) holding tensors, "
+            f"got {_described(inputs)}"
         )
-    first = input_tensors[0]
+    # The samples are counted on the first tensor that has a dim 0 (a 0-d flag may come first).
+    first = next((t for t in input_tensors if t.dim() >= 1), input_tensors[0])
     if first.dim() == 0:
         raise UsageError("batch inputs need a leading batch dimension (shape (N, ...)), got a 0-d tensor")
     n_samples = int(first.shape[0])
@@ -119,12 +121,21 @@ def check_batch(batch: Any) -> Batch:
     if not target_tensors:
         raise UsageError(f"batch targets must be a tensor (or a tuple/dict of tensors), got {type(targets).__name__}")
     for target in target_tensors:
-        if target.dim() == 0 or target.shape[0] != n_samples:
+        if rows_per_sample(target, n_samples) is None:
             raise UsageError(
                 f"batch targets have shape {tuple(target.shape)} but inputs have {n_samples} samples; "
-                f"expected targets of shape ({n_samples}, ...)"
+                f"expected targets of shape ({n_samples}, ...), or ({n_samples}·T, ...) for flattened sequences"
             )
     return Batch(inputs, targets, n_samples)
+
+
+def _described(value: Any) -> str:
+    """The type of a value and, for containers, of what they hold: `tuple of (dict, str)`."""
+    if isinstance(value, (tuple, list)) and value:
+        return f"{type(value).__name__} of ({', '.join(type(v).__name__ for v in value[:4])}{', …' if len(value) > 4 else ''})"
+    if isinstance(value, dict) and value:
+        return f"{type(value).__name__} with keys {', '.join(map(str, list(value)[:6]))}"
+    return type(value).__name__
 
 
 def check_devices(model: torch.nn.Module, batch: Batch) -> torch.device | None:

@@ -62,6 +62,15 @@ def _run_watched_backward(session: Any, loss: Any, original: Any, /, *args: Any,
     return result
 
 
+def unscaled_loss(loss: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """GradScaler's `scaler.scale(loss).backward()`: the tensor backward is called on is the
+    loss output times the scale; the loss itself is `output`."""
+    if (output is not loss and type(loss.grad_fn).__name__ == "MulBackward0"
+            and any(node is output.grad_fn for node, _ in loss.grad_fn.next_functions)):
+        return output
+    return loss
+
+
 class BackwardTracking:
     """The backward handlers of `Session` (a mixin: it uses the session's state)."""
 
@@ -73,6 +82,13 @@ class BackwardTracking:
             in_step = self._step_depth > 0
             if in_step:
                 self._backwards_in_step += 1
+                if self._in_closure_step and not self._closure_backward_checked:
+                    # The first backward of a closure call: it starts from gradients the
+                    # optimizer already consumed, unless the closure reset them.
+                    self._closure_backward_checked = True
+                    self.stale.before_backward()
+                    if self.optimizer_steps:
+                        self.stale_checks += 1
             else:
                 if self._manual_pending:
                     self._detect_manual_update()
@@ -83,6 +99,12 @@ class BackwardTracking:
                 self._flush_eval_losses()
             if self._candidates:
                 self._adopt_candidates()
+            output = self._last_loss_output
+            raw = (output is not None and self._last_loss_reduction == "mean"
+                   and unscaled_loss(loss, output) is output)
+            forwarded = [w for w in self.models.values() if w.forwarded]
+            self.iterations.backward(self.step, raw, in_step, forwarded,
+                                     self._last_loss_identity if raw else None)
             if not in_step or self._backwards_in_step == 1:
                 self._on_training_loss(loss)
             if self.preflight_request is not None and (not in_step or self._backwards_in_step == 1):
@@ -97,6 +119,11 @@ class BackwardTracking:
         self._in_backward = False
         try:
             self.backwards += 1
+            if self._first_layer_handle is not None:
+                self._disarm_first_layer_probe()  # that forward had no layer with parameters
+            self.iterations.after_first_backward()
+            if self._eval_mode_losses:
+                self._settle_eval_mode_losses()
             if self._provisional:
                 self._confirm_adopted()
             if self._discovery_handles and self._discovery_complete():
@@ -107,6 +134,8 @@ class BackwardTracking:
                     tracker.after_backward(self.every)
                 else:  # every parameter has had a gradient: only the count moves
                     tracker.backwards_seen += 1
+                if tracker.suspects:
+                    tracker.note_backward_grads()
                 if watched.forwarded and not self._step_depth and not watched.optimizer_ids:  # manual
                     self._prepare_manual_update(watched)
                 watched.forwarded = False
@@ -126,9 +155,8 @@ class BackwardTracking:
         if loss.numel() != 1:
             return
         output = self._last_loss_output
-        if (output is not None and output is not loss and type(loss.grad_fn).__name__ == "MulBackward0"
-                and any(node is output.grad_fn for node, _ in loss.grad_fn.next_functions)):
-            loss = output  # GradScaler's `scaler.scale(loss)`: the monitor wants the loss itself
+        if output is not None:
+            loss = unscaled_loss(loss, output)  # the monitor wants the loss itself
         models = self.models
         if len(models) == 1:
             forwarded = models.values()  # the common case, without building lists

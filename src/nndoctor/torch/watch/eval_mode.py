@@ -30,6 +30,19 @@ def mode_dependent(module: nn.Module) -> bool:
     return False
 
 
+def mode_kind(module: nn.Module) -> str:
+    """'dropout', 'batchnorm', 'instancenorm', 'attention-dropout' or 'rnn-dropout'."""
+    if isinstance(module, _BatchNorm):
+        return "batchnorm"
+    if isinstance(module, _InstanceNorm):
+        return "instancenorm"
+    if isinstance(module, nn.MultiheadAttention):
+        return "attention-dropout"
+    if isinstance(module, nn.RNNBase):
+        return "rnn-dropout"
+    return "dropout"
+
+
 def mode_dependent_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name or type(model).__name__, m) for name, m in model.named_modules() if mode_dependent(m)]
 

@@ -30,7 +30,9 @@ JUDGE_INTERVAL_SECONDS = 2.0
 # every report: `nndoctor run --preflight` runs them on the first step.
 RUN_CODE_MEASUREMENTS = {
     "loss_calls", "parameter_status", "steps_observed", "stale_grad_updates",
-    "no_grad_forwards", "initial_loss", "internal_faults",
+    "no_grad_forwards", "initial_loss", "internal_faults", "train_mode_steps", "step_order",
+    "accumulation", "optimizer_groups", "optimizer_coverage", "input_stats", "chance_loss",
+    "initial_eval_loss",
 }
 
 
@@ -72,6 +74,10 @@ class Judge:
         self.stream = stream
         self.command = command
         self.fired: dict[tuple[str, str], Finding] = {}
+        self.retracted: list[dict[str, Any]] = []
+        # Rules describing a state that later evidence can contradict (a gradient seen
+        # nonzero after all): their findings are withdrawn when the state changes.
+        self.retractable = {r.id for r in self.rules if getattr(r, "retractable", False)}
         self.last_time = 0.0
         self.dirty = True
 
@@ -95,6 +101,7 @@ class Judge:
     def announce(self, report: Report) -> None:
         """Print each finding the first time it fires; stop the run if asked to."""
         stop: Finding | None = None
+        self._retract_contradicted(report)
         for finding in report.sorted_findings():
             key = finding_key(finding)
             if key in self.fired:
@@ -109,20 +116,35 @@ class Judge:
         if stop is not None:
             raise StopRun(stop)
 
-    def _print_live(self, finding: Finding) -> None:
+    def _retract_contradicted(self, report: Report) -> None:
+        if not self.retractable:
+            return
+        present = {finding_key(f) for f in report.findings}
+        judged = set(report.checks_run)
+        for key, finding in list(self.fired.items()):
+            if finding.rule in self.retractable and finding.rule in judged and key not in present:
+                del self.fired[key]
+                self.retracted.append({"rule": finding.rule, "step": finding.step, "message": finding.message})
+                if self.live:
+                    self._print_live(finding, retracted=True)
+
+    def _print_live(self, finding: Finding, retracted: bool = False) -> None:
         from rich.console import Console
 
         from nndoctor.report.terminal import live_line
 
         stream = self.stream or sys.stderr
         console = Console(file=stream, highlight=False, soft_wrap=True)
-        console.print(live_line(finding))
+        console.print(live_line(finding, retracted=retracted))
 
     def final(self, report: Report) -> Report:
         """The final judgement plus the findings of rules that fired earlier and are silent
         now (a loss spike that recovered is still worth knowing about)."""
+        self._retract_contradicted(report)
         present = {f.rule for f in report.findings}
         for finding in self.fired.values():
-            if finding.rule not in present:
+            if finding.rule not in present and finding.rule not in self.retractable:
                 report.findings.append(finding)
+        if self.retracted:
+            report.context["retracted"] = list(self.retracted)
         return report

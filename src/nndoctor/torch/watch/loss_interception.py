@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nndoctor.torch.loss_calls import LOSS_KINDS, describe_loss_call
+from nndoctor.torch.watch.chance import OBSERVED_CALLS
 from nndoctor.torch.watch.faults import StopRun
 from nndoctor.torch.watch.losses import (
     SIZE_WARNING_KINDS, call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
@@ -75,14 +76,23 @@ class LossCallTracking:
             reduction = kwargs.get("reduction", "mean")
             if grad_mode:
                 self._last_loss_output = output
+                self._last_loss_reduction = reduction
+                self._last_loss_identity = (function_name, tuple(target.shape) if isinstance(target, torch.Tensor) else None)
                 self._grad_loss_calls += 1
                 if not self._initial_tried or self.preflight_request is not None:
                     self._last_loss_call = {"kind": kind, "output": output, "prediction": prediction,
                                             "target": target, "reduction": reduction,
                                             "function": function_name, "kwargs": kwargs}
-            elif self.models:
-                self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
-                self._eval_count += 1
+                if self.chance.calls < OBSERVED_CALLS:
+                    self.chance.observe(function_name, kind, prediction, target, kwargs)
+                if any(w.forwarded and w.forward_in_eval for w in self.models.values()):
+                    self._queue_eval_mode_loss(kind, output, prediction, reduction)
+            else:
+                if self.models:
+                    self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
+                    self._eval_count += 1
+                if self.initial_eval_loss is None and not self.optimizer_steps:
+                    self._record_first_eval_loss(kind, output, prediction, target, reduction, kwargs)
             if ((self._described[grad_mode] < FIRST_DESCRIBED_CALLS or self.step % (self.every * 10) == 0)
                     and self._describe_due(grad_mode)):
                 record = describe_loss_call(kind, prediction, target, step=self.step)
@@ -95,6 +105,22 @@ class LossCallTracking:
             self.faults.record("loss-call inspection", error, self.step)
         finally:
             self._in_loss = False
+
+    def _record_first_eval_loss(self, kind: str, output: torch.Tensor, prediction: torch.Tensor, target: Any,
+                                reduction: str, kwargs: dict[str, Any]) -> None:
+        """An evaluation before any update: judged against the same expectation as the
+        first training loss (a model evaluated before its first training forward, e.g.
+        spectral_norm's power iteration not yet run, can start far from it)."""
+        if self._initial_loss_record is None:
+            return
+        options = dict(kwargs)
+        options["reduction"] = "mean" if reduction == "none" else reduction
+        value = float(output.detach().float().mean() if reduction == "none" else output.detach().float().sum())
+        if value == value:  # not NaN (non-finite is the non-finite rule's)
+            record = self._initial_loss_record(kind, value, prediction.detach(), target, self.step, options)
+            record.update(phase="evaluation", before_training=True)
+            self.initial_eval_loss = record
+            self.judge.dirty = True
 
     def _describe_due(self, grad_mode: bool) -> bool:
         if self._described[grad_mode] < FIRST_DESCRIBED_CALLS:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.modules import module as module_hooks
 
 from nndoctor.torch.watch.faults import StopRun
+from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input, first_layer_probe
 from nndoctor.torch.watch.models import WatchedModel
 from nndoctor.torch.watch.params import ParameterTracker
 
@@ -84,6 +85,11 @@ class ModelDiscovery:
                     session.faults.record("manual update check", error, session.step)
             if torch.is_grad_enabled():
                 watched.forwarded = True
+                watched.forward_at = session.step
+                watched.forward_in_eval = not module.training
+                session.iterations._forwards += 1  # training forwards since the last update
+                if watched.inputs_described < DESCRIBED_BATCHES:
+                    session._describe_input(watched, args, kwargs)
                 if session.preflight_request is not None:
                     watched.last_inputs = (args, kwargs)
             else:
@@ -96,6 +102,25 @@ class ModelDiscovery:
             return None
 
         return hook
+
+    def _describe_input(self, watched: WatchedModel, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        watched.inputs_described += 1
+        try:
+            record = describe_input(args, kwargs, model=watched.label, step=self.step)
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("input description", error, self.step)
+            return
+        if record is not None:
+            self.input_stats.append(record)
+            self.judge.dirty = True
+            if self._first_layer_handle is None:
+                self._first_layer_handle = module_hooks.register_module_forward_pre_hook(
+                    first_layer_probe(self, record))
+
+    def _disarm_first_layer_probe(self) -> None:
+        if self._first_layer_handle is not None:
+            self._first_layer_handle.remove()
+            self._first_layer_handle = None
 
     def _on_any_forward_pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if self._depth == 0 and not self.suspended and torch.is_grad_enabled():
@@ -115,16 +140,30 @@ class ModelDiscovery:
         loss); `_confirm_adopted` drops those whose parameters got no gradient."""
         for key, module in list(self._candidates.items()):
             params = [p for p in module.parameters() if p.requires_grad]
-            if not params or all(id(p) in self.param_owner for p in params):
+            if not params:
                 continue
+            inner = self._models_inside(module)
+            if all(id(p) in self.param_owner for p in params) and not inner:
+                continue
+            for old in inner:  # a later stage wraps modules trained on their own before
+                self._remove_model(old)
             watched = self.add_model(module)
-            watched.forwarded = True
+            watched.forwarded = True  # its forward ran before its hook existed
+            watched.forward_at = self.step
+            watched.forward_in_eval = not module.training
             inputs = self._candidate_inputs.get(key)
             if inputs is not None:
                 watched.last_inputs = inputs
             self._provisional.append((watched, params))
         self._candidates.clear()
         self._candidate_inputs.clear()
+
+    def _models_inside(self, module: nn.Module) -> list[WatchedModel]:
+        """Watched models that are strict submodules of `module`."""
+        if not self.models or id(module) in self.models:
+            return []
+        inside = {id(m) for m in module.modules()}
+        return [w for key, w in self.models.items() if key in inside]
 
     def _confirm_adopted(self) -> None:
         for watched, params in self._provisional:

@@ -29,6 +29,19 @@ class WatchedModel:
     forwarded: bool = False
     last_inputs: tuple[tuple[Any, ...], dict[str, Any]] | None = None
     hook_handle: Any = None
+    # The order of forward, update and backward (step-before-backward), and the mode the
+    # training forwards ran in (train-mode-missing).
+    forward_at: int | None = None
+    forward_in_eval: bool = False
+    updated_at: int | None = None
+    training_steps: int = 0
+    eval_mode_steps: int = 0
+    eval_mode_first_step: int | None = None
+    eval_mode_streak: int = 0
+    eval_mode_longest: int = 0
+    eval_mode_modules: list[str] = field(default_factory=list)
+    manual_updates: int = 0
+    inputs_described: int = 0
     _mode_modules: list[tuple[str, nn.Module]] | None = None
     _sentinels: list[tuple[torch.Tensor, int, torch.Tensor]] = field(default_factory=list)
 
@@ -73,6 +86,8 @@ class OptimizerInfo:
     models: list[WatchedModel]
     stale_keys: list[int]
     models_version: int
+    groups: Any = None  # OptimizerGroups
+    steps: int = 0
 
     @staticmethod
     def count_params(optimizer: torch.optim.Optimizer) -> int:

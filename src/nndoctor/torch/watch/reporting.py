@@ -8,9 +8,11 @@ found" never hides "nothing checked".
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.torch.watch.iteration import train_mode_record
 from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
@@ -59,7 +61,12 @@ class SessionReporting:
                 "every backward ran inside optimizer.step (a closure optimizer such as LBFGS)")
         else:
             shared.mark_unavailable("stale_grad_updates", "fewer than two updates were observed")
-        if self.no_grad_forwards:
+        if self._pending_dropout and not self.no_grad_forwards:  # evaluated before the model was known
+            shared["no_grad_forwards"] = [{"step": 0, "model": None, "train_mode_modules": [],
+                                           "train_mode_count": 0, "mode_dependent_count": 0,
+                                           "model_in_eval_mode": None,
+                                           "functional_dropout": list(self._pending_dropout)}]
+        elif self.no_grad_forwards:
             shared["no_grad_forwards"] = list(self.no_grad_forwards)
         else:
             shared.mark_unavailable(
@@ -70,15 +77,19 @@ class SessionReporting:
         else:
             shared.mark_unavailable(
                 "initial_loss", "the first training loss was not one call of a recognised torch loss function")
+        self._iteration_measurements(shared)
+        self._input_and_chance_measurements(shared)
         if not self.models:
-            for name in ("parameter_status",):
+            for name in ("parameter_status", "train_mode_steps", "optimizer_coverage"):
                 shared.mark_unavailable(name, "no nn.Module received gradients from a training loss")
             return [shared]
+        shared["train_mode_steps"] = [train_mode_record(w) for w in self.models.values()]
+        shared["optimizer_coverage"] = self._optimizer_coverage()
         parts = []
         prefix = len(self.models) > 1
         for index, watched in enumerate(self.models.values()):
             part = shared if index == 0 else Measurements(steps_observed=self.step)
-            status = watched.tracker.status(self._optimizer_param_ids() if self.optimizers else None)
+            status = watched.tracker.status(self._model_optimizer_param_ids(watched))
             if prefix:
                 for row in status:
                     row["name"] = f"{watched.label}.{row['name']}"
@@ -92,9 +103,70 @@ class SessionReporting:
             parts.append(part)
         return parts
 
+    def _iteration_measurements(self, shared: Measurements) -> None:
+        """What the order of forwards, backwards and updates showed, and each param group."""
+        iterations = self.iterations
+        if iterations.iterations:
+            shared["step_order"] = iterations.step_order()
+        else:
+            shared.mark_unavailable("step_order", "no training backward outside optimizer.step(closure) was seen")
+        if iterations.steps:
+            shared["accumulation"] = iterations.accumulation()
+        else:
+            shared.mark_unavailable("accumulation", "no optimizer step outside a closure was seen")
+        groups = [facts.as_measurement() for info in self.optimizers.values() if info.steps
+                  for facts in info.groups.groups]
+        if groups:
+            shared["optimizer_groups"] = groups
+        else:
+            shared.mark_unavailable("optimizer_groups", "no optimizer step was seen")
+
+    def _input_and_chance_measurements(self, shared: Measurements) -> None:
+        if self.input_stats:
+            shared["input_stats"] = list(self.input_stats)
+        else:
+            shared.mark_unavailable("input_stats", "no floating-point model input was seen in the first training batches")
+        chance = self.chance.measurement()
+        if chance is not None:
+            shared["chance_loss"] = chance
+        else:
+            shared.mark_unavailable(
+                "chance_loss", "the training loss was not a recognised torch classification or regression loss "
+                "with plain targets (no class weights, label smoothing or pos_weight)")
+        if self.initial_eval_loss is not None:
+            shared["initial_eval_loss"] = self.initial_eval_loss
+
+    def _optimizer_coverage(self) -> dict:
+        owned = self._optimizer_param_ids()
+        models = []
+        for watched in self.models.values():
+            params = watched.tracker.params
+            models.append({
+                "model": watched.label, "parameters": len(params),
+                "values": int(sum(p.numel() for p in params)),
+                "got_grad": bool(watched.tracker.got_grad),
+                "in_any_optimizer": sum(1 for p in params if id(p) in owned),
+                "manual_updates": watched.manual_updates,
+            })
+        optimizers = [{"name": info.name, "param_count": info.param_count, "steps": info.steps}
+                      for info in self.optimizers.values()]
+        return {"optimizer_steps": self.optimizer_steps, "optimizers": optimizers, "models": models}
+
     def _optimizer_param_ids(self) -> set[int]:
         ids: set[int] = set()
         for info in self.optimizers.values():
+            ids |= info.param_ids
+        return ids
+
+    def _model_optimizer_param_ids(self, watched: Any) -> set[int] | None:
+        """What the optimizers that update this model hold (an earlier stage's optimizer
+        over some of the same parameters does not count); None when no optimizer updates
+        it (manual updates)."""
+        infos = [self.optimizers[key] for key in watched.optimizer_ids if key in self.optimizers]
+        if not infos:
+            return None
+        ids: set[int] = set()
+        for info in infos:
             ids |= info.param_ids
         return ids
 
@@ -103,6 +175,7 @@ class SessionReporting:
         try:
             if self.installed and not self._stepped_since_backward and self.backwards:
                 self._detect_manual_update()
+            self._settle_eval_mode_losses()
             self._flush_eval_losses()
         except Exception as error:  # noqa: BLE001
             self.faults.record("final update check", error, self.step)

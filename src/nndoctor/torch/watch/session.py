@@ -26,7 +26,10 @@ from torch.optim import optimizer as optimizer_hooks
 
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
+from nndoctor.torch.watch.chance import ChanceLevel
 from nndoctor.torch.watch.faults import FaultLog, StopRun
+from nndoctor.torch.watch.functional_dropout import patch_functional_dropout, unpatch_functional_dropout
+from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.judge import Judge
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
@@ -68,6 +71,8 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
                            stop_on=stop_on, stream=stream, command=command)
         self.faults = FaultLog()
         self.step = 0
+        self.optimizer_steps = 0
+        self.iterations = IterationFacts()
         self.models: dict[int, WatchedModel] = {}
         self.param_owner: dict[int, WatchedModel] = {}
         self.optimizers: dict[int, OptimizerInfo] = {}
@@ -78,6 +83,12 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.no_grad_forwards: list[dict[str, Any]] = []
         self.no_grad_forward_count = 0
         self.initial_loss: dict[str, Any] | None = None
+        self.initial_eval_loss: dict[str, Any] | None = None
+        self.input_stats: list[dict[str, Any]] = []
+        self.chance = ChanceLevel()
+        self._pending_dropout: list[dict[str, Any]] = []
+        self._first_layer_handle: Any = None
+        self._eval_mode_losses: list[tuple[float, list[bool]]] = []
         self.context: dict[str, Any] = {}
         self.backwards = 0
         self.stale_checks = 0
@@ -88,6 +99,11 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._in_backward = False
         self._in_loss = False
         self._step_depth = 0
+        self._in_closure_step = False
+        self._closure_calls = 0
+        self._closure_backward_checked = False
+        self._last_loss_reduction: str | None = None
+        self._last_loss_identity: tuple[str, Any] | None = None
         self._current_info: OptimizerInfo | None = None
         self._backwards_in_step = 0
         self._stepped_since_backward = False
@@ -121,6 +137,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._initial_loss_record = self._optional("nndoctor.torch.expectations", "initial_loss_record")
         patch_backward(self)
         patch_losses(self)
+        patch_functional_dropout(self)
         self._handles.append(optimizer_hooks.register_optimizer_step_pre_hook(self._on_step_pre))
         self._handles.append(optimizer_hooks.register_optimizer_step_post_hook(self._on_step_post))
         if self.discover:
@@ -144,6 +161,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         if not self.installed:
             return
         self.installed = False
+        self._disarm_first_layer_probe()
         for handle in self._handles + self._discovery_handles:
             handle.remove()
         self._handles.clear()
@@ -156,6 +174,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
                 with self.faults.guard("dynamics monitor", self.step):
                     watched.monitor.close()
         unpatch_backward(self._originals)
+        unpatch_functional_dropout(self._originals)
         unpatch_losses(self._originals)
         self._originals.clear()
         self._candidates.clear()

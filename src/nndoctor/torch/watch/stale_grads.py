@@ -59,6 +59,8 @@ class StaleGradTracker:
                     break
                 self.params[key] = param
                 self.names[key] = name
+            elif name != "parameter":  # first sampled before its model was known
+                self.names[key] = name
             keys.append(key)
             if len(keys) >= SAMPLED_PARAMETERS:
                 break

@@ -15,6 +15,11 @@ import torch
 
 from nndoctor.torch.watch.faults import StopRun
 from nndoctor.torch.watch.models import MAX_EVENTS, OptimizerInfo, WatchedModel
+from nndoctor.torch.watch.optimizer_groups import OptimizerGroups, read_norms
+
+
+def groups_kind(info: OptimizerInfo) -> str:
+    return info.groups.kind if info.groups is not None else info.name
 
 
 class UpdateTracking:
@@ -44,40 +49,117 @@ class UpdateTracking:
             # Sample parameters known to receive gradients: a detached branch says nothing.
             named.append((0 if index in owner.tracker.got_grad else 1, owner.tracker.names[index], param))
         named = [(name, param) for _, name, param in sorted(named, key=lambda row: row[0])]
+        names = {id(param): name for name, param in named}
+        previous = info
         info = OptimizerInfo(ref=OptimizerInfo.make_ref(optimizer), name=type(optimizer).__name__,
                              param_ids=param_ids, param_count=count, models=models,
-                             stale_keys=self.stale.sample(named), models_version=self._models_version)
+                             stale_keys=self.stale.sample(named), models_version=self._models_version,
+                             groups=OptimizerGroups(optimizer, names))
+        if previous is not None and previous.ref() is optimizer:
+            info.steps = previous.steps
+            if len(previous.groups.groups) == len(info.groups.groups):
+                info.groups = previous.groups  # same groups, a model was found: keep their history
+                info.groups.rename(names)
         for watched in models:
             watched.optimizer_ids.add(id(optimizer))
             watched.clear_sentinels()
         self.optimizers[id(optimizer)] = info
-        if not models and not self._discovery_handles and self.discover:
+        if (not self._discovery_handles and self.discover
+                and any(p.requires_grad and id(p) not in self.param_owner for p in params)):
             self._start_discovery()  # a new model appeared (a new fold, a second stage)
         return info
 
-    def _on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> Any:
         if self.suspended:
             return None
         self._step_depth += 1
         if self._step_depth > 1:
             return None
         self._backwards_in_step = 0
+        replaced = None
         try:
             info = self._current_info = self._optimizer_info(optimizer)
+            info.groups.observe(self.step, optimizer)
+            closure, replaced = self._wrap_closure(info, args, kwargs)
+            self._in_closure_step = closure
+            if not closure:
+                self.iterations.update(self.step, groups_kind(info))
             stale = self.stale.confirm(info.stale_keys) if self.stale.suspects else None
             if stale:
                 self._record_stale(stale, info.name, len(info.stale_keys))
             if self.preflight_request is not None:
                 self.preflight_request.on_step(self, optimizer, info)
-            for watched in info.models:
-                watched.tracker.grads_final(self.every)
-                watched.tracker.before_update(self.every)
-                self._tell_monitor(watched, "on_before_update", self.step)
+            if not closure:  # a closure computes this step's gradients inside step()
+                self._gradients_final(info)
         except StopRun:
             raise
         except Exception as error:  # noqa: BLE001
             self.faults.record("optimizer step hook", error, self.step)
-        return None
+        return replaced
+
+    def _gradients_final(self, info: OptimizerInfo) -> None:
+        """The gradients this update will use are final and the parameters not yet updated."""
+        groups = info.groups
+        for watched in info.models:
+            watched.tracker.grads_final(self.every)
+            watched.tracker.before_update(self.every, groups.zero_lr_ids, groups.lr_of)
+            self._tell_monitor(watched, "on_before_update", self.step)
+        if self.step % self.every == 0:
+            norms: list[Any] = []
+            groups.sample_norms(self.step, norms)
+            read_norms(norms)
+
+    def _wrap_closure(self, info: OptimizerInfo, args: Any, kwargs: Any) -> tuple[bool, Any]:
+        """`optimizer.step(closure)` (LBFGS, and Lightning's automatic optimization with any
+        optimizer): the closure runs forward and backward inside step(). It is wrapped for
+        this call so that each evaluation is seen: the gradients it starts from were
+        consumed by the optimizer (a closure that does not zero them accumulates onto them),
+        and after the first one the step's gradients are final."""
+        if "closure" in kwargs and callable(kwargs["closure"]):
+            closure = kwargs["closure"]
+        elif len(args) > 1 and callable(args[1]):
+            closure = args[1]
+        else:
+            return False, None
+        session = self
+
+        def watched_closure(*closure_args: Any, **closure_kwargs: Any) -> Any:
+            session._before_closure(info)
+            result = closure(*closure_args, **closure_kwargs)
+            session._after_closure(info)
+            return result
+
+        watched_closure.__wrapped__ = closure  # type: ignore[attr-defined]
+        self._closure_calls = 0
+        if "closure" in kwargs:
+            return True, (args, {**kwargs, "closure": watched_closure})
+        return True, ((args[0], watched_closure, *args[2:]), kwargs)
+
+    def _before_closure(self, info: OptimizerInfo) -> None:
+        if self.suspended:
+            return
+        try:
+            self.stale.mark_consumed(info.stale_keys)  # the optimizer has read these gradients
+            self._closure_backward_checked = False
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("closure hook", error, self.step)
+
+    def _after_closure(self, info: OptimizerInfo) -> None:
+        if self.suspended:
+            return
+        try:
+            self._closure_calls += 1
+            stale = self.stale.confirm(info.stale_keys) if self.stale.suspects else None
+            if stale:
+                self._record_stale(stale, f"{info.name} closure", len(info.stale_keys))
+            if self._closure_calls == 1:
+                if info.models_version != self._models_version:
+                    info = self._optimizer_info(info.ref())  # the model was found in this closure
+                self._gradients_final(info)  # no optimizer updates before its first closure call
+        except StopRun:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("closure hook", error, self.step)
 
     def _on_step_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self.suspended:
@@ -90,8 +172,11 @@ class UpdateTracking:
             self._current_info = None
             if info is None or info.models_version != self._models_version:
                 info = self._optimizer_info(optimizer)  # a model was found inside step (closure)
+            info.steps += 1
+            self.optimizer_steps += 1
             for watched in info.models:
                 watched.tracker.after_update()
+                watched.updated_at = self.step
                 self._tell_monitor(watched, "on_after_update", self.step)
             self.stale.mark_consumed(info.stale_keys)
         except StopRun:
@@ -99,6 +184,7 @@ class UpdateTracking:
         except Exception as error:  # noqa: BLE001
             self.faults.record("optimizer step hook", error, self.step)
         self.step += 1
+        self._in_closure_step = False
         self._stepped_since_backward = True
         self._manual_pending = False
         self._maybe_judge()
@@ -141,6 +227,8 @@ class UpdateTracking:
             if stale:
                 self._record_stale(stale, "manual update", len(watched.stale_keys))
             watched.tracker.after_update()
+            watched.updated_at = self.step
+            watched.manual_updates += 1
             watched.clear_sentinels()
             self._tell_monitor(watched, "on_after_update", self.step)
             self.stale.mark_consumed(watched.stale_keys)

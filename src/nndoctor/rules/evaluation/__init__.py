@@ -1,0 +1,1 @@
+"""Rules of `nndoctor evaluate`: judge the measurements of nndoctor.evaluation."""
