@@ -11,7 +11,7 @@ import time
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
-from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
 
 
 # Why a dynamics measurement can be absent, in words a user can act on.
