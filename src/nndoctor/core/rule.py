@@ -31,7 +31,9 @@ class Rule:
 
     * `id`: stable kebab-case name of the problem; `title`: a few words for listings;
       `severity`: the default severity; `area`: code, preflight, dynamics, architecture,
-      data or always; `requires`: the measurement names `check` reads.
+      data or always; `requires`: the measurement names `check` needs (the rule is
+      skipped, with the reason, when one is missing); `optional`: the names it also reads
+      when present (`m.get(...)`). Both are names of `nndoctor.core.measurements.SCHEMA`.
     * `check(self, m, *, <thresholds>)`: thresholds are keyword-only arguments with
       defaults and units in their names, each with a comment saying why that number.
       Returns a list of Findings; empty means healthy.
@@ -44,6 +46,7 @@ class Rule:
     severity: ClassVar[str] = "warning"
     area: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
     default: ClassVar[bool] = True
 
     def check(self, m: Mapping[str, Any], **thresholds: Any) -> list[Finding]:

@@ -45,6 +45,7 @@ class NoGradient(Rule):
     severity = "warning"
     area = "code"
     requires = ("parameter_status",)
+    optional = ('loss_detached',)
 
     def check(
         self,

@@ -44,6 +44,7 @@ class ParamsNotUpdated(Rule):
     severity = "error"
     area = "code"
     requires = ("parameter_status",)
+    optional = ('steps_observed',)
 
     def check(
         self,
