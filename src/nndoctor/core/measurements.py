@@ -281,6 +281,7 @@ SCHEMA: dict[str, Any] = {
     "grad_norm_per_layer": dict[str, Series],
     "weight_norm_per_layer": dict[str, Series],
     "update_ratio_per_layer": dict[str, Series],
+    "learning_rate_per_group": dict[str, Series],
     "parameter_kinds": dict[str, ParameterKind],
     "activation_stats": dict[str, ActivationRecord],
     "activation_rms": ActivationRms,

@@ -32,6 +32,8 @@ LINEN_TRAIN_ARGUMENTS = {"train": True, "training": True, "is_training": True,
 def path_name(path: tuple) -> str:
     parts = []
     for entry in path:
+        if getattr(entry, "name", None) == "value" and not hasattr(entry, "key"):
+            continue  # the `.value` of an NNX Variable: not part of the parameter's name
         for attribute in ("key", "name", "idx"):
             if hasattr(entry, attribute):
                 parts.append(str(getattr(entry, attribute)))
