@@ -37,11 +37,7 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No live lines and no report on the terminal, only a summary line."),
 ) -> None:
-    """Run a PyTorch training script unchanged and diagnose it while it trains."""
-    from nndoctor.torch.watch.preflight_hook import PreflightRequest
-    from nndoctor.torch.watch.runner import RunResult, run_target
-    from nndoctor.torch.watch.session import Session
-
+    """Run a PyTorch or JAX/Flax training script unchanged and diagnose it while it trains."""
     if target is None:
         fail("give the training script to run: nndoctor run [OPTIONS] SCRIPT [ARGS]...")
     if every < 1:
@@ -50,6 +46,14 @@ def run_command(
         fail(f"--stop-on takes 'error' or 'warning', got {stop_on!r}")
     config = load_config()
     fail_on = check_fail_on(fail_on or config.fail_on)
+    from nndoctor.jax.detect import script_uses_jax
+
+    if script_uses_jax(None if module else target, target if module else None):
+        _run_jax(ctx, target, module, json_path, every, fail_on, select, ignore, stop_on, preflight, quiet, config)
+    from nndoctor.torch.watch.preflight_hook import PreflightRequest
+    from nndoctor.torch.watch.runner import RunResult, run_target
+    from nndoctor.torch.watch.session import Session
+
     session = Session(
         every=every,
         select=split_names(select) or config.select,
@@ -72,6 +76,30 @@ def run_command(
     if json_path is not None:
         try:
             report.to_json(json_path)
+        except OSError as error:
+            print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=_stderr())
+    _print_outcome(result, quiet)
+    raise typer.Exit(_exit_code(result, fail_on))
+
+
+def _run_jax(ctx, target, module, json_path, every, fail_on, select, ignore, stop_on, preflight, quiet, config) -> None:
+    """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter."""
+    from nndoctor.jax._deps import require_jax
+    from nndoctor.jax.run import run_jax_script
+
+    try:
+        require_jax()
+        if preflight:
+            fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
+        result = run_jax_script(script=None if module else target, module=target if module else None,
+                                args=list(ctx.args), every=every, select=split_names(select) or config.select,
+                                ignore=split_names(ignore) or config.ignore, thresholds=config.merged_thresholds(None),
+                                live=not quiet, stop_on=stop_on)
+    except UsageError as error:
+        fail(str(error))
+    if json_path is not None:
+        try:
+            result.report.to_json(json_path)
         except OSError as error:
             print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=_stderr())
     _print_outcome(result, quiet)

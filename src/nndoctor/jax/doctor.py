@@ -12,19 +12,21 @@ import math
 import threading
 from typing import Any
 
+import jax
 import numpy as np
 
+from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.live.faults import FaultLog
-from nndoctor.live.judge import Judge
+from nndoctor.live.judge import RUN_AREAS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
 
 # What a JAX run measures; rules needing anything else are left out of its reports.
 JAX_LIVE_MEASUREMENTS = {
     "loss_series", "eval_loss_series", "grad_norm_global", "grad_norm_per_layer", "weight_norm_per_layer",
     "update_ratio_per_layer", "parameter_kinds", "non_finite", "internal_faults", "steps_observed",
-    "dropout_keys", "activation_rms", "activation_stats",
+    "dropout_keys", "activation_rms", "activation_stats", "parameter_status",
 }
 UNMEASURED_REASONS = {
     "eval_loss_series": "no validation loss was logged: call tx.log(val_loss=...) after evaluating",
@@ -34,6 +36,7 @@ UNMEASURED_REASONS = {
     "activation_rms": "the optax wrapper sees gradients and updates, not activations",
     "activation_stats": "the optax wrapper sees gradients and updates, not activations",
     "loss_series": "no training loss was seen: call tx.log(loss=...) every step",
+    "parameter_status": "no optimizer update was observed",
 }
 
 
@@ -64,7 +67,11 @@ class JaxDoctor:
         self.faults = FaultLog()
         self.judge = Judge(select=select, ignore=ignore, thresholds=thresholds, live=live, stop_on=stop_on,
                            command=command)
-        self.judge.rules = [rule for rule in self.judge.rules if set(rule.requires) <= JAX_LIVE_MEASUREMENTS]
+        # The rules of a run whose measurements this adapter takes (Judge's own default
+        # selection is the torch adapter's list of run measurements).
+        self.judge.rules = [rule for rule in load_rules().select(areas=RUN_AREAS, select=select or None,
+                                                                 ignore=ignore or None)
+                            if set(rule.requires) <= JAX_LIVE_MEASUREMENTS]
         self.names: list[str] = []
         self.shapes: list[tuple[int, ...]] = []
         self.saw_params = False
@@ -74,22 +81,28 @@ class JaxDoctor:
         self.dropout_keys: dict[bytes, int] = {}
         self.dropout_sites: dict[bytes, str] = {}
         self.replay: Any = None  # a callable that replays the first non-finite step (set by run mode)
+        # Per leaf over the sampled updates: was any gradient / update non-zero?
+        self.leaf_nonzero_grad: dict[str, bool] = {}
+        self.leaf_moved: dict[str, bool] = {}
+        self.worst_grad_leaf: tuple[int, str, int, list[str]] | None = None
         self.context: dict[str, Any] = {"framework": "jax"}
         self.finished: Report | None = None
 
     # ----------------------------------------------------------------- set-up
     def describe_parameters(self, names: list[str], shapes: list[tuple[int, ...]]) -> None:
         self.names, self.shapes = names, shapes
-        self.recorder.parameter_kinds = {
+        self.recorder.parameter_kinds.update({
             name: {"kind": parameter_kind(name, shape), "module_type": module_type(name), "shape": list(shape),
                    "order": order}
-            for order, (name, shape) in enumerate(zip(names, shapes))}
+            for order, (name, shape) in enumerate(zip(names, shapes))})
 
     # ----------------------------------------------------------------- device callbacks
     def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any,
-                      non_finite: Any, has_params: bool) -> None:
+                      non_finite: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
         """Per-leaf statistics of one sampled update (called from inside jit)."""
         with self.faults.guard("optax wrapper statistics"), self._lock:
+            if names != self.names:
+                self.describe_parameters(names, shapes)
             step = int(count)
             grads = [float(v) for v in np.asarray(grad_norms)]
             bad = [int(v) for v in np.asarray(non_finite)]
@@ -97,17 +110,17 @@ class JaxDoctor:
             # finite values overflowed float32: only the first is non-finite.
             grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
-            if any(bad):
+            updates = np.asarray(update_norms, np.float64)
+            for name, grad, update in zip(self.names, grads, updates):
+                self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or grad != 0
+                self.leaf_moved[name] = self.leaf_moved.get(name, False) or update != 0
+            if any(bad) and self.worst_grad_leaf is None:
                 worst = max(range(len(bad)), key=bad.__getitem__)
-                self.recorder.non_finite_origin(
-                    step, origin="gradient", module=self.names[worst], trigger="gradients",
-                    detail=f"{sum(bad)} NaN/Inf gradient values, most in '{self.names[worst]}'",
-                    parameters=[n for n, b in zip(self.names, bad) if b][:8])
+                self.worst_grad_leaf = (step, self.names[worst], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
             if has_params:
                 self.saw_params = True
                 params = np.asarray(param_norms, np.float64)
                 self.recorder.weight_norms(step, dict(zip(self.names, params)))
-                updates = np.asarray(update_norms, np.float64)
                 self.recorder.update_ratios(step, {
                     name: u / p for name, u, p, shape in zip(self.names, updates, params, self.shapes)
                     if len(shape) >= 2 and p > 0 and "embed" not in name.lower()})
@@ -149,17 +162,27 @@ class JaxDoctor:
         self._locate_non_finite()
 
     def _locate_non_finite(self) -> None:
-        """On the first non-finite loss, replay that step under jax_debug_nans (run mode) to
-        name the first primitive that produced it — outside the training step itself."""
+        """Decide where the first NaN/Inf began — in the loss (forward) or only in the
+        gradients — and, in run mode, replay that step under jax_debug_nans to name the
+        first primitive that produced it. Runs on the host, outside the training step."""
         recorder = self.recorder
-        if recorder.first_non_finite_loss_step is None or recorder.non_finite["found"]:
+        loss_step, grads = recorder.first_non_finite_loss_step, self.worst_grad_leaf
+        if recorder.non_finite["found"] or (loss_step is None and grads is None):
             return
-        origin = {"origin": "loss", "module": None, "trigger": "loss",
-                  "detail": "the training loss became NaN/Inf"}
+        if loss_step is not None and (grads is None or loss_step <= grads[0]):
+            step, origin = loss_step, {"origin": "loss", "module": None, "trigger": "loss",
+                                       "detail": "the training loss became NaN/Inf"}
+        else:
+            step, name, count, names = grads
+            origin = {"origin": "gradient", "module": name, "trigger": "gradients", "parameters": names,
+                      "detail": f"{count} NaN/Inf gradient values while the loss was finite, most in '{name}'"}
         if self.replay is not None:
             with self.faults.guard("non-finite replay"):
-                origin.update(self.replay() or {})
-        recorder.non_finite_origin(recorder.first_non_finite_loss_step, **origin)
+                found = self.replay() or {}
+                if origin["origin"] == "gradient" and found.get("origin") in ("loss", "activation"):
+                    found["origin"] = "gradient"  # the forward was finite: the NaN is in the backward pass
+                origin.update(found)
+        recorder.non_finite_origin(step, **origin)
 
     def maybe_judge(self) -> None:
         if not self.judge.due():
@@ -172,9 +195,20 @@ class JaxDoctor:
         if report is not None:
             self.judge.announce(report)  # may raise StopRun (--stop-on)
 
+    def parameter_status(self) -> list[dict[str, Any]]:
+        """Per leaf over the sampled updates: a gradient that was exactly zero every time
+        (cut by stop_gradient, an unused layer) and updates that never moved it."""
+        return [{"name": name, "shape": list(shape), "numel": int(np.prod(shape)), "trainable": True,
+                 "in_optimizer": None, "got_grad": True, "grad_all_zero": not self.leaf_nonzero_grad[name],
+                 "changed": self.leaf_moved[name]}
+                for name, shape in zip(self.names, self.shapes) if name in self.leaf_nonzero_grad]
+
     def measurements(self) -> Measurements:
+        self._locate_non_finite()
         with self._lock:
             m = Measurements(framework="jax", **self.recorder.measurements())
+            if self.leaf_nonzero_grad:
+                m["parameter_status"] = self.parameter_status()
             m["steps_observed"] = max(self.recorder.updates, self.losses_logged)
             m["internal_faults"] = self.faults.as_list()
             if self.dropout_keys:
@@ -191,6 +225,7 @@ class JaxDoctor:
     def finish(self) -> Report:
         if self.finished is not None:
             return self.finished
+        jax.effects_barrier()  # every statistic sent from device code has arrived
         self._flush_losses()
         try:
             m = self.measurements()

@@ -79,8 +79,7 @@ def _statistics(count: Any, grads: Any, updates: Any, params: Any) -> tuple:
 def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedOptimizer:
     def init(params: Any) -> WatchState:
         names = leaf_names(params)
-        if not doctor.names:
-            doctor.describe_parameters(names, [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params)])
+        doctor.describe_parameters(names, [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params)])
         stats: Any = ()
         if mode == "aux":
             zeros = jnp.zeros((len(names),), jnp.float32)
@@ -98,11 +97,15 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
             return updates, WatchState(state.count + 1, inner_state, state.stats)
         sampled = state.count % every == 0
         has_params = params is not None
+        # Names and shapes from the gradient tree itself (static at trace time), so that a
+        # transformation built inside another (inject_hyperparams) needs no init of its own.
+        names = leaf_names(grads)
+        shapes = [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(grads)]
 
         if mode == "callback":
             def emit() -> None:
                 values = _statistics(state.count, grads, updates, params)
-                jax.debug.callback(lambda *v: doctor.on_statistics(*v, has_params), *values)
+                jax.debug.callback(lambda *v: doctor.on_statistics(*v, has_params, names, shapes), *values)
 
             jax.lax.cond(sampled, emit, lambda: None)
             stats = state.stats
@@ -120,10 +123,8 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
         step = int(found[0].stats[0])
         if step >= 0 and step != getattr(read_state, "last", None):
             read_state.last = step  # type: ignore[attr-defined]
-            doctor.on_statistics(*found[0].stats, doctor_has_params(found[0]))
-
-    def doctor_has_params(state: WatchState) -> bool:
-        return bool(np.asarray(state.stats[3]).any())
+            doctor.on_statistics(*found[0].stats, bool(np.asarray(found[0].stats[3]).any()),
+                                 doctor.names, doctor.shapes)
 
     update.doctor = doctor  # type: ignore[attr-defined]
     update.read_state = read_state  # type: ignore[attr-defined]
