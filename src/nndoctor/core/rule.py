@@ -5,6 +5,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from nndoctor.core import idioms
 from nndoctor.core.finding import Finding
 from nndoctor.core.ruledoc import RuleDoc, parse_rule_doc
 
@@ -48,6 +49,9 @@ class Rule:
     requires: ClassVar[tuple[str, ...]] = ()
     optional: ClassVar[tuple[str, ...]] = ()
     default: ClassVar[bool] = True
+    # The framework whose measurements are judged (set by the engine from m["framework"]):
+    # `finding` words the message, causes and fixes in its idioms (nndoctor.core.idioms).
+    framework: str = idioms.DEFAULT_FRAMEWORK
 
     def check(self, m: Mapping[str, Any], **thresholds: Any) -> list[Finding]:
         raise NotImplementedError(f"{type(self).__name__} must implement check()")
@@ -77,15 +81,16 @@ class Rule:
         causes: list[str] | None = None,
         fixes: list[str] | None = None,
     ) -> Finding:
-        """A Finding of this rule; causes and fixes default to the docstring's lists."""
+        """A Finding of this rule; causes and fixes default to the docstring's lists, in the
+        idioms of the framework being judged."""
         doc = self.doc()
         return Finding(
             rule=self.id,
             severity=severity or self.severity,
-            message=message,
+            message=idioms.translate_message(message, self.framework),
             step=step,
             where=where,
             evidence=evidence or {},
-            causes=causes if causes is not None else doc.causes,
-            fixes=fixes if fixes is not None else doc.fixes,
+            causes=idioms.translate(causes if causes is not None else doc.causes, self.framework),
+            fixes=idioms.translate(fixes if fixes is not None else doc.fixes, self.framework),
         )

@@ -18,6 +18,7 @@ import numpy as np
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.live.faults import FaultLog
 from nndoctor.live.judge import RUN_AREAS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
@@ -112,6 +113,8 @@ class JaxDoctor:
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
             updates = np.asarray(update_norms, np.float64)
             for name, grad, update in zip(self.names, grads, updates):
+                if any(bad):
+                    break  # a step with NaN/Inf gradients says nothing about cut-off leaves
                 self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or grad != 0
                 self.leaf_moved[name] = self.leaf_moved.get(name, False) or update != 0
             if any(bad) and self.worst_grad_leaf is None:

@@ -22,6 +22,7 @@ from nndoctor.core.preflight_protocol import DEFAULT_STEPS
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.jax.layer_calls import LayerCalls
 from nndoctor.jax.model import functional_model, linen_optimizer
 from nndoctor.jax.optax_names import describe
