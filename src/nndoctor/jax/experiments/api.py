@@ -32,15 +32,15 @@ from nndoctor.jax.experiments.bench import Batch, Bench, ExperimentUnavailable
 AREAS = ["code", "preflight", "architecture"]
 Experiment = Callable[[Bench, Measurements], None]
 # name → (function, measurements it produces). Order matters: input sensitivity compares
-# against the overfit run. Dropout is off in all but determinism and architecture.
+# against the overfit run. Dropout is off in all but the architecture trace.
 EXPERIMENTS: dict[str, tuple[Experiment, tuple[str, ...]]] = {
     "gradients": (probes.gradients, ("parameter_status", "steps_observed", "loss_detached")),
     "overfit": (training.overfit, ("overfit",)),
     "input_sensitivity": (training.input_sensitivity, ("input_sensitivity",)),
     "batch_mixing": (probes.batch_mixing, ("batch_mixing",)),
+    "determinism": (probes.determinism, ("determinism",)),
 }
 WITH_DROPOUT: dict[str, tuple[Experiment, tuple[str, ...]]] = {
-    "determinism": (probes.determinism, ("determinism",)),
     "architecture": (architecture.run, ("parameter_dtypes", "autocast_active", "dropout_normalization",
                                         "batchnorm_layers", "training_batch_size")),
 }
