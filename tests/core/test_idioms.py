@@ -58,3 +58,11 @@ def test_a_finding_built_for_jax_measurements_uses_the_jax_idioms():
             assert "optax" in text and "torch" not in text
         if report.findings and framework == "torch":
             assert "clip_grad_norm_" in text
+
+
+def test_the_non_finite_origins_keep_their_jax_advice():
+    from nndoctor.rules.dynamics.non_finite import BY_ORIGIN
+
+    for origin, (_, causes, fixes) in BY_ORIGIN.items():
+        assert len(idioms.translate(fixes or [], "jax")) == len(fixes or []), origin
+        assert len(idioms.translate(causes or [], "jax")) == len(causes or []), origin

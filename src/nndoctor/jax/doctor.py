@@ -86,6 +86,7 @@ class JaxDoctor:
         self.leaf_nonzero_grad: dict[str, bool] = {}
         self.leaf_moved: dict[str, bool] = {}
         self.worst_grad_leaf: tuple[int, str, int, list[str]] | None = None
+        self.largest_parameter: float | None = None  # max |param| at the last sampled update
         self.context: dict[str, Any] = {"framework": "jax"}
         self.finished: Report | None = None
 
@@ -98,8 +99,8 @@ class JaxDoctor:
             for order, (name, shape) in enumerate(zip(names, shapes))})
 
     # ----------------------------------------------------------------- device callbacks
-    def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any,
-                      non_finite: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
+    def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any, non_finite: Any,
+                      largest_parameter: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
         """Per-leaf statistics of one sampled update (called from inside jit)."""
         with self.faults.guard("optax wrapper statistics"), self._lock:
             if names != self.names:
@@ -111,18 +112,20 @@ class JaxDoctor:
             # finite values overflowed float32: only the first is non-finite.
             grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
-            updates = np.asarray(update_norms, np.float64)
+            updates = np.asarray(update_norms, np.float64).tolist()
             for name, grad, update in zip(self.names, grads, updates):
                 if any(bad):
                     break  # a step with NaN/Inf gradients says nothing about cut-off leaves
-                self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or grad != 0
-                self.leaf_moved[name] = self.leaf_moved.get(name, False) or update != 0
+                self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or bool(grad != 0)
+                self.leaf_moved[name] = self.leaf_moved.get(name, False) or bool(update != 0)
             if any(bad) and self.worst_grad_leaf is None:
                 worst = max(range(len(bad)), key=bad.__getitem__)
                 self.worst_grad_leaf = (step, self.names[worst], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
             if has_params:
                 self.saw_params = True
-                params = np.asarray(param_norms, np.float64)
+                if math.isfinite(float(largest_parameter)):
+                    self.largest_parameter = float(largest_parameter)
+                params = np.asarray(param_norms, np.float64).tolist()
                 self.recorder.weight_norms(step, dict(zip(self.names, params)))
                 self.recorder.update_ratios(step, {
                     name: u / p for name, u, p, shape in zip(self.names, updates, params, self.shapes)
@@ -179,6 +182,8 @@ class JaxDoctor:
             step, name, count, names = grads
             origin = {"origin": "gradient", "module": name, "trigger": "gradients", "parameters": names,
                       "detail": f"{count} NaN/Inf gradient values while the loss was finite, most in '{name}'"}
+        if self.largest_parameter is not None:
+            origin["largest_input"] = self.largest_parameter
         if self.replay is not None:
             with self.faults.guard("non-finite replay"):
                 found = self.replay() or {}

@@ -95,6 +95,13 @@ JAX_IDIOMS: dict[str, str | None] = {
         "(`dtype=jnp.bfloat16`).",
     "autocast mixed precision is on": "reduced-precision compute is on",
     "(threshold: any autocast)": "(threshold: any reduced-precision compute)",
+    "`log(x)` hidden behind `torch.where`": "`log(x)` hidden behind `jnp.where` (both branches are differentiated)",
+    "(e.g. `torch.log(torch.sigmoid(x))` or `nn.BCELoss` on saturated outputs)":
+        "(e.g. `jnp.log(jax.nn.sigmoid(x))` on saturated outputs)",
+    "Use the numerically stable forms: `nn.BCEWithLogitsLoss`, `F.cross_entropy` on raw logits, `F.log_softmax`.":
+        "Use the numerically stable forms on raw logits: `optax.sigmoid_binary_cross_entropy`, "
+        "`optax.softmax_cross_entropy_with_integer_labels`, `jax.nn.log_softmax`.",
+    "`torch.log(p + 1e-8)`": "`jnp.log(p + 1e-8)`",
     # ---- graph cuts and shapes
     "(`.detach()`, `.data`, `torch.no_grad()` in forward)": "(`jax.lax.stop_gradient` in `__call__`)",
     "The graph is cut: `.detach()`, `.data`, `.item()`, `.numpy()`, `torch.no_grad()` or an in-place overwrite between "

@@ -39,7 +39,7 @@ _NESTING = {"depth": 0}  # watched transformations inside a watched chain only p
 class WatchState(NamedTuple):
     count: Any  # updates so far (int32)
     inner: Any  # the wrapped optimizer's state
-    stats: Any  # aux mode: (step, grad norms, update norms, param norms, non-finite counts); else ()
+    stats: Any  # aux mode: (step, grad/update/param norms, non-finite counts, largest |param|); else ()
 
 
 class WatchedOptimizer(optax.GradientTransformationExtraArgs):
@@ -73,7 +73,10 @@ def _statistics(count: Any, grads: Any, updates: Any, params: Any) -> tuple:
     grad_norms = _norms(grads)
     update_norms = _norms(updates)
     param_norms = _norms(params) if params is not None else jnp.zeros_like(grad_norms)
-    return count, grad_norms, update_norms, param_norms, non_finite
+    # The largest parameter magnitude tells an overflow (weights grown to 1e19) from a log(0).
+    largest = jnp.max(jnp.stack([jnp.max(jnp.abs(p)).astype(jnp.float32) for p in jax.tree_util.tree_leaves(params)])) \
+        if params is not None and jax.tree_util.tree_leaves(params) else jnp.zeros((), jnp.float32)
+    return count, grad_norms, update_norms, param_norms, non_finite, largest
 
 
 def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedOptimizer:
@@ -83,7 +86,8 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
         stats: Any = ()
         if mode == "aux":
             zeros = jnp.zeros((len(names),), jnp.float32)
-            stats = (jnp.asarray(-1, jnp.int32), zeros, zeros, zeros, jnp.zeros((len(names),), jnp.int32))
+            stats = (jnp.asarray(-1, jnp.int32), zeros, zeros, zeros, jnp.zeros((len(names),), jnp.int32),
+                     jnp.zeros((), jnp.float32))
         return WatchState(jnp.zeros((), jnp.int32), inner.init(params), stats)
 
     def update(grads: Any, state: WatchState, params: Any = None, **extra: Any) -> tuple[Any, WatchState]:
