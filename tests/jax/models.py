@@ -46,7 +46,7 @@ class NnxClassifier(nnx.Module):
         if self.bug == "batch-mixing":
             x = x - x.mean(0)  # normalises over the batch: every sample depends on the others
         if self.bug == "nondeterministic":
-            x = x + np.float32(np.random.normal())  # numpy randomness frozen into each trace
+            x = x + np.float32(np.random.default_rng().normal())  # OS entropy, frozen into each trace
         h = nnx.relu(self.hidden(x))
         if self.bug == "frozen":
             h = jax.lax.stop_gradient(h)
