@@ -50,6 +50,10 @@ def run_command(
 
     if script_uses_jax(None if module else target, target if module else None):
         _run_jax(ctx, target, module, json_path, every, fail_on, select, ignore, stop_on, preflight, quiet, config)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        fail("running a PyTorch script needs torch: pip install 'nndoctor[torch]'")
     from nndoctor.torch.watch.preflight_hook import PreflightRequest
     from nndoctor.torch.watch.runner import RunResult, run_target
     from nndoctor.torch.watch.session import Session
