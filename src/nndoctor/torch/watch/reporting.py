@@ -12,8 +12,8 @@ from typing import Any
 
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
 from nndoctor.torch.watch.iteration import train_mode_record
-from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
 # Why a dynamics measurement can be absent, in words a user can act on.

@@ -13,7 +13,7 @@ from nndoctor.core.finding import SEVERITIES, Finding
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements, Rule
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 
 RUN_AREAS = ("code", "preflight", "dynamics")
 # Of the preflight experiments only this one is judged from a live run: it needs nothing
