@@ -73,6 +73,8 @@ class InitialLossOff(Rule):
         regression_ratio_high: float = 3.0,  # untrained outputs add their own variance (≈0.1–1) to mean(target²)
         ratio_low: float = 0.5,  # half the label entropy: no untrained model gets there by chance
     ) -> list[Finding]:
+        if m.get("framework") in LARGER_DEFAULT_INIT:
+            classification_ratio_high = classification_ratio_high_larger_init
         thresholds = (classification_ratio_high, regression_ratio_high, ratio_low)
         findings = self._judge(m["initial_loss"], None, *thresholds)
         evaluation = m.get("initial_eval_loss")
@@ -89,9 +91,7 @@ class InitialLossOff(Rule):
         value, expected, low = record.get("value"), record.get("expected"), record.get("expected_low")
         if expected is None or value is None or not math.isfinite(value) or expected <= 0:
             return []
-        ratio_high = regression_ratio_high if record.get("loss") in REGRESSION else (
-            classification_ratio_high_larger_init if m.get("framework") in LARGER_DEFAULT_INIT
-            else classification_ratio_high)
+        ratio_high = regression_ratio_high if record.get("loss") in REGRESSION else classification_ratio_high
         evidence = {key: record.get(key) for key in ("loss", "value", "expected", "expected_low", "n_classes")}
         if evaluation is None:
             what, where = f"initial {record['loss']} loss", None
