@@ -70,6 +70,8 @@ def evaluate(
     * `split`: the name of this split; `test`: dict(y_true=..., predictions=...,
       probabilities=..., slices=..., sample_ids=...) of the same model on a second split.
     * `select` / `ignore`: rule ids or the area "evaluation"; `thresholds`: {rule: {name: value}}.
+    * `seed`: of the bootstrap (results are reproducible); `slice_min_rows`: the smallest
+      slice weak-slice tests (and as many rows outside it).
 
     Returns a Report; `report.context["evaluation"]` holds the metrics with intervals,
     baselines, per-class results, confusion matrix, calibration curve and top-loss rows.
