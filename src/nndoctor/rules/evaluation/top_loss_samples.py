@@ -9,6 +9,10 @@ from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
 
 
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
 @register
 class TopLossSamples(Rule):
     """The samples the model gets most wrong, and which of them look mislabelled.
@@ -59,12 +63,12 @@ class TopLossSamples(Rule):
         for entry in m["top_loss"]:
             top = entry["top"]
             wrong = [row for row in top if row["label"] != row["prediction"]]
-            if not top or (not wrong and "confidence" in top[0]):
-                continue  # a classifier with no mistakes among its worst samples: nothing to look at
+            if not top or top[0]["loss"] == 0 or (not wrong and "confidence" in top[0]):
+                continue  # no mistakes among the worst samples: nothing to look at
             worst = top[0]
             text = (f"On {entry['split']} the {len(top)} highest-loss samples are ids "
                     f"{w.ids([row['sample_id'] for row in top], samples_shown)}; the worst, id {worst['sample_id']}, "
-                    f"is labelled {worst['label']!r} but predicted {worst['prediction']!r}")
+                    f"is labelled {_shown(worst['label'])} but predicted {_shown(worst['prediction'])}")
             if "confidence" in worst:
                 text += f" with confidence {worst['confidence']:.3f}"
             text += f" (loss {worst['loss']:.3g}, mean loss {entry['mean_loss']:.3g})"
