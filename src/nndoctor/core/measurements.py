@@ -22,6 +22,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     from typing_extensions import NotRequired, TypedDict
 
+from nndoctor.core.live_measurements import LIVE_SCHEMA  # noqa: E402
+
 Number = Union[int, float]
 
 
@@ -125,10 +127,19 @@ class ParameterStatus(TypedDict):
     got_grad: bool
     grad_all_zero: bool
     changed: bool | None  # None when no optimizer step was taken
-    # Preflight only (one real backward); a live run does not keep per-step maxima.
+    # Preflight: from its one real backward. Live: kept only for parameters that stayed
+    # unchanged, at the last update compared (None otherwise).
     grad_non_finite: NotRequired[bool]
     grad_abs_max: NotRequired[float | None]
-    value_abs_max: NotRequired[float]
+    value_abs_max: NotRequired[float | None]
+    # Live only: the evidence that tells the causes of an unchanged parameter apart.
+    checked_updates: NotRequired[int]
+    zero_lr_updates: NotRequired[int]
+    grad_none_at_step: NotRequired[int]
+    zero_checks: NotRequired[int]
+    nonzero_checks: NotRequired[int]
+    grad_abs_max_after_backward: NotRequired[float | None]
+    lr: NotRequired[float | None]
 
 
 class MixingProbe(TypedDict):
@@ -286,6 +297,7 @@ SCHEMA: dict[str, Any] = {
     "activation_stats": dict[str, ActivationRecord],
     "activation_rms": ActivationRms,
     "non_finite": NonFinite,
+    **LIVE_SCHEMA,
 }
 
 

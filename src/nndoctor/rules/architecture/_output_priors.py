@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from nndoctor.core.numbers import num
+
 
 def binary_gap(bias: list[float], n: int, positives: list[int], z_min: float, minority_min: int,
                 pos_weight: list[float] | None):
@@ -24,8 +26,8 @@ def binary_gap(bias: list[float], n: int, positives: list[int], z_min: float, mi
         return None, "", {}
     gap, unit, b, prior, pos, weight = worst
     which = f" unit {unit}" if len(bias) > 1 else ""
-    target = "log(pos/neg)" if weight == 1.0 else f"log(pos_weight·pos/neg) with pos_weight {weight:.3g}"
-    detail = f"has bias{which} {b:.2g} but the best constant logit {target} is {prior:.2g} ({pos} of {n} positive)"
+    target = "log(pos/neg)" if weight == 1.0 else f"log(pos_weight·pos/neg) with pos_weight {num(weight)}"
+    detail = f"has bias{which} {num(b, 2)} but the best constant logit {target} is {num(prior, 2)} ({pos} of {n} positive)"
     return gap, detail, {"bias": b, "log_prior": prior, "positives": pos, "n": n, "unit": unit, "pos_weight": weight}
 
 
@@ -49,7 +51,7 @@ def class_gap(bias: list[float], counts: list[int], z_min: float):
     centered_bias = {k: bias[k] - mean_bias for k in seen}
     gaps = {k: abs(centered_bias[k] - centered_prior[k]) for k in seen}
     worst = max(gaps, key=gaps.get)
-    detail = (f"has centered bias {centered_bias[worst]:.2g} for class {worst} but its centered log "
-              f"frequency is {centered_prior[worst]:.2g} ({counts[worst]} of {n} samples)")
+    detail = (f"has centered bias {num(centered_bias[worst], 2)} for class {worst} but its centered log "
+              f"frequency is {num(centered_prior[worst], 2)} ({counts[worst]} of {n} samples)")
     return gaps[worst], detail, {"class": worst, "count": counts[worst], "n": n, "class_counts": counts,
                                "imbalance_z": z}

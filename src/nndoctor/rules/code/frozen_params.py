@@ -72,8 +72,8 @@ class FrozenParams(Rule):
         if handed:
             evidence["frozen_in_optimizer"] = [p["name"] for p in handed]
             return [self.finding(
-                f"{len(handed)} frozen parameters ({names_text(handed)}; {numel(handed):,} values) are in the "
-                f"optimizer, which never updates them (requires_grad=False); {trainable_values:,} values train. "
+                f"{len(handed)} frozen parameters ({names_text(handed)}; {count(numel(handed))} values) are in the "
+                f"optimizer, which never updates them (requires_grad=False); {count(trainable_values)} values train. "
                 "Parameters given to the optimizer were meant to learn: re-enable them with "
                 "`p.requires_grad_(True)`, or leave them out of the optimizer if freezing them is intended.",
                 severity="warning", where=[p["name"] for p in handed], evidence=evidence,

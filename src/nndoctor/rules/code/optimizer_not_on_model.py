@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -77,8 +78,8 @@ class OptimizerNotOnModel(Rule):
             else:
                 context = "; no model with gradients is in any optimizer, so nothing is being trained"
             findings.append(self.finding(
-                f"{optimizer} stepped {steps:,} times but owns none of the {orphan.get('parameters', 0):,} parameter "
-                f"tensors of {orphan['model']} ({values:,} values), which get gradients and were not updated by "
+                f"{optimizer} stepped {count(steps)} times but owns none of the {count(orphan.get('parameters', 0))} parameter "
+                f"tensors of {orphan['model']} ({count(values)} values), which get gradients and were not updated by "
                 f"hand (threshold {min_optimizer_steps} steps){context}.",
                 severity="warning" if covered else "error",
                 where=orphan["model"],

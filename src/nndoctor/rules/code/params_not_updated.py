@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.code.param_status_helpers import float32_spacing, names_text, numel
@@ -76,8 +77,8 @@ class ParamsNotUpdated(Rule):
                    and int(p.get("zero_lr_updates") or 0) >= min_zero_lr_updates]
         if zero_lr:
             findings.append(self.finding(
-                f"{len(zero_lr)} parameters ({names_text(zero_lr)}; {numel(zero_lr):,} values) get gradients but their "
-                f"param group's lr was exactly 0 at every one of {max(p['zero_lr_updates'] for p in zero_lr):,} "
+                f"{len(zero_lr)} parameters ({names_text(zero_lr)}; {count(numel(zero_lr))} values) get gradients but their "
+                f"param group's lr was exactly 0 at every one of {count(max(p['zero_lr_updates'] for p in zero_lr))} "
                 f"updates (threshold {min_zero_lr_updates}), so they never change.",
                 severity="warning", where=[p["name"] for p in zero_lr],
                 evidence={"zero_lr": [p["name"] for p in zero_lr], "values": numel(zero_lr),
@@ -90,7 +91,7 @@ class ParamsNotUpdated(Rule):
         return findings
 
     def _stale_finding(self, cause: str, params: list, values_min: int, steps: Any) -> Finding:
-        head = (f"{len(params)} parameters ({names_text(params)}; {numel(params):,} values) had non-zero gradients but "
+        head = (f"{len(params)} parameters ({names_text(params)}; {count(numel(params))} values) had non-zero gradients but "
                 f"did not change in the optimizer step (threshold: {values_min} value)")
         evidence = {"not_updated": [p["name"] for p in params], "cause": cause, "values": numel(params),
                     "not_in_optimizer": [p["name"] for p in params if p.get("in_optimizer") is False],
@@ -109,11 +110,11 @@ class ParamsNotUpdated(Rule):
             update, ulp = abs(p["lr"] * p["grad_abs_max"]), float32_spacing(p["value_abs_max"])
             evidence.update(lr=p["lr"], grad_abs_max=p["grad_abs_max"], value_abs_max=p["value_abs_max"],
                             grad_abs_max_after_backward=p.get("grad_abs_max_after_backward"))
-            tail = (f"; the update lr·|grad| = {update:.2g} is below float32 resolution at |w| = {p['value_abs_max']:.3g} "
-                    f"(spacing {ulp:.2g})")
+            tail = (f"; the update lr·|grad| = {num(update, 2)} is below float32 resolution at |w| = {num(p['value_abs_max'])} "
+                    f"(spacing {num(ulp, 2)})")
             if cause == "clipped":
-                tail += (f": the gradient was {p['grad_abs_max_after_backward']:.3g} after backward but "
-                         f"{p['grad_abs_max']:.2g} at the step, so gradient clipping (e.g. `clip_grad_norm_(…, 1e-9)`) "
+                tail += (f": the gradient was {num(p['grad_abs_max_after_backward'])} after backward but "
+                         f"{num(p['grad_abs_max'], 2)} at the step, so gradient clipping (e.g. `clip_grad_norm_(…, 1e-9)`) "
                          "shrank it to nothing")
                 fixes = ["Use a sensible clipping threshold: `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)`."]
             else:

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -68,8 +69,8 @@ class StepBeforeBackward(Rule):
         else:
             consequence = "each step used the previous iteration's gradient, one batch stale"
         return [self.finding(
-            f"in {wrong:,} of {iterations:,} iterations {optimizer} stepped after the forward pass and before "
-            f"loss.backward() (threshold {min_iterations} iterations and {min_share:.0%}); {consequence}.",
+            f"in {count(wrong)} of {count(iterations)} iterations {optimizer} stepped after the forward pass and before "
+            f"loss.backward() (threshold {min_iterations} iterations and {percent(min_share, 0)}); {consequence}.",
             step=order.get("first_step"),
             where=optimizers or None,
             evidence={"iterations": iterations, "step_before_backward": wrong, "share": wrong / iterations,

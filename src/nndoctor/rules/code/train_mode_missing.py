@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -73,8 +74,8 @@ class TrainModeMissing(Rule):
             shown = ", ".join(f'"{name}"' for name in modules[:4]) + (" …" if len(modules) > 4 else "")
             since = "from the first step" if record.get("first_step") in (None, 0) else f"from step {record['first_step']}"
             findings.append(self.finding(
-                f"{in_eval:,} of {total:,} training steps of {record['model']} ran in eval mode ({since}, "
-                f"{streak:,} in a row; threshold {min_consecutive_steps} in a row): its "
+                f"{count(in_eval)} of {count(total)} training steps of {record['model']} ran in eval mode ({since}, "
+                f"{count(streak)} in a row; threshold {min_consecutive_steps} in a row): its "
                 f"{record['mode_dependent_count']} {what} module(s) were off during training"
                 + (f" ({shown})." if shown else "."),
                 step=record.get("first_step"),

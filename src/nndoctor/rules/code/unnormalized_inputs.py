@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -79,8 +80,8 @@ class UnnormalizedInputs(Rule):
         first = records[0]
         looks = "raw pixels" if 100 <= (first.get("abs_max") or 0) <= 256 else "raw units"
         return self.finding(
-            f"the inputs `{first.get('argument')}` of {first.get('model')} have RMS {first['rms']:.3g} (|x| up to "
-            f"{first.get('abs_max', 0):.4g}, mean {first.get('mean', 0):.3g}; threshold {rms_high:g}) in "
+            f"the inputs `{first.get('argument')}` of {first.get('model')} have RMS {num(first['rms'])} (|x| up to "
+            f"{num(first.get('abs_max', 0), 4)}, mean {num(first.get('mean', 0))}; threshold {num(rms_high)}) in "
             f"{_batches(records)}: they look like {looks}, not standardised values.",
             step=first.get("step"), where=first.get("model"),
             evidence={"model": first.get("model"), "argument": first.get("argument"), "rms": first["rms"],
@@ -91,11 +92,11 @@ class UnnormalizedInputs(Rule):
         first = records[0]
         spread, widest, median = _spread(first)
         largest = first.get("largest_features") or []
-        named = ", ".join(f"#{index} (std {std:.3g})" for index, std in largest[:3])
+        named = ", ".join(f"#{index} (std {num(std)})" for index, std in largest[:3])
         return self.finding(
             f"the features of input `{first.get('argument')}` of {first.get('model')} differ in scale by "
-            f"{spread:,.0f}×: the widest has std {widest:.3g} against a median feature's {median:.3g} (threshold "
-            f"{spread_high:g}× with the widest above {widest_min:g}) in {_batches(records)}"
+            f"{spread:,.0f}×: the widest has std {num(widest)} against a median feature's {num(median)} (threshold "
+            f"{num(spread_high)}× with the widest above {num(widest_min)}) in {_batches(records)}"
             + (f"; widest: {named}." if named else "."),
             step=first.get("step"), where=first.get("model"),
             evidence={"model": first.get("model"), "argument": first.get("argument"), "spread": spread,

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._lr import warmup_end
@@ -56,6 +57,7 @@ class LossAtChance(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("loss_series", "chance_loss")
+    optional = ("optimizer_groups",)
     # A state: a loss that later falls below chance contradicts it (a slow start, not a bug).
     retractable = True
 
@@ -128,9 +130,9 @@ class LossAtChance(Rule):
             return []  # still going down, slowly: not stuck
         basis = chance.get("basis") or chance.get("loss") or "constant predictor"
         return [self.finding(
-            f"the training loss has stayed at {recent:.4g} for {steps:,} steps (steps {counted_from}–{last_step}), "
-            f"within {band_below_fraction:.0%} below / {band_above_fraction:.0%} above the chance level {level:.4g} "
-            f"({basis}); threshold {needed:,} steps. The model predicts no better than the label frequencies.",
+            f"the training loss has stayed at {num(recent, 4)} for {count(steps)} steps (steps {counted_from}–{last_step}), "
+            f"within {percent(band_below_fraction, 0)} below / {percent(band_above_fraction, 0)} above the chance level {num(level, 4)} "
+            f"({basis}); threshold {count(needed)} steps. The model predicts no better than the label frequencies.",
             step=counted_from,
             evidence={"chance_level": rounded(level), "recent_loss": rounded(recent), "steps_at_chance": steps,
                       "band": [rounded(low), rounded(high)], "required_steps": needed,

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._lr import lr_points
@@ -87,9 +88,9 @@ class LrScheduleCollapsed(Rule):
             fold = peak / lr_now if lr_now > 0 else float("inf")
             name = f"{group.get('optimizer', 'optimizer')} group {group.get('group', 0)}"
             findings.append(self.finding(
-                f"the learning rate of {name} fell from {peak:.3g} (step {peak_step}) to {lr_now:.3g} "
-                f"({fold:.3g}× lower, threshold {drop_factor_min:g}×) by step {collapse_step} and has stayed there for "
-                f"{collapsed:,} steps (threshold {min_collapsed_steps} steps and as long as before the drop).",
+                f"the learning rate of {name} fell from {num(peak)} (step {peak_step}) to {num(lr_now)} "
+                f"({num(fold)}× lower, threshold {num(drop_factor_min)}×) by step {collapse_step} and has stayed there for "
+                f"{count(collapsed)} steps (threshold {min_collapsed_steps} steps and as long as before the drop).",
                 step=collapse_step,
                 where=name,
                 evidence={"optimizer": group.get("optimizer"), "group": group.get("group"), "peak_lr": peak,

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, median, rounded
@@ -106,8 +107,8 @@ class WeightDecayHigh(Rule):
             speed = (f", and decay alone halves the weights every {halving:,.0f} steps (threshold {halving_steps_max:,.0f})"
                      if halving is not None else "")
             findings.append(self.finding(
-                f"in {name} (weight_decay {decay:g}) the decay term is {ratio:.3g}× the gradient term at the start of "
-                f"training ({kind}, median of {points} sampled steps; threshold {ratio_high:g}×){speed}.",
+                f"in {name} (weight_decay {num(decay)}) the decay term is {num(ratio)}× the gradient term at the start of "
+                f"training ({kind}, median of {points} sampled steps; threshold {num(ratio_high)}×){speed}.",
                 where=name,
                 evidence={"optimizer": group.get("optimizer"), "group": group.get("group"), "weight_decay": decay,
                           "decoupled": bool(group.get("decoupled_weight_decay")), "decay_to_gradient": rounded(ratio),

@@ -4,13 +4,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
 
 
 def _shown(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+    return f"{num(value, 4)}" if isinstance(value, float) else repr(value)
 
 
 @register
@@ -71,11 +72,11 @@ class TopLossSamples(Rule):
                     f"is labelled {_shown(worst['label'])} but predicted {_shown(worst['prediction'])}")
             if "confidence" in worst:
                 text += f" with confidence {worst['confidence']:.3f}"
-            text += f" (loss {worst['loss']:.3g}, mean loss {entry['mean_loss']:.3g})"
+            text += f" (loss {num(worst['loss'])}, mean loss {num(entry['mean_loss'])})"
             if entry["n_label_issues"] is not None:
                 share = entry["n_label_issues"] / entry["n"]
                 flagged = sum(1 for row in top if row.get("looks_mislabelled"))
-                text += (f"; cleanlab flags {entry['n_label_issues']:,} rows ({share:.1%}) as likely label errors, "
+                text += (f"; cleanlab flags {count(entry['n_label_issues'])} rows ({percent(share, 1)}) as likely label errors, "
                          f"{flagged} of them among these")
             findings.append(self.finding(
                 text + ". Look at them by id: wrong labels and broken inputs show up here first.",

@@ -60,7 +60,7 @@ class InitialLossOff(Rule):
     severity = "warning"
     area = "preflight"
     requires = ("initial_loss",)
-    optional = ("framework",)
+    optional = ("framework", "initial_eval_loss")
 
     def check(
         self,
