@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 import jax
@@ -20,9 +21,10 @@ from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.live.faults import FaultLog
-from nndoctor.live.judge import RUN_AREAS, Judge
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, RUN_AREAS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
 
+JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # What a JAX run measures; rules needing anything else are left out of its reports.
 JAX_LIVE_MEASUREMENTS = {
     "loss_series", "eval_loss_series", "grad_norm_global", "grad_norm_per_layer", "weight_norm_per_layer",
@@ -89,6 +91,7 @@ class JaxDoctor:
         self.largest_parameter: float | None = None  # max |param| at the last sampled update
         self.context: dict[str, Any] = {"framework": "jax"}
         self.finished: Report | None = None
+        self._next_judge = 0.0
 
     # ----------------------------------------------------------------- set-up
     def describe_parameters(self, names: list[str], shapes: list[tuple[int, ...]]) -> None:
@@ -193,13 +196,17 @@ class JaxDoctor:
         recorder.non_finite_origin(step, **origin)
 
     def maybe_judge(self) -> None:
-        if not self.judge.due():
+        # Judge every couple of seconds, but never spend more than ~1% of the run on it:
+        # on a small model a judgement costs as much as dozens of training steps.
+        now = time.monotonic()
+        if now < self._next_judge or not self.judge.due():
             return
         report = None
         try:
             report = self.judge.judge([self.measurements()])
         except Exception as error:  # noqa: BLE001
             self.faults.record("rule evaluation", error, self.losses_logged)
+        self._next_judge = now + max(JUDGE_INTERVAL_SECONDS, JUDGE_COST_FACTOR * (time.monotonic() - now))
         if report is not None:
             self.judge.announce(report)  # may raise StopRun (--stop-on)
 
