@@ -109,7 +109,8 @@ def _jax_live(bug, lr):
 
     for i in range(100):
         start = (i * 32) % 224
-        tx.log(loss=step(model, optimizer, LIVE_X[start:start + 32], LIVE_Y[start:start + 32]))
+        tx.log(loss=step(model, optimizer, LIVE_X[start:start + 32], LIVE_Y[start:start + 32]),
+               opt_state=optimizer.opt_state)
     return tx.report()
 
 

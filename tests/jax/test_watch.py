@@ -16,7 +16,7 @@ from tests.jax.models import NnxClassifier, blobs, cross_entropy
 X, Y = blobs(n=256)
 
 
-def _train(tx, *, bug=None, steps=120, val_every=20, aux=False):
+def _train(tx, *, bug=None, steps=120, val_every=20):
     model = NnxClassifier(bug=bug)
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
@@ -29,7 +29,7 @@ def _train(tx, *, bug=None, steps=120, val_every=20, aux=False):
     for i in range(steps):
         start = (i * 32) % 224
         loss = step(model, optimizer, X[start:start + 32], Y[start:start + 32])
-        tx.log(loss=loss, opt_state=optimizer.opt_state if aux else None)
+        tx.log(loss=loss, opt_state=optimizer.opt_state)
         if i % val_every == val_every - 1:
             model.eval()
             tx.log(val_loss=cross_entropy(model(X[224:]), Y[224:]))
@@ -39,7 +39,7 @@ def _train(tx, *, bug=None, steps=120, val_every=20, aux=False):
 
 @pytest.fixture(scope="module")
 def healthy():
-    tx = nndoctor.jax.watch(optax.adam(1e-3), every=5, live=False)
+    tx = nndoctor.jax.watch(optax.adam(1e-3), every=5, mode="callback", live=False)
     return tx, _train(tx)
 
 
@@ -65,7 +65,7 @@ def test_measurements_conform_and_name_the_leaves(healthy):
 def test_aux_mode_records_the_same_statistics(healthy):
     callback_tx, _ = healthy
     aux_tx = nndoctor.jax.watch(optax.adam(1e-3), every=5, mode="aux", live=False)
-    _train(aux_tx, aux=True)
+    _train(aux_tx)
     ours = aux_tx.doctor.measurements()["grad_norm_per_layer"]["head/kernel"]["head"]
     theirs = callback_tx.doctor.measurements()["grad_norm_per_layer"]["head/kernel"]["head"]
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
@@ -86,7 +86,8 @@ def test_a_leaf_cut_off_by_stop_gradient_is_found():
 
 
 def test_works_inside_an_optax_chain_and_with_plain_params():
-    tx = nndoctor.jax.watch(optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1)), every=1, live=False)
+    tx = nndoctor.jax.watch(optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1)), every=1, mode="callback",
+                            live=False)
     params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
     state = tx.init(params)
 
@@ -102,6 +103,18 @@ def test_works_inside_an_optax_chain_and_with_plain_params():
     m = tx.doctor.measurements()
     assert m["grad_norm_global"]["count"] == 3 and set(m["weight_norm_per_layer"]) == {"w", "b"}
     assert report.context["framework"] == "jax"
+
+
+def test_aux_mode_without_the_state_says_what_to_pass():
+    tx = nndoctor.jax.watch(optax.adam(1e-3), every=5, live=False)
+    model = NnxClassifier()
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    for _ in range(3):
+        loss, grads = nnx.value_and_grad(lambda m: cross_entropy(m(X[:32]), Y[:32]))(model)
+        optimizer.update(model, grads)
+        tx.log(loss=loss)
+    skipped = {s.rule: s.reason for s in tx.report().checks_skipped}
+    assert "opt_state=" in skipped["exploding-gradients"]
 
 
 def test_bad_arguments_are_usage_errors():

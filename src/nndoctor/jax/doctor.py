@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 import jax
@@ -20,9 +21,10 @@ from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.live.faults import FaultLog
-from nndoctor.live.judge import RUN_AREAS, Judge
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, RUN_AREAS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
 
+JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # What a JAX run measures; rules needing anything else are left out of its reports.
 JAX_LIVE_MEASUREMENTS = {
     "loss_series", "eval_loss_series", "grad_norm_global", "grad_norm_per_layer", "weight_norm_per_layer",
@@ -89,6 +91,7 @@ class JaxDoctor:
         self.largest_parameter: float | None = None  # max |param| at the last sampled update
         self.context: dict[str, Any] = {"framework": "jax"}
         self.finished: Report | None = None
+        self._next_judge = 0.0
 
     # ----------------------------------------------------------------- set-up
     def describe_parameters(self, names: list[str], shapes: list[tuple[int, ...]]) -> None:
@@ -107,9 +110,9 @@ class JaxDoctor:
                 self.describe_parameters(names, shapes)
             step = int(count)
             grads = [float(v) for v in np.asarray(grad_norms)]
-            bad = [int(v) for v in np.asarray(non_finite)]
-            # A norm is Inf either because the leaf holds NaN/Inf or because squaring huge
-            # finite values overflowed float32: only the first is non-finite.
+            bad = [int(v) for v in np.asarray(non_finite)]  # 1 where the leaf's norm is NaN
+            # An Inf norm (without NaN) is huge values whose squares overflowed float32: it is
+            # recorded as the largest float32, which every growth threshold counts as huge.
             grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
             updates = np.asarray(update_norms, np.float64).tolist()
@@ -119,8 +122,8 @@ class JaxDoctor:
                 self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or bool(grad != 0)
                 self.leaf_moved[name] = self.leaf_moved.get(name, False) or bool(update != 0)
             if any(bad) and self.worst_grad_leaf is None:
-                worst = max(range(len(bad)), key=bad.__getitem__)
-                self.worst_grad_leaf = (step, self.names[worst], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
+                first = bad.index(1)
+                self.worst_grad_leaf = (step, self.names[first], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
             if has_params:
                 self.saw_params = True
                 if math.isfinite(float(largest_parameter)):
@@ -181,7 +184,7 @@ class JaxDoctor:
         else:
             step, name, count, names = grads
             origin = {"origin": "gradient", "module": name, "trigger": "gradients", "parameters": names,
-                      "detail": f"{count} NaN/Inf gradient values while the loss was finite, most in '{name}'"}
+                      "detail": f"NaN gradients in {count} parameter(s) while the loss was finite, first '{name}'"}
         if self.largest_parameter is not None:
             origin["largest_input"] = self.largest_parameter
         if self.replay is not None:
@@ -193,13 +196,17 @@ class JaxDoctor:
         recorder.non_finite_origin(step, **origin)
 
     def maybe_judge(self) -> None:
-        if not self.judge.due():
+        # Judge every couple of seconds, but never spend more than ~1% of the run on it:
+        # on a small model a judgement costs as much as dozens of training steps.
+        now = time.monotonic()
+        if now < self._next_judge or not self.judge.due():
             return
         report = None
         try:
             report = self.judge.judge([self.measurements()])
         except Exception as error:  # noqa: BLE001
             self.faults.record("rule evaluation", error, self.losses_logged)
+        self._next_judge = now + max(JUDGE_INTERVAL_SECONDS, JUDGE_COST_FACTOR * (time.monotonic() - now))
         if report is not None:
             self.judge.announce(report)  # may raise StopRun (--stop-on)
 
@@ -223,6 +230,10 @@ class JaxDoctor:
                 raw, uses = max(self.dropout_keys.items(), key=lambda item: item[1])
                 m["dropout_keys"] = {"masks": sum(self.dropout_keys.values()), "distinct_keys": len(self.dropout_keys),
                                      "most_uses_of_one_key": uses, "where": self.dropout_sites.get(raw)}
+        if m.get("grad_norm_global") is None and not self.recorder.updates and self.losses_logged:
+            for name in ("grad_norm_global", "grad_norm_per_layer", "parameter_status"):
+                m.mark_unavailable(name, "no optimizer statistics arrived: with mode='aux' (the default) pass "
+                                         "opt_state=... to tx.log(...) (nnx: optimizer.opt_state)")
         for name, reason in UNMEASURED_REASONS.items():
             if m.get(name) is None:
                 if name in ("update_ratio_per_layer", "weight_norm_per_layer") and not self.recorder.updates:

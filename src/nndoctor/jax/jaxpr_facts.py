@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import jax
 from jax.extend import core as jax_core
 
 SHAPE_ONLY = {"reshape", "squeeze", "expand_dims", "broadcast_in_dim", "transpose", "slice",

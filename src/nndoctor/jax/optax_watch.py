@@ -3,12 +3,13 @@
     tx = nndoctor.jax.watch(optax.adam(1e-3))          # use it wherever the optimizer went
     for step, batch in enumerate(data):
         params, opt_state, loss = train_step(params, opt_state, batch)   # jitted, unchanged
-        tx.log(loss=loss)                              # and val_loss=... after evaluating
+        tx.log(loss=loss, opt_state=opt_state)         # (nnx: optimizer.opt_state); val_loss=...
     report = tx.report()
 
 Every `every`-th update (inside jit, `lax.cond`) the wrapper takes per-leaf gradient,
-update and parameter L2 norms and the count of non-finite gradient values; other updates
-only increment a counter. The numbers leave jit one of two ways:
+update and parameter L2 norms; other updates only increment a counter (on CPU, XLA may
+compute a branch this cheap at every step anyway: one reduction per leaf and tree is kept).
+The numbers leave jit one of two ways:
 
 * mode="callback" (default): `jax.debug.callback` from inside the sampled branch;
 * mode="aux": kept in the optimizer state (`WatchState.stats`) and read by the host when
@@ -68,14 +69,19 @@ def _norms(tree: Any) -> Any:
 
 
 def _statistics(count: Any, grads: Any, updates: Any, params: Any) -> tuple:
-    non_finite = jnp.stack([jnp.sum(~jnp.isfinite(g)).astype(jnp.int32) for g in jax.tree_util.tree_leaves(grads)]) \
-        if jax.tree_util.tree_leaves(grads) else jnp.zeros((0,), jnp.int32)
+    """(count, grad norms, update norms, param norms, non-finite flags, largest param norm).
+
+    One reduction per leaf and tree: on CPU, XLA computes a conditional this cheap at every
+    step (it turns it into a select), so each extra pass over the parameters costs at every
+    step. A leaf holds NaN/Inf exactly when its squared norm is NaN, or Inf without overflow;
+    the norms tell both apart on the host."""
     grad_norms = _norms(grads)
     update_norms = _norms(updates)
     param_norms = _norms(params) if params is not None else jnp.zeros_like(grad_norms)
-    # The largest parameter magnitude tells an overflow (weights grown to 1e19) from a log(0).
-    largest = jnp.max(jnp.stack([jnp.max(jnp.abs(p)).astype(jnp.float32) for p in jax.tree_util.tree_leaves(params)])) \
-        if params is not None and jax.tree_util.tree_leaves(params) else jnp.zeros((), jnp.float32)
+    non_finite = jnp.isnan(grad_norms).astype(jnp.int32)
+    # The largest parameter norm (≥ every |param|) tells an overflow (weights grown to 1e19)
+    # from a log(0).
+    largest = jnp.max(param_norms) if param_norms.size else jnp.zeros((), jnp.float32)
     return count, grad_norms, update_norms, param_norms, non_finite, largest
 
 
@@ -119,7 +125,10 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
         return updates, WatchState(state.count + 1, inner_state, stats)
 
     def read_state(opt_state: Any) -> None:
-        """aux mode: record the statistics held in `opt_state` if they are new."""
+        """aux mode: record the statistics held in `opt_state`, at every `every`-th log call
+        (reading them is a device-to-host copy, so it is not done at every step)."""
+        if doctor.losses_logged % every:
+            return
         found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, WatchState))
                  if isinstance(s, WatchState) and s.stats != ()]
         if not found:
@@ -137,7 +146,7 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
     return tx
 
 
-def watch(optimizer: Any, *, every: int = 10, mode: str = "callback", select: Any = None, ignore: Any = None,
+def watch(optimizer: Any, *, every: int = 10, mode: str = "aux", select: Any = None, ignore: Any = None,
           thresholds: dict[str, dict[str, Any]] | None = None, live: bool = True,
           stop_on: str | None = None) -> WatchedOptimizer:
     """Wrap an optax optimizer so that training is diagnosed while it runs (see module doc)."""
