@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "nndoctor.cli.audit",
     "nndoctor.cli.run",
     "nndoctor.cli.demo",
+    "nndoctor.cli.tune",
 )
 
 

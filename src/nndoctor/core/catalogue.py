@@ -17,6 +17,7 @@ AREA_TITLES = {
     "dynamics": "Training dynamics",
     "architecture": "Architecture",
     "data": "Data",
+    "tuning": "Tuning measurements (nndoctor tune)",
     "always": "nndoctor itself",
 }
 
