@@ -109,3 +109,60 @@ def tune_lr(
     data = result.to_dict()
     _finish(result.report(), lr_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
             {"lr_range": data, "script": target})
+
+
+@tune_app.command("batch-size", context_settings=CONTEXT)
+def tune_batch_size(
+    ctx: typer.Context,
+    target: str = typer.Argument(None, metavar="SCRIPT [ARGS]...", help=TARGET_HELP),
+    module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
+    json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    batches: int = typer.Option(16, "--batches", help="Training batches to take from the script."),
+    micro_batches: int = typer.Option(8, "--micro-batches", help="Micro batches per batch (the small batch size)."),
+    fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+) -> None:
+    """Gradient noise scale B_simple = tr(Σ)/|G|²: the batch size where larger batches stop paying off."""
+    from nndoctor.torch.tune.noise_scale import noise_scale
+    from nndoctor.tune.explain import noise_scale_summary
+
+    fail_on = check_fail_on(fail_on)
+    capture = capture_script(target, module, list(ctx.args), max(batches, 1))
+    _say("measuring gradients on a copy (the script's model is not trained) …")
+    try:
+        result = noise_scale(capture.model, capture.batches, capture.loss_fn, micro_batches=micro_batches,
+                             max_batches=batches)
+    except UsageError as error:
+        fail(str(error))
+    data = result.to_dict()
+    text = f"{len(capture.batches)} batches of {result.user_batch_size} from the script"
+    _finish(result.report(), noise_scale_summary(data, batches=text), json_path, fail_on,
+            {"noise_scale": data, "script": target})
+
+
+@tune_app.command("weight-decay", context_settings=CONTEXT)
+def tune_weight_decay(
+    ctx: typer.Context,
+    target: str = typer.Argument(None, metavar="SCRIPT [ARGS]...", help=TARGET_HELP),
+    module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
+    json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    batches: int = typer.Option(40, "--batches", help="Training batches to take from the script (a fifth held out)."),
+    budget: int = typer.Option(100, "--budget", help="Training steps per value of the sweep."),
+    fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+) -> None:
+    """Where the weight decay goes, how much it acts, and a sweep of 10^-6 … 10^-3."""
+    from nndoctor.torch.tune.batches import collect_batches
+    from nndoctor.torch.tune.weight_decay import weight_decay_sweep
+    from nndoctor.tune.explain import weight_decay_summary
+
+    fail_on = check_fail_on(fail_on)
+    capture = capture_script(target, module, list(ctx.args), batches)
+    held_out = len(collect_batches(capture.batches, max_batches=len(capture.batches), caller="tune weight-decay").held_out)
+    _say("measuring on copies (the script's model is not trained) …")
+    try:
+        result = weight_decay_sweep(capture.model, capture.batches, capture.loss_fn, capture.optimizer,
+                                    budget_steps=budget)
+    except UsageError as error:
+        fail(str(error))
+    data = result.to_dict()
+    _finish(result.report(), weight_decay_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
+            {"weight_decay": data, "script": target})

@@ -89,3 +89,48 @@ def lr_summary(result: dict[str, Any], *, batches: str) -> list[str]:
     elif result.get("sweep_failure"):
         lines += ["", f"No rate confirmed: {result['sweep_failure']}."]
     return lines
+
+
+def noise_scale_summary(result: dict[str, Any], *, batches: str) -> list[str]:
+    lines = [f"Gradient noise scale at the current weights, {batches}.",
+             f"Each batch is cut into micro batches of {result['small_batch']}; the big batch is all "
+             f"{result['big_batch']} samples ({result['groups']} batches).",
+             f"  tr(Σ) ≈ {result['trace_sigma']:.4g}   |G|² ≈ {result['gradient_norm_squared']:.4g}"]
+    if result["b_simple"] is None:
+        return [*lines, f"  no estimate: {result['note']}"]
+    low, high = result["b_simple_low"], result["b_simple_high"]
+    spread = f" (± one standard error: {low:.3g} … {high:.3g})" if low is not None else ""
+    return [*lines,
+            f"  B_simple = tr(Σ)/|G|² ≈ {result['b_simple']:.3g}{spread}; your batch size is {result['user_batch_size']}.",
+            "",
+            f"Batches up to ≈ {result['b_simple']:.3g} samples train in proportionally fewer steps (scale the lr with "
+            "the batch); beyond it each extra sample buys less. The noise scale grows as the loss falls, so this "
+            "start-of-training value is a lower bound for later."]
+
+
+def weight_decay_summary(result: dict[str, Any], *, batches: str) -> list[str]:
+    kind = "decoupled (shrinks the weights)" if result["decoupled"] else "an L2 term added to the gradient"
+    lines = [f"Weight decay with {result['optimizer']} — {kind}; {batches}.", "", "Param groups:"]
+    for group in result["groups"]:
+        lines.append(f"  group {group['index']}: weight_decay {group['weight_decay']:g}, {group['matrices']} matrices, "
+                     f"{group['vectors']} vectors ({group['parameters']} parameters)")
+    effective = result["effective_decay"]
+    if effective and effective.get("ratio") is not None:
+        expected = effective.get("expected_ratio")
+        lines.append(f"Measured over {effective['steps']} steps: the decay shrank the matrices {effective['ratio']:.3g}× "
+                     "as much as decoupled decay of the same value" +
+                     (f" (expected {expected:.3g}×)." if expected is not None else "."))
+    elif effective:
+        lines.append(f"Measured: {effective['reason']}.")
+    lines += ["", f"Sweep (003 §4.5.4), {result['budget_steps']} steps each at your lr from your initial weights:",
+              "  weight_decay   train loss   held-out loss   |W|"]
+    for point in result["sweep"]:
+        train = "diverged" if point["train_loss"] is None else f"{point['train_loss']:.5g}"
+        held = "diverged" if point["held_out_loss"] is None else f"{point['held_out_loss']:.5g}"
+        lines.append(f"  {point['weight_decay']:>12g}   {train:>10s}   {held:>13s}   {point['weight_norm']:.5g}")
+    norms = [p["weight_norm"] for p in result["sweep"]]
+    if norms and norms[0] > 0:
+        lines.append(f"The largest value moved the weight norm by {abs(norms[-1] - norms[0]) / norms[0]:.2%} in this "
+                     "budget: over a short run decay acts little; its effect on train and held-out loss shows over a "
+                     "full run (more decay: higher train loss, lower held-out loss when the model overfits).")
+    return lines

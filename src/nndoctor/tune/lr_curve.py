@@ -139,8 +139,8 @@ def grid_exponent(lr: float) -> float:
 
 def interpolated_minimum(exponents: list[float], values: list[float]) -> float | None:
     """The vertex of the parabola through the lowest grid point and its two neighbours
-    (log10 lr against loss), kept within half a grid step of the lowest point; None when
-    the lowest point lacks a measured neighbour on either side."""
+    (log10 lr against loss) — with the lowest point in the middle it lies within half a
+    step of it; None when the lowest point lacks a measured neighbour on either side."""
     order = np.argsort(exponents)
     xs = np.asarray(exponents, dtype=float)[order]
     ys = np.asarray(values, dtype=float)[order]
@@ -150,5 +150,4 @@ def interpolated_minimum(exponents: list[float], values: list[float]) -> float |
     a, b, _ = np.polyfit(xs[best - 1 : best + 2] - xs[best], ys[best - 1 : best + 2], 2)
     if a <= 0:
         return float(xs[best])
-    half = (xs[best + 1] - xs[best - 1]) / 4
-    return float(xs[best] + min(max(-b / (2 * a), -half), half))
+    return float(xs[best] - b / (2 * a))

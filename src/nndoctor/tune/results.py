@@ -16,7 +16,7 @@ class SweepPoint:
     lr: float
     held_out_loss: float | None  # None: the run diverged (non-finite)
     final_train_loss: float | None
-    stable: bool  # finite, no early spike, and the held-out loss ended below its start
+    stable: bool  # finite, no early spike, and the held-out loss ended ≥ 5% below its start
     early_spike: bool  # the loss rose sharply within the first tenth of the budget
     warmup: bool = False
 

@@ -17,7 +17,7 @@ class NoUsableLrValley(Rule):
         (repeated over batch orders) and looks for a valley: a smoothed loss that falls at
         least 5% below its start before it blows up. Without a valley it sweeps 003
         §4.5.4's grid 10^{-5, -4.5, …, 0} instead. This fires when neither finds a rate at
-        which the held-out loss ends below where it started.
+        which the held-out loss ends at least 5% below where it started without diverging.
 
     Why it matters:
         A model that learns at no learning rate is not a tuning problem: something between
@@ -38,7 +38,8 @@ class NoUsableLrValley(Rule):
     Example:
         no-usable-lr-valley: the range test found no valley (the smoothed loss never fell
         more than 0.4% below its start 2.303; a usable valley falls ≥ 5%) and no rate of
-        the sweep 1e-5 … 1 lowered the held-out loss below its start 2.303 in 100 steps.
+        the sweep 1e-5 … 1 lowered the held-out loss 5% below its start 2.303 in 100 steps
+        without diverging.
     """
 
     id = "no-usable-lr-valley"

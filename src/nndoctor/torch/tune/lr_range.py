@@ -138,7 +138,8 @@ def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: 
     held = outcome.held_out if outcome.finite else None
     final = losses[-1] if losses and math.isfinite(losses[-1]) else None
     return SweepPoint(lr=lr, held_out_loss=held, final_train_loss=final,
-                      stable=held is not None and held < initial and not spike, early_spike=spike, warmup=warmup)
+                      stable=held is not None and held < (1 - lr_curve.MIN_DROP_SHARE) * initial and not spike,
+                      early_spike=spike, warmup=warmup)
 
 
 def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
@@ -191,10 +192,12 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
     result.sweep = [points[e] for e in exponents]
     if not stable:
         result.sweep_failure = (f"no rate of the sweep {10**exponents[0]:.2g} … {10**exponents[-1]:.2g} lowered the "
-                          f"held-out loss below its start {result.initial_held_out_loss:.4g} in {budget} steps")
+                                f"held-out loss {lr_curve.MIN_DROP_SHARE:.0%} below its start "
+                                f"{result.initial_held_out_loss:.4g} in {budget} steps without diverging")
         return
     best = min(stable, key=lambda e: points[e].held_out_loss)
-    values = [points[e].held_out_loss if points[e].held_out_loss is not None else math.inf for e in exponents]
+    # Only stable rates count: a run that spiked and recovered by luck is not a rate to train at.
+    values = [points[e].held_out_loss if points[e].stable else math.inf for e in exponents]
     vertex = lr_curve.interpolated_minimum(exponents, values)
     result.best_grid_lr = 10**best
     result.best_held_out_loss = points[best].held_out_loss

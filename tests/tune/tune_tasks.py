@@ -1,0 +1,28 @@
+"""Tiny learnable tasks for the tuning tests (CPU, a few ms per step)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def blobs(n: int = 384, features: int = 8, classes: int = 3, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Separable Gaussian blobs in 24 batches of 16."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 2.0 * torch.randn(classes, features, generator=g)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = centres[y] + torch.randn(n, features, generator=g)
+    return [(x[i:i + 16], y[i:i + 16]) for i in range(0, n, 16)]
+
+
+def random_labels(n: int = 384, features: int = 8, classes: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Labels independent of the inputs: nothing to learn that carries to held-out batches."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, features, generator=g)
+    y = torch.arange(n) % classes  # balanced, so not even the class frequencies can be learnt
+    y = y[torch.randperm(n, generator=g)]
+    return [(x[i:i + 16], y[i:i + 16]) for i in range(0, n, 16)]
+
+
+def mlp(features: int = 8, classes: int = 3, dropout: float = 0.0) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(features, 32), nn.ReLU(), nn.Dropout(dropout), nn.Linear(32, classes))
