@@ -46,9 +46,10 @@ WARMUP_START_SHARE, WARMUP_EPOCH_SHARE = 1 / 20, 0.1
 CURVE_POINTS = 40
 # The usable range: stable rates that keep at least half of the best rate's held-out drop.
 USABLE_SHARE = 0.5
-# Each rate of the sweep is trained on two batch orders and scored by the mean: the held-out
-# loss of one short run moves with the order enough to swap neighbouring grid points.
-ORDERS = 2
+# Each rate of the sweep is trained on three batch orders and scored by the mean: the held-out
+# loss of one short run moves with the order enough to swap neighbouring grid points (on the
+# CNN/SGD benchmark task the confirmed rate's spread over seeds was 1.9× with two orders, 1.5× with three).
+ORDERS = 3
 
 
 def lr_range(model: Any, loader_or_batches: Any, loss_fn: Any, optimizer: Any, *, repeats: int = REPEATS,
@@ -196,8 +197,12 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
                                 f"{result.initial_held_out_loss:.4g} in {budget} steps without diverging")
         return
     best = min(stable, key=lambda e: points[e].held_out_loss)
-    # Only stable rates count: a run that spiked and recovered by luck is not a rate to train at.
-    values = [points[e].held_out_loss if points[e].stable else math.inf for e in exponents]
+    # Unstable rates count as no progress (the held-out loss at the start, or worse): a run
+    # that spiked and recovered by luck is not a rate to train at, and a diverged neighbour
+    # still bounds the parabola.
+    start = result.initial_held_out_loss
+    values = [points[e].held_out_loss if points[e].stable else max(start, points[e].held_out_loss or start)
+              for e in exponents]
     vertex = lr_curve.interpolated_minimum(exponents, values)
     result.best_grid_lr = 10**best
     result.best_held_out_loss = points[best].held_out_loss
