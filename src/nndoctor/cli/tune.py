@@ -87,6 +87,7 @@ def tune_lr(
     batches: int = typer.Option(40, "--batches", help="Training batches to take from the script (a fifth held out)."),
     budget: int = typer.Option(100, "--budget", help="Training steps per rate of the confirming sweep."),
     repeats: int = typer.Option(3, "--repeats", help="Range tests, each on its own batch order."),
+    range_steps: int = typer.Option(100, "--range-steps", help="Steps of each range test (from 1e-7 to 10)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the batch orders and of the copies' randomness."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
@@ -103,7 +104,7 @@ def tune_lr(
     _say("measuring on copies (the script's model is not trained) …")
     try:
         result = lr_range(capture.model, capture.batches, capture.loss_fn, capture.optimizer, repeats=repeats,
-                          budget_steps=budget, seed=seed, epoch_batches=capture.epoch_batches)
+                          range_steps=range_steps, budget_steps=budget, seed=seed, epoch_batches=capture.epoch_batches)
     except UsageError as error:
         fail(str(error))
     data = result.to_dict()

@@ -7,8 +7,8 @@ range test that is repeated, then confirmed by a short real sweep.
    spread (largest / smallest) are reported, or a refusal when no curve has a valley.
 2. Confirmation (003 §4.5.4): from the same initial weights, train copies for
    `budget_steps` at the 10^0.5-grid rates around the suggestion (the window widens while
-   the best is at its edge, and upwards until a rate diverges), all on the same batch
-   order, and score each on the held-out batches. `confirmed_lr` is the minimum of the
+   the best is at its edge, and upwards until two rates in a row fail), all on the same
+   batch orders, and score each on the held-out batches. `confirmed_lr` is the minimum of the
    held-out loss over the grid, interpolated between the lowest point and its neighbours.
 3. Warm-up (003 §4.5.4): when the confirmed rate spikes early, or the next rate up
    diverges, it is tried again starting at η0/20 and rising linearly to η0 over ~10% of
@@ -172,7 +172,9 @@ def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
         best = min(stable, key=lambda e: points[e].held_out_loss) if stable else None
         if best is not None and best == lowest:
             measure(lowest - step)
-        elif points[highest].stable:
+        elif any(points[e].stable for e in sorted(points)[-2:]):
+            # Up until two rates in a row fail: a rate that spikes can sit below one that
+            # escapes a plateau (a small transformer with SGD learns only from ~0.3).
             measure(highest + step)
         if len(points) == count:
             break
