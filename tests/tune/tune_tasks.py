@@ -26,3 +26,25 @@ def random_labels(n: int = 384, features: int = 8, classes: int = 3) -> list[tup
 def mlp(features: int = 8, classes: int = 3, dropout: float = 0.0) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(features, 32), nn.ReLU(), nn.Dropout(dropout), nn.Linear(32, classes))
+
+
+def first_token(n: int = 768, length: int = 10, seed: int = 4) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Token sequences whose class is the first token mod 4 (24 batches of 32)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 8, (n, length), generator=g)
+    y = x[:, 0] % 4
+    return [(x[i:i + 32], y[i:i + 32]) for i in range(0, n, 32)]
+
+
+class TinyTransformer(nn.Module):
+    def __init__(self, vocab: int = 8, length: int = 10, width: int = 32) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Embedding(vocab, width)
+        self.position = nn.Parameter(0.02 * torch.randn(length, width))
+        layer = nn.TransformerEncoderLayer(width, 4, 64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.head = nn.Linear(width, 4)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(tokens) + self.position).mean(1))
