@@ -6,7 +6,6 @@ import torch.nn as nn
 
 import nndoctor
 from nndoctor.torch.tune.sharpness import top_hessian_eigenvalue
-from tune_tasks import blobs
 
 
 def dense_top_eigenvalue(model, x, y, loss_fn):
