@@ -282,6 +282,7 @@ SCHEMA: dict[str, Any] = {
     "output_layer": dict[str, Any],  # torch/architecture/output_layer.py
     "lstm_forget_biases": list[dict[str, Any]],  # torch/architecture/model_facts.py
     "stale_grad_updates": list[dict[str, Any]],  # torch/watch/stale_grads.py
+    "sharpness": dict[str, Any],  # torch/preflight/sharpness.py
     "no_grad_forwards": list[dict[str, Any]],  # torch/watch/eval_tracking.py
     # live
     "dynamics_every": int,
