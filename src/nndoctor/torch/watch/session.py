@@ -85,6 +85,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.initial_loss: dict[str, Any] | None = None
         self.initial_eval_loss: dict[str, Any] | None = None
         self.input_stats: list[dict[str, Any]] = []
+        self.logged_predictions: tuple[int, dict[str, Any]] | None = None  # doctor.log(predictions=...)
         self.chance = ChanceLevel()
         self._pending_dropout: list[dict[str, Any]] = []
         self._first_layer_handle: Any = None
