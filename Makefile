@@ -1,4 +1,5 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+# The demo needs the torch extra; `make test` installs dev (torch, jax, data extras).
 # torch is always installed through constraints.txt (pins the CPU build; an unpinned
 # torch would pull several GB of CUDA packages).
 PYTHON ?= python3
@@ -12,7 +13,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core-installed: pyproject.toml constraints.txt | $(PY)
-	$(PIP) -e .
+	$(PIP) -e ".[torch]"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)

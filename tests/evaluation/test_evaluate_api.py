@@ -141,3 +141,15 @@ def test_ceilings_from_replicates_and_annotators():
     ceiling = report.context["evaluation"]["ceiling"][0]
     assert ceiling["source"] == "annotators" and 0.85 < ceiling["ceiling"] < 0.95
     assert "near-ceiling" in report.rules_found()
+
+
+def test_infinite_given_losses_survive_json_and_html():
+    y, probabilities = classifier_outputs(500, k=3)
+    losses = -np.log(probabilities[np.arange(500), y])
+    losses[7] = np.inf
+    report = nndoctor.evaluate(y, probabilities.argmax(1), probabilities=probabilities, losses=losses)
+    top = next(f for f in report.findings if f.rule == "top-loss-samples")
+    assert top.where[0] == 7
+    from nndoctor.report.html import render_html
+
+    assert ">inf<" in render_html(Report.from_json(report.to_json()))

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "nndoctor.cli.evaluate",
     "nndoctor.cli.run",
     "nndoctor.cli.demo",
+    "nndoctor.cli.tune",
 )
 
 

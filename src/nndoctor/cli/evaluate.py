@@ -17,7 +17,7 @@ from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, check_fail_on, fin
 from nndoctor.core.errors import UsageError
 
 PREDICTION_COLUMNS = ("prediction", "predictions", "pred", "y_pred", "predicted")
-PROBABILITY_PATTERNS = ("prob_*", "proba_*", "p_*")
+PROBABILITY_PATTERNS = ("prob_*", "proba_*")
 
 
 def _read(path: Path) -> Any:

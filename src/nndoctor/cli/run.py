@@ -48,7 +48,7 @@ def run_command(
                                help="No live lines and no full report: one line per finding and a summary."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check in the report."),
 ) -> None:
-    """Run a PyTorch training script unchanged and diagnose it while it trains.
+    """Run a PyTorch or JAX/Flax training script unchanged and diagnose it while it trains.
 
     Example: nndoctor run --json report.json train.py --epochs 5
     """
@@ -62,6 +62,15 @@ def run_command(
     config = load_config()
     fail_on = check_fail_on(fail_on or config.fail_on)
     chosen, ignored = config.rule_selection(split_names(select), split_names(ignore), split_names(extend_select))
+    from nndoctor.jax.detect import script_uses_jax
+
+    if script_uses_jax(script, module_name):
+        _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
+                 verbose, config)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        fail("running a PyTorch script needs torch: pip install 'nndoctor[torch]'")
     from nndoctor.torch.watch.preflight_hook import PreflightRequest
     from nndoctor.torch.watch.runner import RunResult, run_target
     from nndoctor.torch.watch.session import Session
@@ -131,6 +140,32 @@ def _is_python(word: str) -> bool:
         return os.path.realpath(word) == os.path.realpath(sys.executable)
     except OSError:
         return False
+
+
+def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
+             verbose, config) -> None:
+    """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter."""
+    from nndoctor.jax._deps import require_jax
+    from nndoctor.jax.run import run_jax_script
+
+    try:
+        require_jax()
+        if preflight:
+            fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
+        result = run_jax_script(script=script, module=module_name, args=args, every=every, select=chosen,
+                                ignore=ignored, thresholds=config.merged_thresholds(None), live=not quiet,
+                                stop_on=stop_on)
+    except UsageError as error:
+        fail(str(error))
+    if json_path is not None:
+        try:
+            result.report.to_json(json_path)
+        except OSError as error:
+            print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=sys.stderr)
+    _print_outcome(result, quiet, verbose)
+    raise typer.Exit(_exit_code(result, fail_on))
+
+
 
 
 def _exit_code(result, fail_on: str) -> int:

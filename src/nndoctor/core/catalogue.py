@@ -18,6 +18,7 @@ AREA_TITLES = {
     "architecture": "Architecture",
     "data": "Data",
     "evaluation": "Evaluation",
+    "tuning": "Tuning measurements (nndoctor tune)",
     "always": "nndoctor itself",
 }
 

@@ -80,7 +80,9 @@ def run_rules(
             report.checks_skipped.append(SkippedCheck(rule_class.id, "; ".join(reasons)))
             continue
         try:
-            findings = rule_class().check(measurements, **resolved.get(rule_class.id, {}))
+            rule = rule_class()
+            rule.framework = measurements.get("framework") or rule.framework
+            findings = rule.check(measurements, **resolved.get(rule_class.id, {}))
         except Exception as error:  # noqa: BLE001 — isolation is the point
             # The crash costs this rule only: it is reported, listed as not done, and every
             # other rule still runs.

@@ -1,12 +1,11 @@
 """Numbers in messages, formatted for people: every rule and view uses these.
 
     num(0.000013) -> '1.3e-05'     num(0.5123) -> '0.512'     num(1234567.0) -> '1.23e+06'
-    num(12345.6)  -> '12,346'      count(590720) -> '590,720' times(3.0) -> '3×'
+    num(12345.6)  -> '12,300'      count(590720) -> '590,720' times(3.0) -> '3×'
     times(inf)    -> 'an unbounded factor (overflow)'         percent(0.0512) -> '5.1%'
 
 Three significant digits are enough to compare a measurement with its threshold; more
-digits only hide which number matters. Numbers from 1,000 to a million keep their whole
-part; counts keep every digit; both with thousands separators.
+digits only hide which number matters. Counts keep every digit, with thousands separators.
 """
 from __future__ import annotations
 
@@ -41,8 +40,6 @@ def num(value: Any, digits: int = SIGNIFICANT) -> str:
         if "." in mantissa:
             mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{exponent}"
-    if magnitude >= 1000:
-        return f"{int(round(x)):,}"  # whole thousands: every digit reads at a glance
     rounded = float(f"{x:.{digits}g}")
     if abs(rounded) >= 1000:
         return f"{int(round(rounded)):,}"

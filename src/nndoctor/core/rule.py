@@ -5,6 +5,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from nndoctor.core import idioms
 from nndoctor.core.finding import Finding
 from nndoctor.core.ruledoc import RuleDoc, parse_rule_doc
 
@@ -31,7 +32,9 @@ class Rule:
 
     * `id`: stable kebab-case name of the problem; `title`: a few words for listings;
       `severity`: the default severity; `area`: code, preflight, dynamics, architecture,
-      data or always; `requires`: the measurement names `check` reads.
+      data or always; `requires`: the measurement names `check` needs (the rule is
+      skipped, with the reason, when one is missing); `optional`: the names it also reads
+      when present (`m.get(...)`). Both are names of `nndoctor.core.measurements.SCHEMA`.
     * `check(self, m, *, <thresholds>)`: thresholds are keyword-only arguments with
       defaults and units in their names, each with a comment saying why that number.
       Returns a list of Findings; empty means healthy.
@@ -45,8 +48,12 @@ class Rule:
     severity: ClassVar[str] = "warning"
     area: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
     default: ClassVar[bool] = True
     retractable: ClassVar[bool] = False
+    # The framework whose measurements are judged (set by the engine from m["framework"]):
+    # `finding` words the message, causes and fixes in its idioms (nndoctor.core.idioms).
+    framework: str = idioms.DEFAULT_FRAMEWORK
 
     def check(self, m: Mapping[str, Any], **thresholds: Any) -> list[Finding]:
         raise NotImplementedError(f"{type(self).__name__} must implement check()")
@@ -76,15 +83,16 @@ class Rule:
         causes: list[str] | None = None,
         fixes: list[str] | None = None,
     ) -> Finding:
-        """A Finding of this rule; causes and fixes default to the docstring's lists."""
+        """A Finding of this rule; causes and fixes default to the docstring's lists, in the
+        idioms of the framework being judged."""
         doc = self.doc()
         return Finding(
             rule=self.id,
             severity=severity or self.severity,
-            message=message,
+            message=idioms.translate_message(message, self.framework),
             step=step,
             where=where,
             evidence=evidence or {},
-            causes=causes if causes is not None else doc.causes,
-            fixes=fixes if fixes is not None else doc.fixes,
+            causes=idioms.translate(causes if causes is not None else doc.causes, self.framework),
+            fixes=idioms.translate(fixes if fixes is not None else doc.fixes, self.framework),
         )

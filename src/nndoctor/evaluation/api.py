@@ -18,7 +18,7 @@ from nndoctor.core.errors import UsageError
 from nndoctor.core.plain import to_plain
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
-from nndoctor.data.extra import require
+from nndoctor.data.extra import INSTALL_HINT, MissingExtraError, require
 from nndoctor.evaluation.inputs import EvalSplit, class_codes, as_array, prepare_split
 from nndoctor.evaluation.measure import measure_splits
 
@@ -70,12 +70,13 @@ def evaluate(
     * `split`: the name of this split; `test`: dict(y_true=..., predictions=...,
       probabilities=..., slices=..., sample_ids=...) of the same model on a second split.
     * `select` / `ignore`: rule ids or the area "evaluation"; `thresholds`: {rule: {name: value}}.
+    * `seed`: of the bootstrap (results are reproducible); `slice_min_rows`: the smallest
+      slice weak-slice tests (and as many rows outside it).
 
     Returns a Report; `report.context["evaluation"]` holds the metrics with intervals,
     baselines, per-class results, confusion matrix, calibration curve and top-loss rows.
     """
-    require("pandas")
-    require("scipy")
+    _require("pandas", "scipy")
     if slice_min_rows < 2:
         raise UsageError(f"slice_min_rows must be at least 2, got {slice_min_rows}")
     config = load_config()
@@ -88,13 +89,23 @@ def evaluate(
         splits.append(_second_split(main, test))
     coded_train = None if train_labels is None else _code_train_labels(main, train_labels)
     if features is not None:
-        require("sklearn")
+        _require("sklearn")
     m, summary = measure_splits(splits, features=features, train_labels=coded_train, replicates=replicates,
                                 annotators=annotators, seed=seed, slice_min_rows=slice_min_rows)
     report = Report(command="evaluate")
     run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
     report.context["evaluation"] = to_plain(summary)
     return report
+
+
+def _require(*modules: str) -> None:
+    for module in modules:
+        try:
+            require(module)
+        except MissingExtraError:
+            name = {"sklearn": "scikit-learn"}.get(module, module)
+            raise MissingExtraError(f"nndoctor evaluate needs {name}, which is not installed; run: {INSTALL_HINT}") \
+                from None
 
 
 def _second_split(main: EvalSplit, test: Mapping[str, Any]) -> EvalSplit:

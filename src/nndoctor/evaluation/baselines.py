@@ -18,7 +18,7 @@ import numpy as np
 
 from nndoctor.core.errors import UsageError
 from nndoctor.evaluation import resample
-from nndoctor.evaluation.inputs import PROBABILITY_CLIP, EvalSplit, as_array
+from nndoctor.evaluation.inputs import PROBABILITY_CLIP, EvalSplit, as_array, cross_entropy
 from nndoctor.evaluation.metrics import SplitMetrics
 
 # Fitting the linear baseline on more rows than this changes little and costs time.
@@ -83,7 +83,8 @@ def trivial_baselines(split: EvalSplit, metrics: SplitMetrics, rng: np.random.Ge
     found.append(_against_constant("chance level (1/K)", "balanced_accuracy", balanced, 1.0 / present))
     if split.probabilities is not None:
         prior_loss = -np.log(np.clip(prior, PROBABILITY_CLIP, 1))[split.y_true]
-        found.append(_paired("the class prior as probabilities", "trivial", "log_loss", split.losses, prior_loss, split, rng, False,
+        found.append(_paired("the class prior as probabilities", "trivial", "log_loss", cross_entropy(split), prior_loss,
+                             split, rng, False,
                              fitted_on=source))
     return found
 

@@ -184,7 +184,8 @@ def prepare_split(name: str, y_true: Any, predictions: Any, *, task: str | None 
                              "classification needs at least two")
     ids = np.arange(n) if sample_ids is None else as_array(sample_ids, "sample_ids")
     _same_length(name, n, ids, "sample_ids")
-    loss_values = None if losses is None else _floats(as_array(losses, "losses"), "losses")
+    # an infinite loss is a real measurement (probability 0 for the true class); NaN is not
+    loss_values = None if losses is None else _floats(as_array(losses, "losses"), "losses", allow_infinite=True)
     if loss_values is not None:
         _same_length(name, n, loss_values, "losses")
     split = EvalSplit(name=name, task=task, y_true=y_true_c, y_pred=y_pred_c, probabilities=probs,
@@ -193,6 +194,12 @@ def prepare_split(name: str, y_true: Any, predictions: Any, *, task: str | None 
     if split.losses is None:
         split.losses = default_losses(split)
     return split
+
+
+def cross_entropy(split: EvalSplit) -> np.ndarray:
+    """Per-row cross-entropy of a single-label classifier's probabilities (clipped, finite)."""
+    p = np.clip(split.probabilities[np.arange(split.n), split.y_true], PROBABILITY_CLIP, 1.0)
+    return -np.log(p)
 
 
 def default_losses(split: EvalSplit) -> np.ndarray | None:
@@ -205,7 +212,7 @@ def default_losses(split: EvalSplit) -> np.ndarray | None:
     p = np.clip(split.probabilities, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
     if split.task == "multilabel":
         return -(split.y_true * np.log(p) + (1 - split.y_true) * np.log(1 - p)).mean(axis=1)
-    return -np.log(p[np.arange(split.n), split.y_true])
+    return cross_entropy(split)
 
 
 def _multilabel(name: str, y_true: np.ndarray, predictions: np.ndarray, probs: np.ndarray | None,
@@ -231,14 +238,15 @@ def _multilabel(name: str, y_true: np.ndarray, predictions: np.ndarray, probs: n
     return y_true.astype(np.int64), hard, probs, labels
 
 
-def _floats(values: np.ndarray, name: str) -> np.ndarray:
+def _floats(values: np.ndarray, name: str, allow_infinite: bool = False) -> np.ndarray:
     try:
         floats = values.astype(float)
     except (TypeError, ValueError):
         raise UsageError(f"{name} must be numeric for this task, got {values.dtype}") from None
-    if not np.all(np.isfinite(floats)):
-        bad = int((~np.isfinite(floats)).sum())
-        raise UsageError(f"{name} has {bad:,} NaN or infinite values; drop or fix those rows first")
+    bad = np.isnan(floats) if allow_infinite else ~np.isfinite(floats)
+    if bad.any():
+        raise UsageError(f"{name} has {int(bad.sum()):,} NaN{'' if allow_infinite else ' or infinite'} values; "
+                         "drop or fix those rows first")
     return floats
 
 

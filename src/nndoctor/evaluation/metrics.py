@@ -16,7 +16,7 @@ import numpy as np
 
 from nndoctor.core.stats import wilson_interval
 from nndoctor.evaluation import resample
-from nndoctor.evaluation.inputs import EvalSplit
+from nndoctor.evaluation.inputs import EvalSplit, cross_entropy
 
 
 @dataclass
@@ -105,7 +105,8 @@ def classification_metrics(split: EvalSplit, rng: np.random.Generator) -> SplitM
         auc = _auc(split, rng)
         if auc is not None:
             headline.append(auc)
-        headline.append(_mean_metric("log_loss", split.losses, split, rng, higher_is_better=False))
+        # from the probabilities, not `losses`: the user's loss may be another one (focal, weighted)
+        headline.append(_mean_metric("log_loss", cross_entropy(split), split, rng, higher_is_better=False))
     return SplitMetrics(headline, _per_class(matrix, split.classes, split.groups, resampled.draws), matrix)
 
 

@@ -107,6 +107,11 @@ def reliability_svg(curve: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def number(value: Any, spec: str = ".3g") -> str:
+    """A number for a table cell; non-finite values arrive as strings after JSON."""
+    return format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+
 def render_evaluation_section(context: dict[str, Any]) -> str:
     """HTML of the evaluation section (already escaped; insert as markup)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -125,4 +130,5 @@ def render_evaluation_section(context: dict[str, Any]) -> str:
             plots["reliability"] = Markup(reliability_svg(summary["calibration"]["curve"]))
         splits.append({"name": name, "summary": summary, "plots": plots})
     return environment.get_template("evaluation.html.j2").render(
-        context=context, splits=splits, metric_name=w.name, value=w.value, difference=w.difference)
+        context=context, splits=splits, metric_name=w.name, value=w.value, difference=w.difference,
+        number=number)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nndoctor.torch.dynamics.series import BoundedSeries, small_series
+from nndoctor.live.series import BoundedSeries, small_series
 
 
 def series(values, steps=None, *, small: bool = False) -> dict:

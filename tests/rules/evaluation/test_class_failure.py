@@ -19,7 +19,7 @@ def test_far_worse_class_fires():
     found = ClassFailure().check(measurements([row("normal", 900, 1000), row("flu", 880, 1000),
                                                row("benign", 100, 250)]))
     assert len(found) == 1 and found[0].where == ["benign"]
-    assert "class 'benign' has recall 40.0%" in found[0].message and "'normal'" in found[0].message
+    assert "class 'benign' has recall 40%" in found[0].message and "'normal'" in found[0].message
 
 
 def test_similar_classes_and_tiny_classes_are_silent():

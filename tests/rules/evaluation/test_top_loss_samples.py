@@ -24,3 +24,11 @@ def test_samples_shown_threshold():
     top = [{"sample_id": i, "loss": 5.0 - i, "label": 0.0, "prediction": 2.0} for i in range(10)]
     message = TopLossSamples().check(measurements(top, issues=None), samples_shown=2)[0].message
     assert "ids 0, 1, …" in message
+
+
+def test_perfect_regression_is_silent_and_values_are_short():
+    assert TopLossSamples().check(measurements([{"sample_id": 0, "loss": 0.0, "label": 0.16, "prediction": 0.16}],
+                                               issues=None)) == []
+    found = TopLossSamples().check(measurements([{"sample_id": 3, "loss": 10.7, "label": -3.261725,
+                                                  "prediction": 0.011359}], issues=None))
+    assert "labelled -3.262 but predicted 0.01136" in found[0].message

@@ -46,7 +46,7 @@ def test_first_evaluation_loss_before_training_is_judged_too():
     m["initial_eval_loss"] = dict(record(264297.0)["initial_loss"], phase="evaluation", before_training=True)
     [finding] = InitialLossOff().check(m)
     assert finding.where == "evaluation" and finding.evidence["phase"] == "evaluation"
-    assert "264,297" in finding.message and "evaluation" in finding.message and "before any training step" in finding.message
+    assert "264,300" in finding.message and "evaluation" in finding.message and "before any training step" in finding.message
     assert finding.evidence["before_training"] is True
 
 

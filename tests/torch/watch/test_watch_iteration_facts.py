@@ -309,3 +309,22 @@ def test_first_layer_sees_the_input_as_rescaled_or_normalised_inside_forward(nor
     assert record["normalized_inside"] is norm_first
     if not norm_first:
         assert record["first_layer"] == "Linear" and record["first_layer_input_rms"] < 1
+
+
+def test_logged_predictions_are_evaluated_into_the_run_report():
+    pytest.importorskip("sklearn", reason="evaluate needs the data extra")
+    net = model()
+    x_val, y_val = next(batches(1, size=200))
+
+    def loop(net, optimizer):
+        plain_loop()(net, optimizer)
+    with nndoctor.watch(live=False) as doctor:
+        loop(net, torch.optim.SGD(net.parameters(), lr=0.1))
+        loader = [(x_val[i:i + 50], y_val[i:i + 50]) for i in range(0, 200, 50)]
+        doctor.log(predictions=nndoctor.torch.predict(net, loader))
+    report = doctor.report
+    assert "metric-uncertain" in report.checks_run and "worse-than-baseline" in report.checks_run
+    assert report.context["evaluation"]["step"] == 24
+    with pytest.raises(nndoctor.UsageError):
+        with nndoctor.watch(live=False) as doctor:
+            doctor.log(predictions=[1, 2, 3])

@@ -44,6 +44,7 @@ class BatchNormSmallBatch(Rule):
     severity = "warning"
     area = "architecture"
     requires = ("batchnorm_layers",)
+    optional = ('training_batch_size',)
 
     def check(
         self,

@@ -45,6 +45,7 @@ class LowPrecision(Rule):
     severity = "warning"
     area = "architecture"
     requires = ("parameter_dtypes",)
+    optional = ('autocast_active',)
 
     def check(
         self,

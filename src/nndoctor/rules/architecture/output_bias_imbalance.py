@@ -54,6 +54,7 @@ class OutputBiasImbalance(Rule):
     severity = "info"
     area = "architecture"
     requires = ("output_layer",)
+    optional = ("initial_loss",)
 
     def check(
         self,

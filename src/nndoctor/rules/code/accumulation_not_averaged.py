@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import count, times
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -72,8 +72,8 @@ class AccumulationNotAveraged(Rule):
         if ratio is not None and ratio < min_gradient_ratio:
             return []
         optimizer = record.get("optimizer") or "the optimizer"
-        grew = (f"; the gradient at the step was {times(ratio, 2)} that of one micro-batch (threshold "
-                f"{times(min_gradient_ratio)})" if ratio is not None else "")
+        grew = (f"; the gradient at the step was {num(ratio, 2)}× that of one micro-batch (threshold "
+                f"{num(min_gradient_ratio)}×)" if ratio is not None else "")
         head = (f"{count(unaveraged)} of {count(several)} {optimizer} steps summed the gradients of {k} micro-batches without "
                 f"averaging (threshold {min_unaveraged_steps} steps){grew}")
         evidence = {"unaveraged_steps": unaveraged, "steps_with_several_backwards": several,

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import count as count_text, num
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -95,7 +95,7 @@ class EvalModeMissing(Rule):
     def _functional_finding(self, passes: list, min_passes: int) -> Finding:
         first = passes[0]
         calls = _active_dropout(first)
-        summary = ", ".join(f"{c['function']}(p={num(c['p'])}) ×{count_text(c['calls'])}" for c in calls)
+        summary = ", ".join(f"{c['function']}(p={num(c['p'])}) ×{count(c['calls'])}" for c in calls)
         if first.get("model_in_eval_mode"):
             why = (f"{first['model']} was in eval mode, so the code ignores `self.training`: e.g. "
                    "`F.dropout(x, p, training=True)`, or `scaled_dot_product_attention(dropout_p=...)` "

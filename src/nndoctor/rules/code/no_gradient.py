@@ -51,6 +51,7 @@ class NoGradient(Rule):
     # A state: a parameter that gets a non-zero gradient later (a branch taken, an expert
     # routed to) contradicts it.
     retractable = True
+    optional = ("loss_detached", "steps_observed")
 
     def check(
         self,

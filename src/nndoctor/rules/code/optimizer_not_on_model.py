@@ -82,7 +82,7 @@ class OptimizerNotOnModel(Rule):
                 f"tensors of {orphan['model']} ({count(values)} values), which get gradients and were not updated by "
                 f"hand (threshold {min_optimizer_steps} steps){context}.",
                 severity="warning" if covered else "error",
-                where=orphan["model"],
+                where=orphan["model"], step=min_optimizer_steps - 1,  # the update that completes the evidence
                 evidence={"model": orphan["model"], "optimizer_steps": steps, "parameters": orphan.get("parameters"),
                           "values": values, "optimizers": coverage.get("optimizers") or [],
                           "trained_models": [model["model"] for model in covered]},

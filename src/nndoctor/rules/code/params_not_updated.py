@@ -53,6 +53,7 @@ class ParamsNotUpdated(Rule):
     requires = ("parameter_status",)
     # A state: a later update that changes the parameter contradicts it.
     retractable = True
+    optional = ('steps_observed',)
 
     def check(
         self,

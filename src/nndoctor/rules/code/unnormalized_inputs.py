@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import num, times
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -96,7 +96,7 @@ class UnnormalizedInputs(Rule):
         return self.finding(
             f"the features of input `{first.get('argument')}` of {first.get('model')} differ in scale by "
             f"{spread:,.0f}×: the widest has std {num(widest)} against a median feature's {num(median)} (threshold "
-            f"{times(spread_high)} with the widest above {num(widest_min)}) in {_batches(records)}"
+            f"{num(spread_high)}× with the widest above {num(widest_min)}) in {_batches(records)}"
             + (f"; widest: {named}." if named else "."),
             step=first.get("step"), where=first.get("model"),
             evidence={"model": first.get("model"), "argument": first.get("argument"), "spread": spread,

@@ -3,7 +3,7 @@
 A series is `{"count", "head": [[step, value]...], "recent": [[step, value]...],
 "history": [[first_step, last_step, count, mean, min, max]...]}`: the first points, the
 last points, and the whole run in at most ~128 merged buckets (see
-nndoctor.torch.dynamics.series). These helpers give the rules robust summaries of it.
+nndoctor.live.series). These helpers give the rules robust summaries of it.
 """
 from __future__ import annotations
 

@@ -73,6 +73,7 @@ class ExplodingGradients(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("grad_norm_global",)
+    optional = ('grad_norm_per_layer', 'loss_series')
 
     def check(
         self,

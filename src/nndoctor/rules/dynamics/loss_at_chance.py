@@ -57,6 +57,7 @@ class LossAtChance(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("loss_series", "chance_loss")
+    optional = ("optimizer_groups",)
     # A state: a loss that later falls below chance contradicts it (a slow start, not a bug).
     retractable = True
 
@@ -68,6 +69,7 @@ class LossAtChance(Rule):
         band_above_fraction: float = 0.05,  # SGD on shuffled labels hovers a little above chance (lr 0.5: +2 %)
         min_steps_at_chance: int = 80,  # the shuffled-label run must be caught within ~100 steps
         prior_plateau_steps: int = 1000,  # a char LM rests on its unigram entropy for tens to hundreds of steps (see below)
+        prior_plateau_min_classes: int = 20,  # vocabularies (characters ~30+, words thousands); tabular tasks have a few classes
         descent_min_fraction: float = 0.005,  # a fitted fall of 0.5 % of the level over the stretch...
         descent_t_min: float = 2.5,  # ...that is 2.5 standard errors beyond noise: a slow learner, not a stuck one
         current_points: int = 40,  # the level now: 40 losses average out batch noise yet follow a recent drop
@@ -113,9 +115,13 @@ class LossAtChance(Rule):
         # ln V to the unigram entropy and rests there before it learns to use the context —
         # so a long stretch is required there. With balanced classes the untrained model
         # already starts at chance, and staying there means nothing was learned at all.
+        # Only a many-class output (a vocabulary) has such a plateau; a tabular or image
+        # classifier with a few imbalanced classes, or a regression that learned the mean,
+        # has no context left to learn once it sits at the prior.
         uniform = chance.get("uniform")
         learned_prior = (uniform is not None and uniform > band_high) or (uniform is None and blocks[0][2] > band_high)
-        needed = prior_plateau_steps if learned_prior else min_steps_at_chance
+        vocabulary = int(chance.get("n_classes") or 0) >= prior_plateau_min_classes
+        needed = prior_plateau_steps if learned_prior and vocabulary else min_steps_at_chance
         steps = last_step - counted_from + 1
         if steps < needed:
             return []

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import count, num, times
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._lr import lr_points
@@ -89,7 +89,7 @@ class LrScheduleCollapsed(Rule):
             name = f"{group.get('optimizer', 'optimizer')} group {group.get('group', 0)}"
             findings.append(self.finding(
                 f"the learning rate of {name} fell from {num(peak)} (step {peak_step}) to {num(lr_now)} "
-                f"({times(fold)} lower, threshold {times(drop_factor_min)}) by step {collapse_step} and has stayed there for "
+                f"({num(fold)}× lower, threshold {num(drop_factor_min)}×) by step {collapse_step} and has stayed there for "
                 f"{count(collapsed)} steps (threshold {min_collapsed_steps} steps and as long as before the drop).",
                 step=collapse_step,
                 where=name,

@@ -88,6 +88,7 @@ class NonFinite(Rule):
     severity = "error"
     area = "dynamics"
     requires = ("non_finite",)
+    optional = ('grad_norm_global',)
 
     def check(
         self,

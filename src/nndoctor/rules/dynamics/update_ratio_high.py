@@ -70,6 +70,7 @@ class UpdateRatioHigh(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("update_ratio_per_layer",)
+    optional = ('parameter_kinds', 'weight_norm_per_layer')
 
     def check(
         self,

@@ -49,6 +49,7 @@ class UpdateRatioLow(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("update_ratio_per_layer",)
+    optional = ('parameter_kinds',)
 
     def check(
         self,

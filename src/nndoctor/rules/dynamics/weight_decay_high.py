@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import num, times
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import all_points, median, rounded
@@ -94,6 +94,8 @@ class WeightDecayHigh(Rule):
             if measured is None or measured[0] < ratio_high:
                 continue
             ratio, points = measured
+            head = (group.get("grad_norm_series") or {}).get("head") or []
+            step = int(head[min(points, len(head)) - 1][0]) if head else None  # the evidence is complete here
             lr = float(group.get("lr_first") or 0.0)
             halving = None
             if not group.get("adaptive") or group.get("decoupled_weight_decay"):
@@ -104,12 +106,13 @@ class WeightDecayHigh(Rule):
                     continue
             name = f"{group.get('optimizer', 'optimizer')} group {group.get('group', 0)}"
             kind = "λ·rms(w) against Adam's per-value step" if group.get("decoupled_weight_decay") else "λ‖w‖/‖g‖"
-            speed = (f", and decay alone halves the weights every {halving:,.0f} steps (threshold {halving_steps_max:,.0f})"
+            speed = (f", and decay alone halves the weights every {count(round(halving))} steps "
+                     f"(threshold {count(round(halving_steps_max))})"
                      if halving is not None else "")
             findings.append(self.finding(
-                f"in {name} (weight_decay {num(decay)}) the decay term is {times(ratio)} the gradient term at the start of "
-                f"training ({kind}, median of {points} sampled steps; threshold {times(ratio_high)}){speed}.",
-                where=name,
+                f"in {name} (weight_decay {num(decay)}) the decay term is {num(ratio)}× the gradient term at the start of "
+                f"training ({kind}, median of {points} sampled steps; threshold {num(ratio_high)}×){speed}.",
+                where=name, step=step,
                 evidence={"optimizer": group.get("optimizer"), "group": group.get("group"), "weight_decay": decay,
                           "decoupled": bool(group.get("decoupled_weight_decay")), "decay_to_gradient": rounded(ratio),
                           "halving_steps": rounded(halving) if halving is not None else None, "lr": lr,

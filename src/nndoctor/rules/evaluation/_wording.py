@@ -22,6 +22,8 @@ def name(metric: str) -> str:
 def value(metric: str, number: float | None) -> str:
     if number is None:
         return "n/a"
+    if not isinstance(number, (int, float)):
+        return str(number)  # "nan"/"inf" after a JSON round trip
     if metric in PERCENT:
         return f"{100 * number:.1f}%"
     return f"{number:.3f}" if abs(number) < 100 else f"{number:,.4g}"
@@ -33,6 +35,8 @@ def interval(metric: str, low: float, high: float) -> str:
 
 def difference(metric: str, number: float) -> str:
     """A difference: points for bounded metrics, plain units otherwise."""
+    if not isinstance(number, (int, float)):
+        return str(number)
     if metric in BOUNDED:
         return f"{100 * number:+.1f} points"
     return f"{number:+.3g}"

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -57,7 +58,7 @@ class AboveCeiling(Rule):
                 continue
             metric = entry["metric"]
             basis = (f"replicates that correlate {entry['replicate_correlation']:.2f}" if entry["source"] == "replicates"
-                     else f"annotators who agree on {entry['mean_pairwise_agreement']:.0%} of items")
+                     else f"annotators who agree on {percent(entry['mean_pairwise_agreement'], 0)} of items")
             findings.append(self.finding(
                 f"{w.name(metric)} {w.value(metric, entry['model'])} "
                 f"{w.interval(metric, entry['model_low'], entry['model_high'])} on {entry['split']} is above the "

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -87,11 +88,11 @@ class ClassFailure(Rule):
             for f in failing[:3]:
                 confused = (f"; most often predicted as {f['most_confused_with']!r}"
                             if f["measure"] == "recall" and f["most_confused_with"] is not None else "")
-                parts.append(f"class {f['class']!r} has {f['measure']} {f['value']:.1%} [{f['low']:.1%}, {f['high']:.1%}] "
-                             f"on {f['rows']:,} rows vs {f['others']:.1%} for the other classes{confused}")
+                parts.append(f"class {f['class']!r} has {f['measure']} {percent(f['value'], 1)} [{percent(f['low'], 1)}, {percent(f['high'], 1)}] "
+                             f"on {count(f['rows'])} rows vs {percent(f['others'], 1)} for the other classes{confused}")
             findings.append(self.finding(
                 f"On {entry['split']}, {'; '.join(parts)} (fires when the interval's top is more than "
-                f"{gap_points:g} points below the rest). Look at these classes' errors and labels first.",
+                f"{num(gap_points)} points below the rest). Look at these classes' errors and labels first.",
                 where=sorted({f["class"] for f in failing}, key=str),
                 evidence={"split": entry["split"], "failing": failing, "gap_points": gap_points,
                           "min_support": min_support}))

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.core.stats import wilson_interval
@@ -90,16 +91,16 @@ class ConfusedClasses(Rule):
                 continue
             parts = []
             for p in pairs[:3]:
-                text = (f"{p['share']:.1%} of class {p['true']!r} ({p['count']:,} of {p['true_support']:,} rows, interval "
-                        f"[{p['share_low']:.1%}, {p['share_high']:.1%}]) is predicted as {p['predicted']!r} — "
-                        f"{p['share_of_errors']:.0%} of its errors, where an even spread would give "
-                        f"{p['even_share_of_errors']:.0%}")
+                text = (f"{percent(p['share'], 1)} of class {p['true']!r} ({count(p['count'])} of {count(p['true_support'])} rows, interval "
+                        f"[{percent(p['share_low'], 1)}, {percent(p['share_high'], 1)}]) is predicted as {p['predicted']!r} — "
+                        f"{percent(p['share_of_errors'], 0)} of its errors, where an even spread would give "
+                        f"{percent(p['even_share_of_errors'], 0)}")
                 if p["both_ways"]:
-                    text += f", and {p['reverse_share']:.1%} of {p['predicted']!r} as {p['true']!r} (both ways)"
+                    text += f", and {percent(p['reverse_share'], 1)} of {p['predicted']!r} as {p['true']!r} (both ways)"
                 parts.append(text + f"; examples: ids {w.ids(p['example_ids'])}")
             findings.append(self.finding(
-                f"On {entry['split']}, {'; '.join(parts)} (limits: interval above {share_min:.0%} of the class, "
-                f"{concentration_vs_even:g}x the even share of its errors, at least {count_min} rows). Check those examples' labels, then what separates the classes.",
+                f"On {entry['split']}, {'; '.join(parts)} (limits: interval above {percent(share_min, 0)} of the class, "
+                f"{num(concentration_vs_even)}x the even share of its errors, at least {count_min} rows). Check those examples' labels, then what separates the classes.",
                 where=[f"{p['true']}->{p['predicted']}" for p in pairs[:10]],
                 evidence={"split": entry["split"], "pairs": pairs[:10], "share_min": share_min,
                           "concentration_vs_even": concentration_vs_even, "count_min": count_min}))

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.core.stats import rows_for_halfwidth, rows_for_scaled_halfwidth
@@ -82,9 +83,9 @@ class MetricUncertain(Rule):
             parts = [f"{w.name(x['name'])} {w.value(x['name'], x['value'])} {w.interval(x['name'], x['low'], x['high'])} "
                      f"±{x['halfwidth_points']:.1f} points" for x in sorted(wide, key=lambda x: -x["halfwidth_points"])]
             findings.append(self.finding(
-                f"On {entry['split']} ({entry['n']:,} rows) {'; '.join(parts[:4])} (95% intervals; limit "
-                f"±{limit:g} points): differences between models smaller than this are noise. "
-                f"~{worst['rows_needed']:,} rows would give ±{halfwidth_points_info:g} points on "
+                f"On {entry['split']} ({count(entry['n'])} rows) {'; '.join(parts[:4])} (95% intervals; limit "
+                f"±{num(limit)} points): differences between models smaller than this are noise. "
+                f"~{count(worst['rows_needed'])} rows would give ±{num(halfwidth_points_info)} points on "
                 f"{w.name(worst['name'])}.",
                 severity="warning" if warn else "info", where=entry["split"],
                 evidence={"split": entry["split"], "n": entry["n"], "wide_metrics": wide,

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -63,10 +64,10 @@ class NearCeiling(Rule):
                 basis = (f"a repeated experiment correlates {reference:.2f} with the target "
                          f"(replicates {entry['replicate_correlation']:.2f})")
             else:
-                basis = f"a second annotator agrees {reference:.1%} with these labels"
+                basis = f"a second annotator agrees {percent(reference, 1)} with these labels"
             findings.append(self.finding(
                 f"{w.name(metric)} {w.value(metric, model)} {w.interval(metric, entry['model_low'], entry['model_high'])} "
-                f"on {entry['split']} is within {margin_points:g} points of what {basis}; a perfect model would "
+                f"on {entry['split']} is within {num(margin_points)} points of what {basis}; a perfect model would "
                 f"reach about {w.value(metric, entry['ceiling'])}. The labels, not the model, now limit the score: "
                 "improve the labels rather than tune further.",
                 where=entry["split"], evidence=dict(entry) | {"margin_points": margin_points}))

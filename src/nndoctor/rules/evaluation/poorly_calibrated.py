@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -67,12 +68,12 @@ class PoorlyCalibrated(Rule):
             gap = entry["mean_confidence"] - entry["accuracy"]
             direction = ("overconfident" if gap > 0 else "underconfident") if abs(gap) >= 0.01 else \
                 "confident in the wrong places (over- and under-confident in different ranges)"
-            text = (f"On {entry['split']} the expected calibration error is {ece:.3f} (limit {limit:g}; a calibrated "
-                    f"model would show ≤ {noise:.3f} on these {entry['n']:,} {entry['unit']}); the model is {direction} "
+            text = (f"On {entry['split']} the expected calibration error is {ece:.3f} (limit {num(limit)}; a calibrated "
+                    f"model would show ≤ {noise:.3f} on these {count(entry['n'])} {entry['unit']}); the model is {direction} "
                     f"(mean confidence {entry['mean_confidence']:.2f}, accuracy {entry['accuracy']:.2f})")
             if entry["confident_wrong_share"] is not None:
-                text += (f" and {entry['confident_wrong_share']:.0%} of its {entry['n_wrong']:,} wrong answers have "
-                         f"confidence ≥ {entry['confident_threshold']:g}")
+                text += (f" and {percent(entry['confident_wrong_share'], 0)} of its {count(entry['n_wrong'])} wrong answers have "
+                         f"confidence ≥ {num(entry['confident_threshold'])}")
             findings.append(self.finding(
                 text + ". Do not read its scores as probabilities until it is recalibrated (temperature scaling).",
                 severity=severity, where=entry["split"],

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
@@ -65,8 +66,8 @@ class PredictionsDegenerate(Rule):
                     continue
                 findings.append(self.finding(
                     f"On {entry['split']} the predictions vary by a standard deviation of "
-                    f"{entry['prediction_std']:.3g}, {ratio:.1%} of the target's {entry['target_std']:.3g} "
-                    f"(limit {spread_ratio_max:.0%}): the model outputs a near-constant.",
+                    f"{num(entry['prediction_std'])}, {percent(ratio, 1)} of the target's {num(entry['target_std'])} "
+                    f"(limit {percent(spread_ratio_max, 0)}): the model outputs a near-constant.",
                     where=entry["split"], evidence=dict(entry) | {"spread_ratio": ratio,
                                                                   "spread_ratio_max": spread_ratio_max}))
                 continue
@@ -74,9 +75,9 @@ class PredictionsDegenerate(Rule):
             if share < top_share_min or share - true_share < excess_min:
                 continue
             findings.append(self.finding(
-                f"On {entry['split']} {share:.1%} of predictions are {entry['top_predicted']!r}, but only "
-                f"{true_share:.1%} of the labels are (limits: ≥ {top_share_min:.0%} of predictions, ≥ "
-                f"{excess_min * 100:g} points above the labels' share): the model answers the same thing "
+                f"On {entry['split']} {percent(share, 1)} of predictions are {entry['top_predicted']!r}, but only "
+                f"{percent(true_share, 1)} of the labels are (limits: ≥ {percent(top_share_min, 0)} of predictions, ≥ "
+                f"{num(excess_min * 100)} points above the labels' share): the model answers the same thing "
                 "whatever the input.",
                 where=entry["split"], evidence=dict(entry) | {"top_share_min": top_share_min,
                                                               "excess_min": excess_min}))

@@ -4,9 +4,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
+
+
+def _shown(value: Any) -> str:
+    return f"{num(value, 4)}" if isinstance(value, float) else repr(value)
 
 
 @register
@@ -59,19 +64,19 @@ class TopLossSamples(Rule):
         for entry in m["top_loss"]:
             top = entry["top"]
             wrong = [row for row in top if row["label"] != row["prediction"]]
-            if not top or (not wrong and "confidence" in top[0]):
-                continue  # a classifier with no mistakes among its worst samples: nothing to look at
+            if not top or top[0]["loss"] == 0 or (not wrong and "confidence" in top[0]):
+                continue  # no mistakes among the worst samples: nothing to look at
             worst = top[0]
             text = (f"On {entry['split']} the {len(top)} highest-loss samples are ids "
                     f"{w.ids([row['sample_id'] for row in top], samples_shown)}; the worst, id {worst['sample_id']}, "
-                    f"is labelled {worst['label']!r} but predicted {worst['prediction']!r}")
+                    f"is labelled {_shown(worst['label'])} but predicted {_shown(worst['prediction'])}")
             if "confidence" in worst:
                 text += f" with confidence {worst['confidence']:.3f}"
-            text += f" (loss {worst['loss']:.3g}, mean loss {entry['mean_loss']:.3g})"
+            text += f" (loss {num(worst['loss'])}, mean loss {num(entry['mean_loss'])})"
             if entry["n_label_issues"] is not None:
                 share = entry["n_label_issues"] / entry["n"]
                 flagged = sum(1 for row in top if row.get("looks_mislabelled"))
-                text += (f"; cleanlab flags {entry['n_label_issues']:,} rows ({share:.1%}) as likely label errors, "
+                text += (f"; cleanlab flags {count(entry['n_label_issues'])} rows ({percent(share, 1)}) as likely label errors, "
                          f"{flagged} of them among these")
             findings.append(self.finding(
                 text + ". Look at them by id: wrong labels and broken inputs show up here first.",

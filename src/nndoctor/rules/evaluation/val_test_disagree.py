@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -76,7 +77,7 @@ class ValTestDisagree(Rule):
             f"{w.name(metric)} is {w.value(metric, primary['first_value'])} on {primary['first']} and "
             f"{w.value(metric, primary['second_value'])} on {primary['second']} "
             f"({w.difference(metric, -primary['difference'])}, 95% interval {w.difference(metric, -primary['high'])} to "
-            f"{w.difference(metric, -primary['low'])}, {primary['method']}; limit {min_difference_points:g} points)"
+            f"{w.difference(metric, -primary['low'])}, {primary['method']}; limit {num(min_difference_points)} points)"
             f"{'; also ' + others if others else ''}. The two splits do not describe the same model's "
             "performance: find out which one is unrepresentative before reporting either.",
             where=[primary["first"], primary["second"]],

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import count, num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -102,13 +103,13 @@ class WeakSlice(Rule):
                 continue
             kept.sort(key=lambda row: -row["drop"] * np.sqrt(row["n"]))
             metric = entry["metric"]
-            parts = [f"{row['slice']} ({row['n']:,} rows) has {w.name(metric)} {w.value(metric, row['metric_in_slice'])} vs "
-                     f"{w.value(metric, row['metric_elsewhere'])} elsewhere (q = {row['q_value']:.2g})" for row in kept[:3]]
-            limit = (f"error ≥ {min_error_increase:.0%} above the rest" if regression
-                     else f"drop ≥ {min_drop_points:g} points")
+            parts = [f"{row['slice']} ({count(row['n'])} rows) has {w.name(metric)} {w.value(metric, row['metric_in_slice'])} vs "
+                     f"{w.value(metric, row['metric_elsewhere'])} elsewhere (q = {num(row['q_value'], 2)})" for row in kept[:3]]
+            limit = (f"error ≥ {percent(min_error_increase, 0)} above the rest" if regression
+                     else f"drop ≥ {num(min_drop_points)} points")
             findings.append(self.finding(
                 f"On {entry['split']}, {'; '.join(parts)}{' and more' if len(kept) > 3 else ''} (limits: {limit}, "
-                f"false-discovery rate {false_discovery_rate:.0%} over {len(tested):,} slices tested). "
+                f"false-discovery rate {percent(false_discovery_rate, 0)} over {count(len(tested))} slices tested). "
                 "Look at these rows' errors and at how much training data the slice had.",
                 where=[row["slice"] for row in kept[:10]],
                 evidence={"split": entry["split"], "metric": metric, "overall": entry["overall"],

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
+from nndoctor.core.numbers import num
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.evaluation import _wording as w
@@ -76,7 +77,7 @@ class WorseThanBaseline(Rule):
                 findings.append(self.finding(
                     f"On {entry['split']}, the model beats none of the trivial baselines beyond its 95% "
                     f"interval: {'; '.join(_text(c) for c in trivial)}. A model with real skill has a gain "
-                    f"whose interval lies above {trivial_margin:g}; look at its predictions before anything else.",
+                    f"whose interval lies above {num(trivial_margin)}; look at its predictions before anything else.",
                     where=entry["split"], evidence={"split": entry["split"], "comparisons": trivial,
                                                      "required_gain": trivial_margin}))
             for c in entry["comparisons"]:

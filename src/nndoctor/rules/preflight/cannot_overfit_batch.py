@@ -93,6 +93,7 @@ class CannotOverfitBatch(Rule):
     severity = "error"
     area = "preflight"
     requires = ("overfit",)
+    optional = ('initial_loss',)
 
     def check(
         self,

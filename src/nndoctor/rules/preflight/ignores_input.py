@@ -48,6 +48,7 @@ class IgnoresInput(Rule):
     severity = "warning"
     area = "preflight"
     requires = ("input_sensitivity",)
+    optional = ('initial_loss',)
 
     def check(
         self,

@@ -10,6 +10,9 @@ from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 
 REGRESSION = {"mse", "l1", "smooth_l1", "huber"}
+# Frameworks whose default initialisation (Flax: lecun_normal) gives an untrained head
+# about 3× the logit variance of torch's default (kaiming_uniform with a=√5).
+LARGER_DEFAULT_INIT = {"jax"}
 
 
 @register
@@ -57,15 +60,21 @@ class InitialLossOff(Rule):
     severity = "warning"
     area = "preflight"
     requires = ("initial_loss",)
+    optional = ("framework", "initial_eval_loss")
 
     def check(
         self,
         m: Mapping[str, Any],
         *,
-        classification_ratio_high: float = 1.5,  # default-initialised classifiers start within ~10% of ln C (003 §4.5.3 #8)
+        classification_ratio_high: float = 1.5,  # default-initialised torch classifiers start within ~10% of ln C (003 §4.5.3 #8)
+        # Flax's default init: healthy MLPs on standardised inputs were measured up to 1.84×
+        # ln C (2–10 classes, 1–2 hidden layers, 40 seeds); a head initialised with std 1 is far beyond.
+        classification_ratio_high_larger_init: float = 2.0,
         regression_ratio_high: float = 3.0,  # untrained outputs add their own variance (≈0.1–1) to mean(target²)
         ratio_low: float = 0.5,  # half the label entropy: no untrained model gets there by chance
     ) -> list[Finding]:
+        if m.get("framework") in LARGER_DEFAULT_INIT:
+            classification_ratio_high = classification_ratio_high_larger_init
         thresholds = (classification_ratio_high, regression_ratio_high, ratio_low)
         findings = self._judge(m["initial_loss"], None, *thresholds)
         evaluation = m.get("initial_eval_loss")

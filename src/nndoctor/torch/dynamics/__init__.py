@@ -1,7 +1,7 @@
 """Live training dynamics: bounded statistics of loss, gradients, updates and activations
 (DynamicsMonitor), judged by the rules in nndoctor.rules.dynamics.
 
-`DynamicsMonitor` is imported lazily so that `nndoctor.torch.dynamics.series` (plain
+`DynamicsMonitor` is imported lazily so that `nndoctor.live.series` (plain
 Python) can be used without importing torch.
 """
 from typing import Any

@@ -54,7 +54,7 @@ from torch import nn
 
 from nndoctor.torch.dynamics.activations import sample_activations
 from nndoctor.torch.dynamics.nonfinite import localise
-from nndoctor.torch.dynamics.series import BoundedSeries, small_series
+from nndoctor.live.series import BoundedSeries, small_series
 
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 _EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)

@@ -22,7 +22,7 @@ from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight import (
-    batch_mixing, custom_functions, determinism, forward, gradients, input_sensitivity, overfit,
+    batch_mixing, custom_functions, determinism, forward, gradients, input_sensitivity, overfit, sharpness,
 )
 from nndoctor.torch.preflight.snapshot import StateSnapshot
 from nndoctor.torch.preflight.validation import (
@@ -42,6 +42,7 @@ EXPERIMENTS: dict[str, tuple[Experiment, tuple[str, ...], tuple[str, ...]]] = {
     "batch_mixing": (batch_mixing.run, ("batch_mixing",), ()),
     "custom_functions": (custom_functions.run, ("custom_functions",), ()),
     "determinism": (determinism.run, ("determinism",), ()),
+    "sharpness": (sharpness.run, ("sharpness",), ()),
 }
 
 PRODUCED = {"output_check", "loss_calls", "initial_loss", "internal_faults"}.union(

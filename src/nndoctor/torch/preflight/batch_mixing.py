@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from nndoctor.core.preflight_protocol import MAX_PROBES
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight.forward import as_loss_sees
 from nndoctor.torch.preflight.structures import (
@@ -27,7 +28,6 @@ from nndoctor.torch.preflight.structures import (
 )
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
 
-MAX_PROBES = 2  # probing the first and the last sample finds any pairwise dependence cheaply
 
 
 def _embedding_outputs(model: torch.nn.Module, id_inputs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[Any]]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import torch
 
+from nndoctor.core.preflight_protocol import DETERMINISM_STEPS, loss_differences
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight.structures import map_tensors
 from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench, seed_everything
 
-STEPS = 3  # a difference shows in the first updates; more steps only add time
+STEPS = DETERMINISM_STEPS
 
 
 def _one_run(bench: Workbench) -> tuple[list[float], list[torch.Tensor]]:
@@ -41,16 +42,13 @@ def run(bench: Workbench, m: Measurements) -> None:
         raise ExperimentUnavailable("nothing in the model can be trained, so runs cannot differ by training")
     first_losses, first_params = _one_run(bench)
     second_losses, second_params = _one_run(bench)
-    loss_differences = [
-        abs(a - b) / max(abs(a), abs(b), 1e-12) if a == a and b == b else (0.0 if a != a and b != b else float("inf"))
-        for a, b in zip(first_losses, second_losses)
-    ]
-    first_step = next((i for i, d in enumerate(loss_differences) if d > 0), None)
+    differences = loss_differences(first_losses, second_losses)
+    first_step = next((i for i, d in enumerate(differences) if d > 0), None)
     m["determinism"] = {
         "steps": STEPS,
         "losses_first": first_losses,
         "losses_second": second_losses,
-        "max_loss_relative_difference": max(loss_differences, default=0.0),
+        "max_loss_relative_difference": max(differences, default=0.0),
         "max_parameter_relative_difference": max(
             (_relative_difference(a, b) for a, b in zip(first_params, second_params)), default=0.0
         ),

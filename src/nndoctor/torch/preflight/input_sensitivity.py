@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from nndoctor.core.preflight_protocol import COMPARISON_STEPS, clearly_better, tail_drop
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight.structures import TARGET_KEYS, map_batch_tensors
 from nndoctor.torch.preflight.workbench import (
@@ -22,10 +23,6 @@ from nndoctor.torch.preflight.workbench import (
 )
 
 
-# The zero-input copy reaches the label prior within a few dozen Adam steps while a model
-# that uses its input is already clearly below it; comparing at 50 steps halves the cost.
-COMPARISON_STEPS = 50
-CONCLUSIVE_SHARE = 0.5
 
 
 def _perturbed(inputs: Any, n_samples: int, how: str, seed: int) -> Any:
@@ -78,7 +75,7 @@ def run(bench: Workbench, m: Measurements) -> None:
     try:
         model, optimizer, inputs, zero_losses = _baseline(bench, reference, "zero", steps)
         zero = _finite(zero_losses[-1])
-        if zero is not None and steps < total and not _clearly_better(real[steps], zero, reference["floor"]):
+        if zero is not None and steps < total and not clearly_better(real[steps], zero, reference["floor"]):
             # Slow learners (autoencoders, small LSTMs) use their input only later: compare
             # at the end of the real run instead of deciding on an early, ambiguous point.
             with torch.enable_grad():
@@ -101,17 +98,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         # Fall of each loss over the last quarter of the compared steps: a model that uses
         # its input, however slowly, keeps falling after the zero-input copy has settled on
         # the label prior; one that ignores it follows the zero-input copy step for step.
-        "real_tail_drop": _tail_drop(real[: steps + 1]),
-        "zero_tail_drop": _tail_drop(zero_losses) if zero is not None else None,
+        "real_tail_drop": tail_drop(real[: steps + 1]),
+        "zero_tail_drop": tail_drop(zero_losses) if zero is not None else None,
     }
 
-
-def _tail_drop(losses: list[float]) -> float | None:
-    start = losses[round(0.75 * (len(losses) - 1))]
-    drop = start - losses[-1]
-    return _finite(drop)
-
-
-def _clearly_better(real: float, zero: float, floor: float) -> bool:
-    """Real inputs already closed half the gap between the zero-input loss and the floor."""
-    return zero - floor > 0 and (zero - real) >= CONCLUSIVE_SHARE * (zero - floor)

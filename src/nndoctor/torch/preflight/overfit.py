@@ -14,6 +14,9 @@ from typing import Any
 
 import torch
 
+from nndoctor.core.preflight_protocol import (
+    MAX_SAMPLES, STOP_FRACTION, TWO_SAMPLE_STEP_SHARE, reached_floor, summarise_run,
+)
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.preflight.forward import as_loss_sees, batch_floor, output_spread, record_loss
 from nndoctor.torch.preflight.structures import call_model, primary_output, slice_batch, slice_targets
@@ -21,14 +24,6 @@ from nndoctor.torch.preflight.workbench import (
     ExperimentUnavailable, Workbench, describe_optimizer, disable_dropout, seed_everything,
 )
 
-# 003 asks for "a very small data set, e.g. two samples"; beyond a few dozen samples the
-# test measures capacity rather than wiring, and costs time — the first 16 are used.
-MAX_SAMPLES = 16
-# Early stop once 95% of the distance to the floor is covered: the loss has clearly
-# collapsed, and the slow tail towards exactly 0 would only cost time.
-STOP_FRACTION = 0.05
-# The two-sample run needs fewer steps than the batch: half the budget.
-TWO_SAMPLE_STEP_SHARE = 0.5
 
 
 def _run(bench: Workbench, inputs: Any, targets: Any, steps: int, floor: float, use_reference: bool) -> dict[str, Any]:
@@ -38,30 +33,13 @@ def _run(bench: Workbench, inputs: Any, targets: Any, steps: int, floor: float, 
     optimizer = bench.adam(model) if use_reference else bench.user_optimizer(model)
     with torch.enable_grad():
         losses = bench.train(model, optimizer, inputs, targets, steps, floor=floor, stop_fraction=STOP_FRACTION)
-    finite = [v for v in losses if v == v and abs(v) != float("inf")]
     return {
         "optimizer": describe_optimizer(optimizer),
         "reference": use_reference,
-        "initial": losses[0],
-        "final": losses[-1],
-        "best": min(finite) if finite else losses[-1],
-        "steps": len(losses) - 1,
-        "non_finite": len(finite) < len(losses),
-        # Losses at 0, ¼, ½, ¾ and all of the run: the last quarter tells a slow learner
-        # (still falling) from a stuck one (flat).
-        "curve_steps": (points := [round(f * (len(losses) - 1)) for f in (0, 0.25, 0.5, 0.75, 1)]),
-        "curve": [losses[i] for i in points],
+        **summarise_run(losses),
         "_model": model,
         "_losses": losses,
     }
-
-
-def _reached_floor(runs: list[dict[str, Any]], use_reference: bool) -> bool:
-    batch_run = next((r for r in runs if r["data"] == "batch" and r["reference"] == use_reference), None)
-    if batch_run is None:
-        return False
-    distance = batch_run["initial"] - batch_run["floor"]
-    return distance > 0 and batch_run["final"] <= batch_run["floor"] + STOP_FRACTION * distance
 
 
 def _floor(bench: Workbench, inputs: Any, targets: Any, n_samples: int) -> float:
@@ -110,7 +88,7 @@ def run(bench: Workbench, m: Measurements) -> None:
         # Two samples are only informative where the batch was not memorised: a setup that
         # overfits the batch overfits two of its samples, and the run would only cost time.
         optimizers = [u for u in ([False, True] if has_user else [True])
-                      if label == "batch" or not _reached_floor(runs, u)]
+                      if label == "batch" or not reached_floor(runs, u)]
         if not optimizers:
             continue
         try:

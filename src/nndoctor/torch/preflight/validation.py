@@ -11,13 +11,9 @@ from typing import Any
 import torch
 
 from nndoctor.core.errors import UsageError
+from nndoctor.core.preflight_protocol import DEFAULT_STEPS
 from nndoctor.torch.preflight.structures import iter_tensors, rows_per_sample
 
-# Why 200: 000 §1.4 expects the loss of one batch to drop sharply within 10–100 updates
-# with a working setup; twice that leaves room for slow learners: healthy tiny MLPs, CNNs,
-# LSTMs and transformers were measured to cover 75–99% of the way to the loss floor of a
-# 16-sample batch within 200 Adam(1e-3) steps.
-DEFAULT_STEPS = 200
 DEFAULT_SEED = 0
 KNOWN_OPTIONS = ("steps", "seed", "select", "ignore", "thresholds")
 

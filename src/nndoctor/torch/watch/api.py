@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
@@ -75,10 +76,19 @@ class Doctor:
             render_report(self._report, stderr_console())
         return None
 
-    def log(self, *, val_loss: float | None = None, step: int | None = None) -> None:
-        """Record a validation loss (any number: the mean over your validation set)."""
+    def log(self, *, val_loss: float | None = None, step: int | None = None,
+            predictions: Mapping[str, Any] | None = None) -> None:
+        """Record a validation loss (any number: the mean over your validation set), and/or
+        the model's predictions on a held-out split, as `nndoctor.torch.predict(model,
+        loader)` returns them (or any keyword arguments of `nndoctor.evaluate`): the last
+        ones logged are evaluated at the end of the run and join its report."""
         if self._session is None:
             raise UsageError("doctor.log() works inside the `with nndoctor.watch(...)` block")
+        if predictions is not None:
+            if not isinstance(predictions, Mapping) or "y_true" not in predictions or "predictions" not in predictions:
+                raise UsageError("doctor.log(predictions=...) takes a mapping with y_true and predictions, "
+                                 "as nndoctor.torch.predict(model, loader) returns it")
+            self._session.logged_predictions = (self._session.step if step is None else step, dict(predictions))
         if val_loss is not None:
             try:
                 value = float(val_loss)

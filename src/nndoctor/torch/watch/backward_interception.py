@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 
 
 def patch_backward(session: Any) -> None:

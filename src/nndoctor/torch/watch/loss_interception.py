@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from nndoctor.torch.loss_calls import LOSS_KINDS, describe_loss_call
+from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.chance import OBSERVED_CALLS
-from nndoctor.torch.watch.faults import StopRun
 from nndoctor.torch.watch.losses import (
     SIZE_WARNING_KINDS, call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
 )

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as module_hooks
 
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input, first_layer_probe
 from nndoctor.torch.watch.models import WatchedModel
 from nndoctor.torch.watch.params import ParameterTracker

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from nndoctor.torch.dynamics.series import BoundedSeries, small_series
+from nndoctor.live.series import BoundedSeries, small_series
 
 SHOWN_PARAMS = 8
 # Optimizers that divide the step by a running gradient scale: the size of the gradient

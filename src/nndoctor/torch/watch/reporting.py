@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nndoctor.core.report import Report
+from nndoctor.core.report import Report, SkippedCheck
 from nndoctor.core.rule import Measurements
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
 from nndoctor.torch.watch.iteration import train_mode_record
-from nndoctor.torch.watch.judge import JUDGE_INTERVAL_SECONDS
 
 
 # Why a dynamics measurement can be absent, in words a user can act on.
@@ -136,6 +136,25 @@ class SessionReporting:
         if self.initial_eval_loss is not None:
             shared["initial_eval_loss"] = self.initial_eval_loss
 
+    def _evaluate_logged_predictions(self, report: Report) -> None:
+        """`doctor.log(predictions=...)`: the last predictions logged are evaluated (metrics
+        with intervals, baselines, classes, slices, calibration) and join the run's report."""
+        step, predictions = self.logged_predictions
+        try:
+            from nndoctor.evaluation.api import evaluate
+
+            evaluation = evaluate(**predictions, select=self.judge.select, ignore=self.judge.ignore)
+        except ImportError as error:
+            report.checks_skipped.append(SkippedCheck(
+                "evaluation", f"the logged predictions need the data extra: pip install 'nndoctor[data]' ({error})"))
+            return
+        except Exception as error:  # noqa: BLE001 — the run's own findings must survive
+            self.faults.record("evaluation of logged predictions", error, step)
+            report.checks_skipped.append(SkippedCheck("evaluation", f"the logged predictions could not be evaluated: {error}"))
+            return
+        report.extend(evaluation)
+        report.context["evaluation"] = dict(evaluation.context.get("evaluation", {}), step=step)
+
     def _optimizer_coverage(self) -> dict:
         owned = self._optimizer_param_ids()
         models = []
@@ -187,6 +206,8 @@ class SessionReporting:
             self.faults.record("final measurements", error, self.step)
             parts = [Measurements(internal_faults=self.faults.as_list(), steps_observed=self.step)]
         report = self.judge.final(self.judge.judge(parts))
+        if self.logged_predictions is not None:
+            self._evaluate_logged_predictions(report)
         report.context.update(self.context)
         report.context.update({
             "steps_observed": self.step,

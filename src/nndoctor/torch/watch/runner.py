@@ -20,7 +20,7 @@ from typing import Any
 
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import Report
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.session import Session
 
 EXIT_INTERRUPTED = 130

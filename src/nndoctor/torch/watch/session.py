@@ -26,11 +26,11 @@ from torch.optim import optimizer as optimizer_hooks
 
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
+from nndoctor.live.faults import FaultLog, StopRun
+from nndoctor.live.judge import Judge
 from nndoctor.torch.watch.chance import ChanceLevel
-from nndoctor.torch.watch.faults import FaultLog, StopRun
 from nndoctor.torch.watch.functional_dropout import patch_functional_dropout, unpatch_functional_dropout
 from nndoctor.torch.watch.iteration import IterationFacts
-from nndoctor.torch.watch.judge import Judge
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
 from nndoctor.torch.watch.models import OptimizerInfo, WatchedModel
@@ -85,6 +85,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.initial_loss: dict[str, Any] | None = None
         self.initial_eval_loss: dict[str, Any] | None = None
         self.input_stats: list[dict[str, Any]] = []
+        self.logged_predictions: tuple[int, dict[str, Any]] | None = None  # doctor.log(predictions=...)
         self.chance = ChanceLevel()
         self._pending_dropout: list[dict[str, Any]] = []
         self._first_layer_handle: Any = None

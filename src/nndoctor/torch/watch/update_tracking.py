@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.models import MAX_EVENTS, OptimizerInfo, WatchedModel
 from nndoctor.torch.watch.optimizer_groups import OptimizerGroups, read_norms
 

@@ -13,7 +13,7 @@ from nndoctor.core.finding import SEVERITIES, Finding
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements, Rule
-from nndoctor.torch.watch.faults import StopRun
+from nndoctor.live.faults import StopRun
 
 RUN_AREAS = ("code", "preflight", "dynamics")
 # Of the preflight experiments only this one is judged from a live run: it needs nothing
@@ -65,6 +65,7 @@ class Judge:
         if stop_on is not None and stop_on not in SEVERITIES[:2]:
             raise ValueError(f"stop_on must be 'error' or 'warning', got {stop_on!r}")
         self.rules = select_rules(select, ignore)
+        self.select, self.ignore = list(select or []) or None, list(ignore or []) or None
         # Checked now, before training starts: a typo found at the final judgement would
         # cost the whole run's diagnosis.
         check_thresholds(thresholds, load_rules())

@@ -1,0 +1,259 @@
+"""The host side of a watched JAX run: receives the numbers the optax wrapper and the
+patched grad transforms send out of jit, feeds the framework-free recorder
+(nndoctor.live.recorder), judges with nndoctor.live.judge and reports.
+
+Nothing here runs inside the user's computation: device code only calls back with a few
+small arrays. Every callback is contained — a fault inside nndoctor is recorded as an
+`internal-error` finding and never reaches the training script.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from nndoctor.core.registry import load_rules
+from nndoctor.core.report import Report
+from nndoctor.core.rule import Measurements
+from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
+from nndoctor.live.faults import FaultLog
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, RUN_AREAS, Judge
+from nndoctor.live.recorder import FLOAT32_MAX, Recorder
+
+JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
+# What a JAX run measures; rules needing anything else are left out of its reports.
+JAX_LIVE_MEASUREMENTS = {
+    "loss_series", "eval_loss_series", "grad_norm_global", "grad_norm_per_layer", "weight_norm_per_layer",
+    "update_ratio_per_layer", "parameter_kinds", "non_finite", "internal_faults", "steps_observed",
+    "dropout_keys", "activation_rms", "activation_stats", "parameter_status",
+}
+UNMEASURED_REASONS = {
+    "eval_loss_series": "no validation loss was logged: call tx.log(val_loss=...) after evaluating",
+    "update_ratio_per_layer": "optimizer.update was called without params, so update sizes are unknown "
+                              "(pass params: tx.update(grads, state, params))",
+    "weight_norm_per_layer": "optimizer.update was called without params",
+    "activation_rms": "the optax wrapper sees gradients and updates, not activations",
+    "activation_stats": "the optax wrapper sees gradients and updates, not activations",
+    "loss_series": "no training loss was seen: call tx.log(loss=...) every step",
+    "parameter_status": "no optimizer update was observed",
+}
+
+
+def parameter_kind(name: str, shape: tuple[int, ...]) -> str:
+    lowered = name.lower()
+    owner = lowered.rsplit("/", 1)[0] if "/" in lowered else ""
+    if "embed" in lowered:
+        return "embedding"
+    if "norm" in owner or lowered.endswith("/scale"):
+        return "norm"
+    if len(shape) >= 2:
+        return "weight"
+    return "bias" if lowered.endswith("bias") else "vector"
+
+
+def module_type(name: str) -> str:
+    owner = name.rsplit("/", 1)[0] if "/" in name else name
+    segment = owner.rsplit("/", 1)[-1]
+    return segment.rsplit("_", 1)[0] if segment.rsplit("_", 1)[-1].isdigit() else segment
+
+
+class JaxDoctor:
+    def __init__(self, *, every: int, select: Any = None, ignore: Any = None,
+                 thresholds: dict[str, dict[str, Any]] | None = None, live: bool = True,
+                 stop_on: str | None = None, command: str = "watch") -> None:
+        self.every = every
+        self.recorder = Recorder(every=every)
+        self.faults = FaultLog()
+        self.judge = Judge(select=select, ignore=ignore, thresholds=thresholds, live=live, stop_on=stop_on,
+                           command=command)
+        # The rules of a run whose measurements this adapter takes (Judge's own default
+        # selection is the torch adapter's list of run measurements).
+        self.judge.rules = [rule for rule in load_rules().select(areas=RUN_AREAS, select=select or None,
+                                                                 ignore=ignore or None)
+                            if set(rule.requires) <= JAX_LIVE_MEASUREMENTS]
+        self.names: list[str] = []
+        self.shapes: list[tuple[int, ...]] = []
+        self.saw_params = False
+        self.losses_logged = 0
+        self._pending_losses: list[tuple[int, Any]] = []
+        self._lock = threading.Lock()
+        self.dropout_keys: dict[bytes, int] = {}
+        self.dropout_sites: dict[bytes, str] = {}
+        self.replay: Any = None  # a callable that replays the first non-finite step (set by run mode)
+        # Per leaf over the sampled updates: was any gradient / update non-zero?
+        self.leaf_nonzero_grad: dict[str, bool] = {}
+        self.leaf_moved: dict[str, bool] = {}
+        self.worst_grad_leaf: tuple[int, str, int, list[str]] | None = None
+        self.largest_parameter: float | None = None  # max |param| at the last sampled update
+        self.context: dict[str, Any] = {"framework": "jax"}
+        self.finished: Report | None = None
+        self._next_judge = 0.0
+
+    # ----------------------------------------------------------------- set-up
+    def describe_parameters(self, names: list[str], shapes: list[tuple[int, ...]]) -> None:
+        self.names, self.shapes = names, shapes
+        self.recorder.parameter_kinds.update({
+            name: {"kind": parameter_kind(name, shape), "module_type": module_type(name), "shape": list(shape),
+                   "order": order}
+            for order, (name, shape) in enumerate(zip(names, shapes))})
+
+    # ----------------------------------------------------------------- device callbacks
+    def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any, non_finite: Any,
+                      largest_parameter: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
+        """Per-leaf statistics of one sampled update (called from inside jit)."""
+        with self.faults.guard("optax wrapper statistics"), self._lock:
+            if names != self.names:
+                self.describe_parameters(names, shapes)
+            step = int(count)
+            grads = [float(v) for v in np.asarray(grad_norms)]
+            bad = [int(v) for v in np.asarray(non_finite)]  # 1 where the leaf's norm is NaN
+            # An Inf norm (without NaN) is huge values whose squares overflowed float32: it is
+            # recorded as the largest float32, which every growth threshold counts as huge.
+            grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
+            self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
+            updates = np.asarray(update_norms, np.float64).tolist()
+            for name, grad, update in zip(self.names, grads, updates):
+                if any(bad):
+                    break  # a step with NaN/Inf gradients says nothing about cut-off leaves
+                self.leaf_nonzero_grad[name] = self.leaf_nonzero_grad.get(name, False) or bool(grad != 0)
+                self.leaf_moved[name] = self.leaf_moved.get(name, False) or bool(update != 0)
+            if any(bad) and self.worst_grad_leaf is None:
+                first = bad.index(1)
+                self.worst_grad_leaf = (step, self.names[first], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
+            if has_params:
+                self.saw_params = True
+                if math.isfinite(float(largest_parameter)):
+                    self.largest_parameter = float(largest_parameter)
+                params = np.asarray(param_norms, np.float64).tolist()
+                self.recorder.weight_norms(step, dict(zip(self.names, params)))
+                self.recorder.update_ratios(step, {
+                    name: u / p for name, u, p, shape in zip(self.names, updates, params, self.shapes)
+                    if len(shape) >= 2 and p > 0 and "embed" not in name.lower()})
+            self.recorder.update_done(step)
+
+    def on_loss(self, value: Any) -> None:
+        """A training loss seen inside a grad transform (zero-code runs)."""
+        with self.faults.guard("loss capture"), self._lock:
+            self.recorder.loss(self.losses_logged, float(np.asarray(value, np.float64).reshape(-1)[0]))
+            self.losses_logged += 1
+
+    def on_dropout_key(self, key_data: Any, site: str) -> None:
+        with self.faults.guard("dropout key check"), self._lock:
+            raw = np.asarray(key_data).tobytes()
+            self.dropout_keys[raw] = self.dropout_keys.get(raw, 0) + 1
+            self.dropout_sites.setdefault(raw, site)
+
+    # ----------------------------------------------------------------- host calls
+    def log(self, loss: Any = None, val_loss: Any = None, step: int | None = None) -> None:
+        """Record the training loss of this step and/or a validation loss. Device arrays are
+        kept and read back together every `every` calls, so logging costs no sync per step."""
+        if loss is not None:
+            self._pending_losses.append((self.losses_logged if step is None else step, loss))
+            self.losses_logged += 1
+            if len(self._pending_losses) >= self.every:
+                self._flush_losses()
+        if val_loss is not None:
+            self._flush_losses()
+            with self.faults.guard("validation loss"):
+                at = step if step is not None else max(self.losses_logged - 1, 0)
+                self.recorder.eval_loss(at, float(np.asarray(val_loss, np.float64).reshape(-1)[0]))
+        self.maybe_judge()
+
+    def _flush_losses(self) -> None:
+        pending, self._pending_losses = self._pending_losses, []
+        with self.faults.guard("training loss"):
+            for step, value in pending:
+                self.recorder.loss(step, float(np.asarray(value, np.float64).reshape(-1)[0]))
+        self._locate_non_finite()
+
+    def _locate_non_finite(self) -> None:
+        """Decide where the first NaN/Inf began — in the loss (forward) or only in the
+        gradients — and, in run mode, replay that step under jax_debug_nans to name the
+        first primitive that produced it. Runs on the host, outside the training step."""
+        recorder = self.recorder
+        loss_step, grads = recorder.first_non_finite_loss_step, self.worst_grad_leaf
+        if recorder.non_finite["found"] or (loss_step is None and grads is None):
+            return
+        if loss_step is not None and (grads is None or loss_step <= grads[0]):
+            step, origin = loss_step, {"origin": "loss", "module": None, "trigger": "loss",
+                                       "detail": "the training loss became NaN/Inf"}
+        else:
+            step, name, count, names = grads
+            origin = {"origin": "gradient", "module": name, "trigger": "gradients", "parameters": names,
+                      "detail": f"NaN gradients in {count} parameter(s) while the loss was finite, first '{name}'"}
+        if self.largest_parameter is not None:
+            origin["largest_input"] = self.largest_parameter
+        if self.replay is not None:
+            with self.faults.guard("non-finite replay"):
+                found = self.replay() or {}
+                if origin["origin"] == "gradient" and found.get("origin") in ("loss", "activation"):
+                    found["origin"] = "gradient"  # the forward was finite: the NaN is in the backward pass
+                origin.update(found)
+        recorder.non_finite_origin(step, **origin)
+
+    def maybe_judge(self) -> None:
+        # Judge every couple of seconds, but never spend more than ~1% of the run on it:
+        # on a small model a judgement costs as much as dozens of training steps.
+        now = time.monotonic()
+        if now < self._next_judge or not self.judge.due():
+            return
+        report = None
+        try:
+            report = self.judge.judge([self.measurements()])
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("rule evaluation", error, self.losses_logged)
+        self._next_judge = now + max(JUDGE_INTERVAL_SECONDS, JUDGE_COST_FACTOR * (time.monotonic() - now))
+        if report is not None:
+            self.judge.announce(report)  # may raise StopRun (--stop-on)
+
+    def parameter_status(self) -> list[dict[str, Any]]:
+        """Per leaf over the sampled updates: a gradient that was exactly zero every time
+        (cut by stop_gradient, an unused layer) and updates that never moved it."""
+        return [{"name": name, "shape": list(shape), "numel": int(np.prod(shape)), "trainable": True,
+                 "in_optimizer": None, "got_grad": True, "grad_all_zero": not self.leaf_nonzero_grad[name],
+                 "changed": self.leaf_moved[name]}
+                for name, shape in zip(self.names, self.shapes) if name in self.leaf_nonzero_grad]
+
+    def measurements(self) -> Measurements:
+        self._locate_non_finite()
+        with self._lock:
+            m = Measurements(framework="jax", **self.recorder.measurements())
+            if self.leaf_nonzero_grad:
+                m["parameter_status"] = self.parameter_status()
+            m["steps_observed"] = max(self.recorder.updates, self.losses_logged)
+            m["internal_faults"] = self.faults.as_list()
+            if self.dropout_keys:
+                raw, uses = max(self.dropout_keys.items(), key=lambda item: item[1])
+                m["dropout_keys"] = {"masks": sum(self.dropout_keys.values()), "distinct_keys": len(self.dropout_keys),
+                                     "most_uses_of_one_key": uses, "where": self.dropout_sites.get(raw)}
+        if m.get("grad_norm_global") is None and not self.recorder.updates and self.losses_logged:
+            for name in ("grad_norm_global", "grad_norm_per_layer", "parameter_status"):
+                m.mark_unavailable(name, "no optimizer statistics arrived: with mode='aux' (the default) pass "
+                                         "opt_state=... to tx.log(...) (nnx: optimizer.opt_state)")
+        for name, reason in UNMEASURED_REASONS.items():
+            if m.get(name) is None:
+                if name in ("update_ratio_per_layer", "weight_norm_per_layer") and not self.recorder.updates:
+                    reason = "no optimizer update was observed"
+                m.mark_unavailable(name, reason)
+        return m
+
+    def finish(self) -> Report:
+        if self.finished is not None:
+            return self.finished
+        jax.effects_barrier()  # every statistic sent from device code has arrived
+        self._flush_losses()
+        try:
+            m = self.measurements()
+        except Exception as error:  # noqa: BLE001
+            self.faults.record("final measurements", error, self.losses_logged)
+            m = Measurements(framework="jax", internal_faults=self.faults.as_list())
+        report = self.judge.final(self.judge.judge([m]))
+        report.context.update(self.context)
+        report.context.update({"steps_observed": m.get("steps_observed", 0), "every": self.every,
+                               "backwards_observed": self.recorder.updates})
+        self.finished = report
+        return report

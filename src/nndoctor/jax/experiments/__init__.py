@@ -1,0 +1,1 @@
+"""Preflight for Flax models: `nndoctor.jax.experiments(...)` (see api.py)."""

@@ -1,0 +1,162 @@
+"""`nndoctor.jax.watch(optimizer)`: an optax GradientTransformation that also measures.
+
+    tx = nndoctor.jax.watch(optax.adam(1e-3))          # use it wherever the optimizer went
+    for step, batch in enumerate(data):
+        params, opt_state, loss = train_step(params, opt_state, batch)   # jitted, unchanged
+        tx.log(loss=loss, opt_state=opt_state)         # (nnx: optimizer.opt_state); val_loss=...
+    report = tx.report()
+
+Every `every`-th update (inside jit, `lax.cond`) the wrapper takes per-leaf gradient,
+update and parameter L2 norms; other updates only increment a counter (on CPU, XLA may
+compute a branch this cheap at every step anyway: one reduction per leaf and tree is kept).
+The numbers leave jit one of two ways:
+
+* mode="callback" (default): `jax.debug.callback` from inside the sampled branch;
+* mode="aux": kept in the optimizer state (`WatchState.stats`) and read by the host when
+  `tx.log(..., opt_state=state)` is given the state — no callback, one read per sample.
+
+benchmarks/overhead_jax.py measures both against the plain optimizer.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from nndoctor.core.config import load_config
+from nndoctor.core.errors import UsageError
+from nndoctor.core.report import Report
+from nndoctor.jax.doctor import JaxDoctor
+from nndoctor.jax.model import leaf_names
+from nndoctor.jax.optax_names import describe, remember
+
+MODES = ("callback", "aux")
+_NESTING = {"depth": 0}  # watched transformations inside a watched chain only pass through
+
+
+class WatchState(NamedTuple):
+    count: Any  # updates so far (int32)
+    inner: Any  # the wrapped optimizer's state
+    stats: Any  # aux mode: (step, grad/update/param norms, non-finite counts, largest |param|); else ()
+
+
+class WatchedOptimizer(optax.GradientTransformationExtraArgs):
+    """An optax transformation with the doctor attached: `log(...)`, `report()`."""
+
+    __slots__ = ()
+
+    @property
+    def doctor(self) -> JaxDoctor:
+        return self.update.doctor  # type: ignore[attr-defined]
+
+    def log(self, loss: Any = None, val_loss: Any = None, step: int | None = None, opt_state: Any = None) -> None:
+        if opt_state is not None:
+            self.update.read_state(opt_state)  # type: ignore[attr-defined]
+        self.doctor.log(loss=loss, val_loss=val_loss, step=step)
+
+    def report(self) -> Report:
+        return self.doctor.finish()
+
+
+def _norms(tree: Any) -> Any:
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        return jnp.zeros((0,), jnp.float32)
+    return jnp.stack([jnp.sqrt(jnp.sum(jnp.square(leaf.astype(jnp.float32)))) for leaf in leaves])
+
+
+def _statistics(count: Any, grads: Any, updates: Any, params: Any) -> tuple:
+    """(count, grad norms, update norms, param norms, non-finite flags, largest param norm).
+
+    One reduction per leaf and tree: on CPU, XLA computes a conditional this cheap at every
+    step (it turns it into a select), so each extra pass over the parameters costs at every
+    step. A leaf holds NaN/Inf exactly when its squared norm is NaN, or Inf without overflow;
+    the norms tell both apart on the host."""
+    grad_norms = _norms(grads)
+    update_norms = _norms(updates)
+    param_norms = _norms(params) if params is not None else jnp.zeros_like(grad_norms)
+    non_finite = jnp.isnan(grad_norms).astype(jnp.int32)
+    # The largest parameter norm (≥ every |param|) tells an overflow (weights grown to 1e19)
+    # from a log(0).
+    largest = jnp.max(param_norms) if param_norms.size else jnp.zeros((), jnp.float32)
+    return count, grad_norms, update_norms, param_norms, non_finite, largest
+
+
+def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedOptimizer:
+    def init(params: Any) -> WatchState:
+        names = leaf_names(params)
+        doctor.describe_parameters(names, [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params)])
+        stats: Any = ()
+        if mode == "aux":
+            zeros = jnp.zeros((len(names),), jnp.float32)
+            stats = (jnp.asarray(-1, jnp.int32), zeros, zeros, zeros, jnp.zeros((len(names),), jnp.int32),
+                     jnp.zeros((), jnp.float32))
+        return WatchState(jnp.zeros((), jnp.int32), inner.init(params), stats)
+
+    def update(grads: Any, state: WatchState, params: Any = None, **extra: Any) -> tuple[Any, WatchState]:
+        outermost = _NESTING["depth"] == 0
+        _NESTING["depth"] += 1
+        try:
+            updates, inner_state = inner.update(grads, state.inner, params, **extra)
+        finally:
+            _NESTING["depth"] -= 1
+        if not outermost:
+            return updates, WatchState(state.count + 1, inner_state, state.stats)
+        sampled = state.count % every == 0
+        has_params = params is not None
+        # Names and shapes from the gradient tree itself (static at trace time), so that a
+        # transformation built inside another (inject_hyperparams) needs no init of its own.
+        names = leaf_names(grads)
+        shapes = [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(grads)]
+
+        if mode == "callback":
+            def emit() -> None:
+                values = _statistics(state.count, grads, updates, params)
+                jax.debug.callback(lambda *v: doctor.on_statistics(*v, has_params, names, shapes), *values)
+
+            jax.lax.cond(sampled, emit, lambda: None)
+            stats = state.stats
+        else:
+            stats = jax.lax.cond(sampled, lambda: _statistics(state.count, grads, updates, params),
+                                 lambda: state.stats)
+        return updates, WatchState(state.count + 1, inner_state, stats)
+
+    def read_state(opt_state: Any) -> None:
+        """aux mode: record the statistics held in `opt_state`, at every `every`-th log call
+        (reading them is a device-to-host copy, so it is not done at every step)."""
+        if doctor.losses_logged % every:
+            return
+        found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, WatchState))
+                 if isinstance(s, WatchState) and s.stats != ()]
+        if not found:
+            return
+        step = int(found[0].stats[0])
+        if step >= 0 and step != getattr(read_state, "last", None):
+            read_state.last = step  # type: ignore[attr-defined]
+            doctor.on_statistics(*found[0].stats, bool(np.asarray(found[0].stats[3]).any()),
+                                 doctor.names, doctor.shapes)
+
+    update.doctor = doctor  # type: ignore[attr-defined]
+    update.read_state = read_state  # type: ignore[attr-defined]
+    tx = WatchedOptimizer(init, update)
+    remember(tx, describe(inner))
+    return tx
+
+
+def watch(optimizer: Any, *, every: int = 10, mode: str = "aux", select: Any = None, ignore: Any = None,
+          thresholds: dict[str, dict[str, Any]] | None = None, live: bool = True,
+          stop_on: str | None = None) -> WatchedOptimizer:
+    """Wrap an optax optimizer so that training is diagnosed while it runs (see module doc)."""
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise UsageError(f"watch() expects an optax GradientTransformation, got {type(optimizer).__name__}")
+    if not isinstance(every, int) or every < 1:
+        raise UsageError(f"every must be a positive whole number of updates, got {every!r}")
+    if mode not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    config = load_config()
+    doctor = JaxDoctor(every=every, select=select or config.select, ignore=ignore or config.ignore,
+                       thresholds=config.merged_thresholds(thresholds), live=live, stop_on=stop_on)
+    return watched(optimizer, doctor, every=every, mode=mode)

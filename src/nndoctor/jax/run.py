@@ -1,0 +1,267 @@
+"""`nndoctor run train_flax.py` for JAX: the script runs unchanged while, for the run,
+
+* optax's optimizer constructors (optax.adam, adamw, sgd, chain, …) return watched
+  transformations (nndoctor.jax.optax_watch; nested ones pass through, the outermost
+  measures), named by their constructor call;
+* `jax.value_and_grad` / `jax.grad` (which flax.nnx's grad transforms call too) send the
+  loss of every call to the host, and — only when the loss or a gradient is NaN/Inf —
+  that call's arguments, so the step can be replayed under jax_debug_nans;
+* `jax.random.bernoulli` (what Flax Dropout draws its masks with) reports the key it was
+  given, so a dropout key reused step after step is seen (dropout-key-reused).
+
+Everything is restored when the script ends.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from nndoctor.core.report import Report
+from nndoctor.jax.doctor import JaxDoctor
+from nndoctor.jax.optax_names import remember
+from nndoctor.jax.optax_watch import watched
+from nndoctor.jax.replay import replay
+
+OPTAX_CONSTRUCTORS = (
+    "adam", "adamw", "sgd", "rmsprop", "adagrad", "adabelief", "adamax", "adamaxw", "amsgrad", "lamb", "lars",
+    "lion", "nadam", "nadamw", "novograd", "radam", "yogi", "adafactor", "noisy_sgd", "fromage", "adadelta",
+    "sm3", "chain",
+)
+_OWN_DIR = str(Path(__file__).resolve().parents[1])
+# "depth": nndoctor's own work (a preflight inside the run) is not the user's training;
+# "grads": inside flax.nnx's grad transforms, whose inner jax.value_and_grad is not the
+# user's call (the NNX-level wrapper records it, with the modules it can replay).
+_PAUSED = {"depth": 0, "grads": 0}
+
+
+class paused:
+    """Inside this block the run's patches pass straight through."""
+
+    def __init__(self, what: tuple[str, ...] = ("depth", "grads")) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        for name in self.what:
+            _PAUSED[name] += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        for name in self.what:
+            _PAUSED[name] -= 1
+
+
+def _call_text(name: str, args: tuple, kwargs: dict[str, Any]) -> str:
+    shown = [f"{a:g}" if isinstance(a, float) else repr(a) for a in args if isinstance(a, (int, float, str))]
+    shown += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in kwargs.items()
+              if isinstance(v, (int, float, str, bool))]
+    return f"{name}({', '.join(shown)})"
+
+
+class JaxRunWatcher:
+    def __init__(self, doctor: JaxDoctor) -> None:
+        self.doctor = doctor
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._captured: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------- install
+    def _patch(self, namespace: Any, name: str, replacement: Any) -> None:
+        self._saved.append((namespace, name, getattr(namespace, name)))
+        setattr(namespace, name, replacement)
+
+    def install(self) -> None:
+        for name in OPTAX_CONSTRUCTORS:
+            if hasattr(optax, name):
+                self._patch(optax, name, self._constructor(name, getattr(optax, name)))
+        self._patch(jax, "value_and_grad", self._value_and_grad(jax.value_and_grad))
+        self._patch(jax, "grad", self._grad(jax.value_and_grad))
+        self._patch(nnx, "value_and_grad", self._value_and_grad(nnx.value_and_grad, nested=True))
+        self._patch(nnx, "grad", self._grad(nnx.value_and_grad, nested=True))
+        self._patch(jax.random, "bernoulli", self._bernoulli(jax.random.bernoulli))
+        self.doctor.replay = self._replay
+
+    def uninstall(self) -> None:
+        for namespace, name, original in reversed(self._saved):
+            setattr(namespace, name, original)
+        self._saved.clear()
+
+    def finish(self) -> Report:
+        self.uninstall()
+        return self.doctor.finish()
+
+    # ----------------------------------------------------------------- optimizers
+    def _constructor(self, name: str, original: Any) -> Any:
+        doctor = self.doctor
+
+        def make(*args: Any, **kwargs: Any) -> Any:
+            tx = original(*args, **kwargs)
+            if _PAUSED["depth"]:
+                return tx
+            wrapped = watched(tx, doctor, every=doctor.every, mode="callback")
+            remember(wrapped, _call_text(name, args, kwargs))
+            return wrapped
+
+        make.__wrapped__ = original  # type: ignore[attr-defined]
+        make.__doc__ = original.__doc__
+        return make
+
+    # ----------------------------------------------------------------- losses and replay
+    def _observe(self, function: Any, argnums: Any, has_aux: bool, options: dict[str, Any], original: Any,
+                 args: tuple, kwargs: dict[str, Any], value: Any, grads: Any) -> None:
+        loss = value[0] if has_aux else value
+        if getattr(loss, "ndim", None) != 0 or _PAUSED["depth"] or _PAUSED["grads"]:
+            return
+        doctor = self.doctor
+        jax.debug.callback(doctor.on_loss, loss)
+        if self._captured is not None:
+            return
+        # NNX modules travel as (static graph, array state) and are merged again to replay.
+        graphs = {i: nnx.split(arg) for i, arg in enumerate(args) if isinstance(arg, nnx.Module)}
+        data = [nnx.to_pure_dict(graphs[i][1]) if i in graphs else arg for i, arg in enumerate(args)]
+        # A loss closure usually holds the batch of the traced step (`lambda m: loss(m(x), y)`):
+        # those cells travel too, so the function can be rebuilt around concrete arrays.
+        cells = list(getattr(function, "__closure__", None) or ())
+        traced = [i for i, cell in enumerate(cells) if _holds_arrays(cell)]
+        flat, treedef = jax.tree_util.tree_flatten((data, kwargs, [cells[i].cell_contents for i in traced]))
+        arrays = [i for i, leaf in enumerate(flat) if isinstance(leaf, (jax.Array, np.ndarray))]
+        finite = jnp.isfinite(loss)
+        for leaf in jax.tree_util.tree_leaves(grads):
+            if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact):
+                finite = finite & jnp.all(jnp.isfinite(leaf))
+
+        def keep(*values: Any) -> None:
+            if self._captured is None:
+                filled = list(flat)
+                for index, value in zip(arrays, values):
+                    filled[index] = np.asarray(value)
+                self._captured = {"function": function, "argnums": argnums, "has_aux": has_aux, "options": options,
+                                  "original": original, "treedef": treedef, "leaves": filled,
+                                  "graphs": {i: graph for i, (graph, _) in graphs.items()}, "traced_cells": traced}
+
+        jax.lax.cond(finite, lambda: None, lambda: jax.debug.callback(keep, *[flat[i] for i in arrays]))
+
+    def _replay(self) -> dict[str, Any] | None:
+        captured = self._captured
+        if captured is None:
+            return None
+        data, kwargs, cell_values = jax.tree_util.tree_unflatten(captured["treedef"], captured["leaves"])
+        args = [nnx.merge(captured["graphs"][i], value) if i in captured["graphs"] else value
+                for i, value in enumerate(data)]
+        floats = [leaf for leaf in jax.tree_util.tree_leaves((args, kwargs))
+                  if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size]
+        if any(not np.isfinite(leaf).all() for leaf in floats):
+            return {"origin": "input", "module": None,
+                    "detail": "an argument of the training step (batch or parameters) already held NaN/Inf"}
+        function = captured["original"](_with_cells(captured["function"], captured["traced_cells"], cell_values),
+                                        argnums=captured["argnums"],
+                                        has_aux=captured["has_aux"], **captured["options"])
+        with paused():
+            found = replay(lambda: jax.block_until_ready(function(*args, **kwargs))) or {}
+        # Huge but finite parameters or inputs: the NaN is an overflow (non-finite reads it).
+        found["largest_input"] = max((float(np.abs(leaf).max()) for leaf in floats), default=None)
+        return found
+
+    def _value_and_grad(self, original: Any, nested: bool = False) -> Any:
+        watcher = self
+
+        def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False, **options: Any) -> Any:
+            transformed = original(fun, argnums=argnums, has_aux=has_aux, **options)
+
+            def watched_value_and_grad(*args: Any, **kwargs: Any) -> Any:
+                with paused(("grads",) if nested else ()):
+                    value, grads = transformed(*args, **kwargs)
+                with watcher.doctor.faults.guard("loss capture"):
+                    watcher._observe(fun, argnums, has_aux, options, original, args, kwargs, value, grads)
+                return value, grads
+
+            return watched_value_and_grad
+
+        value_and_grad.__wrapped__ = original  # type: ignore[attr-defined]
+        return value_and_grad
+
+    def _grad(self, original_value_and_grad: Any, nested: bool = False) -> Any:
+        watcher = self
+
+        def grad(fun: Any, argnums: Any = 0, has_aux: bool = False, **options: Any) -> Any:
+            transformed = original_value_and_grad(fun, argnums=argnums, has_aux=has_aux, **options)
+
+            def watched_grad(*args: Any, **kwargs: Any) -> Any:
+                with paused(("grads",) if nested else ()):
+                    value, grads = transformed(*args, **kwargs)
+                with watcher.doctor.faults.guard("loss capture"):
+                    watcher._observe(fun, argnums, has_aux, options, original_value_and_grad, args, kwargs,
+                                     value, grads)
+                return (grads, value[1]) if has_aux else grads
+
+            return watched_grad
+
+        return grad
+
+    # ----------------------------------------------------------------- dropout keys
+    def _bernoulli(self, original: Any) -> Any:
+        doctor = self.doctor
+
+        def bernoulli(key: Any, p: Any = 0.5, shape: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if not _PAUSED["depth"]:
+                with doctor.faults.guard("dropout key check"):
+                    site = _caller_site()
+                    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+                    jax.debug.callback(lambda k: doctor.on_dropout_key(k, site), data)
+            return original(key, p, shape, *args, **kwargs)
+
+        bernoulli.__wrapped__ = original  # type: ignore[attr-defined]
+        return bernoulli
+
+
+def _holds_arrays(cell: Any) -> bool:
+    try:
+        contents = cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return any(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(contents))
+
+
+def _with_cells(function: Any, positions: list[int], values: list[Any]) -> Any:
+    """`function` with the closure cells at `positions` holding `values` instead."""
+    if not positions:
+        return function
+    cells = list(function.__closure__)
+    for position, value in zip(positions, values):
+        cells[position] = types.CellType(value)
+    rebuilt = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                                 function.__defaults__, tuple(cells))
+    rebuilt.__kwdefaults__ = function.__kwdefaults__
+    return rebuilt
+
+
+def _caller_site() -> str:
+    """The Flax layer (or the user's line) drawing the mask, found at trace time."""
+    from nndoctor.jax.replay import _module_of
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = _module_of(frame)
+        if module is not None:
+            return module
+        if not frame.f_code.co_filename.startswith((_OWN_DIR, str(Path(jax.__file__).parent))):
+            return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "unknown"
+
+
+def run_jax_script(*, script: str | None, module: str | None, args: list[str], every: int, select: Any,
+                   ignore: Any, thresholds: dict[str, dict[str, Any]], live: bool, stop_on: str | None) -> Any:
+    from nndoctor.live.script_runner import run_script
+
+    doctor = JaxDoctor(every=every, select=select, ignore=ignore, thresholds=thresholds, live=live,
+                       stop_on=stop_on, command="run")
+    return run_script(JaxRunWatcher(doctor), script=script, module=module, args=args)
+
+
+__all__ = ["JaxRunWatcher", "paused", "run_jax_script"]

@@ -1,0 +1,1 @@
+"""Torch measurements behind `nndoctor.tune` (range test, sweeps, noise scale, sharpness)."""
