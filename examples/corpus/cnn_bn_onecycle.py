@@ -98,7 +98,7 @@ def test(model, images, labels):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bug", choices=BUGS, default="none")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     args = parser.parse_args()
     torch.manual_seed(1)
     generator = torch.Generator().manual_seed(1)
