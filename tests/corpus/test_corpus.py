@@ -57,7 +57,6 @@ KNOWN_MISSES = {
     "word_lm_manual_sgd-clip-1e-9": "a few weights still move, so the parameters count as changed",
     "vae-preflight-clean": "output-bias-imbalance judges a VAE's constant border pixels as regression outputs in preflight",
     "per_sample_sgd-dead-relu": "the 3-unit per-sample layer needs more agreeing dead windows than the run has",
-    "gan_mlp-clean": "the loss-trend rules judge adversarial losses as one supervised curve",
 }
 
 

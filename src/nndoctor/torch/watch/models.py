@@ -88,6 +88,7 @@ class OptimizerInfo:
     models_version: int
     groups: Any = None  # OptimizerGroups
     steps: int = 0
+    last_step: int = -1
 
     @staticmethod
     def count_params(optimizer: torch.optim.Optimizer) -> int:

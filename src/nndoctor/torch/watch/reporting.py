@@ -29,6 +29,11 @@ UNMEASURED_REASONS = {
 }
 
 
+ADVERSARIAL_MIN_STEPS = 10
+ADVERSARIAL_REASON = ("two optimizers take turns training different models (adversarial training, e.g. a GAN): "
+                      "their losses are a game, not one curve that should fall")
+
+
 class SessionReporting:
     """Judging and reporting for `Session` (a mixin: it uses the session's state)."""
 
@@ -86,6 +91,7 @@ class SessionReporting:
         shared["train_mode_steps"] = [train_mode_record(w) for w in self.models.values()]
         shared["optimizer_coverage"] = self._optimizer_coverage()
         parts = []
+        adversarial = self._adversarial()
         prefix = len(self.models) > 1
         for index, watched in enumerate(self.models.values()):
             part = shared if index == 0 else Measurements(steps_observed=self.step)
@@ -100,6 +106,8 @@ class SessionReporting:
             for name, reason in UNMEASURED_REASONS.items():
                 if name in part and part[name] is None:
                     part.mark_unavailable(name, reason)
+            if adversarial:
+                part.mark_unavailable("loss_series", ADVERSARIAL_REASON)
             parts.append(part)
         return parts
 
@@ -154,6 +162,18 @@ class SessionReporting:
             return
         report.extend(evaluation)
         report.context["evaluation"] = dict(evaluation.context.get("evaluation", {}), step=step)
+
+    def _adversarial(self) -> bool:
+        """Two optimizers taking turns over different models (a GAN's generator and
+        discriminator): each backward's loss belongs to one game, so the losses are no
+        single curve that should fall."""
+        stepping = [info for info in self.optimizers.values()
+                    if info.steps >= ADVERSARIAL_MIN_STEPS and info.models and info.last_step >= self.step - 3]
+        for index, first in enumerate(stepping):
+            for second in stepping[index + 1:]:
+                if not {id(m) for m in first.models} & {id(m) for m in second.models}:
+                    return True
+        return False
 
     def _optimizer_coverage(self) -> dict:
         owned = self._optimizer_param_ids()

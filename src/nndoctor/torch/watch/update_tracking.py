@@ -173,6 +173,7 @@ class UpdateTracking:
             if info is None or info.models_version != self._models_version:
                 info = self._optimizer_info(optimizer)  # a model was found inside step (closure)
             info.steps += 1
+            info.last_step = self.step
             self.optimizer_steps += 1
             for watched in info.models:
                 watched.tracker.after_update()
