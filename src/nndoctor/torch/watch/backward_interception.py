@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from nndoctor.live.faults import StopRun
+from nndoctor.torch.watch.losses import judged_value
 
 
 def patch_backward(session: Any) -> None:
@@ -174,12 +175,7 @@ class BackwardTracking:
     def _record_initial_loss(self, call: dict[str, Any]) -> None:
         if self._initial_loss_record is None:
             return
-        options = dict(call["kwargs"])
-        output = call["output"].detach().float()
-        if call["reduction"] == "none":
-            value, options["reduction"] = float(output.mean()), "mean"
-        else:
-            value = float(output.sum())
+        value, options = judged_value(call["output"], call["reduction"], call["kwargs"])
         if math.isfinite(value):
             self.initial_loss = self._initial_loss_record(
                 call["kind"], value, call["prediction"].detach(), call["target"], self.step, options)

@@ -18,7 +18,8 @@ from nndoctor.torch.loss_calls import LOSS_KINDS, describe_loss_call
 from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.chance import OBSERVED_CALLS
 from nndoctor.torch.watch.losses import (
-    SIZE_WARNING_KINDS, call_relaying_warnings, loss_target_tensor, may_warn, mean_loss_value, user_frame,
+    SIZE_WARNING_KINDS, call_relaying_warnings, judged_value, loss_target_tensor, may_warn, mean_loss_value,
+    user_frame,
 )
 
 MAX_LOSS_CALLS = 60
@@ -113,9 +114,7 @@ class LossCallTracking:
         spectral_norm's power iteration not yet run, can start far from it)."""
         if self._initial_loss_record is None:
             return
-        options = dict(kwargs)
-        options["reduction"] = "mean" if reduction == "none" else reduction
-        value = float(output.detach().float().mean() if reduction == "none" else output.detach().float().sum())
+        value, options = judged_value(output, reduction, kwargs)
         if value == value:  # not NaN (non-finite is the non-finite rule's)
             record = self._initial_loss_record(kind, value, prediction.detach(), target, self.step, options)
             record.update(phase="evaluation", before_training=True)

@@ -39,6 +39,15 @@ def mean_loss_value(kind: str, output: torch.Tensor, prediction: Any, reduction:
     return total / max(count, 1)
 
 
+def judged_value(output: torch.Tensor, reduction: str, kwargs: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """A loss call's value as the initial-loss expectation judges it (a per-sample mean for
+    reduction='none'), with the options that expectation is computed for."""
+    options = dict(kwargs)
+    options["reduction"] = "mean" if reduction == "none" else reduction
+    value = output.detach().float()
+    return float(value.mean() if reduction == "none" else value.sum()), options
+
+
 def may_warn(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Would torch warn inside this loss call (size mismatch, kl_div's 'mean', legacy
     arguments)? Those warnings name the caller's line, which must stay the user's."""

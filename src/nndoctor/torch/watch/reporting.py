@@ -192,10 +192,7 @@ class SessionReporting:
         return {"optimizer_steps": self.optimizer_steps, "optimizers": optimizers, "models": models}
 
     def _optimizer_param_ids(self) -> set[int]:
-        ids: set[int] = set()
-        for info in self.optimizers.values():
-            ids |= info.param_ids
-        return ids
+        return set().union(*(info.param_ids for info in self.optimizers.values()))
 
     def _model_optimizer_param_ids(self, watched: Any) -> set[int] | None:
         """What the optimizers that update this model hold (an earlier stage's optimizer
@@ -204,10 +201,7 @@ class SessionReporting:
         infos = [self.optimizers[key] for key in watched.optimizer_ids if key in self.optimizers]
         if not infos:
             return None
-        ids: set[int] = set()
-        for info in infos:
-            ids |= info.param_ids
-        return ids
+        return set().union(*(info.param_ids for info in infos))
 
     def finish(self) -> Report:
         """Flush pending evidence, remove every hook and patch, return the final report."""
