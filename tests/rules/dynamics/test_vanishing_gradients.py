@@ -42,3 +42,9 @@ def test_attention_query_and_key_projections_at_init_are_not_vanishing():
     assert is_attention_query_or_key("transformer.h.0.attn.k_proj.weight")
     assert not is_attention_query_or_key("bert.encoder.layer.0.attention.output.dense.weight")
     assert not is_attention_query_or_key("keyboard_embedding.weight")
+
+
+def test_exactly_zero_gradient_is_said_in_words_not_as_a_zero_factor():
+    [finding] = VanishingGradients().check(measurements({"0.weight": 0.0, "2.weight": 0.0, "head.weight": 0.5}))
+    assert "exactly zero gradient" in finding.message and "0×" not in finding.message
+    assert finding.where == ["0.weight", "2.weight"]

@@ -103,9 +103,14 @@ class VanishingGradients(Rule):
         weakest = min(faded, key=lambda layer: layer[2])
         share = weakest[2] / strongest[2]
         first_step = _first_step_below(m, weakest[1], strongest[1], relative_floor)
+        if share == 0:  # exactly zero: something between them passes no gradient at all (a saturated tanh, a detach)
+            said = (f"'{weakest[1]}' receives exactly zero gradient while '{strongest[1]}' learns "
+                    f"(threshold {times(relative_floor)} of it); {len(faded)} earlier layer(s) get no gradient at all.")
+        else:
+            said = (f"relative to weight size, the gradient of '{weakest[1]}' is {times(share, 2)} that of "
+                    f"'{strongest[1]}' (threshold {times(relative_floor)}); {len(faded)} earlier layer(s) barely learn.")
         return [self.finding(
-            f"relative to weight size, the gradient of '{weakest[1]}' is {times(share, 2)} that of "
-            f"'{strongest[1]}' (threshold {times(relative_floor)}); {len(faded)} earlier layer(s) barely learn.",
+            said,
             step=first_step,
             where=[layer[1] for layer in faded],
             evidence={
