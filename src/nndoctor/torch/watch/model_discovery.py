@@ -18,7 +18,7 @@ from torch.nn.modules import module as module_hooks
 
 from nndoctor.live.faults import StopRun
 from nndoctor.torch.watch.inputs import DESCRIBED_BATCHES, describe_input, first_layer_probe
-from nndoctor.torch.watch.models import WatchedModel
+from nndoctor.torch.watch.models import WatchedModel, named_root
 from nndoctor.torch.watch.params import ParameterTracker
 
 DISCOVERY_MAX_BACKWARDS = 50
@@ -53,17 +53,18 @@ class ModelDiscovery:
         existing = self.models.get(id(module))
         if existing is not None:
             return existing
-        base = label or type(module).__name__
+        named = named_root(module)
+        base = label or type(named).__name__
         taken = {m.label for m in self.models.values()}
         label, number = base, 2
         while label in taken:
             label, number = f"{base}#{number}", number + 1
-        watched = WatchedModel(module=module, label=label, tracker=ParameterTracker(module, label))
+        watched = WatchedModel(module=module, label=label, tracker=ParameterTracker(named, label))
         watched.hook_handle = module.register_forward_pre_hook(self._model_forward_hook(watched),
                                                                with_kwargs=True)
         if self._monitor_class is not None:
             with self.faults.guard("dynamics monitor", self.step):
-                watched.monitor = self._monitor_class(module, every=self.every, faults=self._fault_list)
+                watched.monitor = self._monitor_class(named, every=self.every, faults=self._fault_list)
         self.models[id(module)] = watched
         for param in watched.tracker.params:
             self.param_owner.setdefault(id(param), watched)

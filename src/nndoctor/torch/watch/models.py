@@ -12,6 +12,14 @@ from nndoctor.torch.watch.eval_mode import mode_dependent_modules
 from nndoctor.torch.watch.params import ParameterTracker, fingerprint
 
 SENTINEL_PARAMETERS = 2
+
+
+def named_root(module: nn.Module) -> nn.Module:
+    """The module whose names a user knows: `torch.compile(model)` wraps `model` in an
+    OptimizedModule whose parameter names all start with `_orig_mod.`; report `model`'s own
+    names. (Hooks stay on the wrapper: the wrapper's call is what the script runs.)"""
+    inner = getattr(module, "_orig_mod", None)
+    return inner if isinstance(inner, nn.Module) else module
 # Records kept per event list (stale-gradient updates, evaluation passes); counts go on.
 MAX_EVENTS = 20
 
@@ -48,7 +56,7 @@ class WatchedModel:
     @property
     def mode_modules(self) -> list[tuple[str, nn.Module]]:
         if self._mode_modules is None:
-            self._mode_modules = mode_dependent_modules(self.module)
+            self._mode_modules = mode_dependent_modules(named_root(self.module))
         return self._mode_modules
 
     @property
