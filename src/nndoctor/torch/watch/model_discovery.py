@@ -10,6 +10,8 @@ disabled is an evaluation pass, and a pending manual update is checked before it
 """
 from __future__ import annotations
 
+import re
+import warnings
 from typing import Any
 
 import torch
@@ -24,6 +26,24 @@ from nndoctor.torch.watch.params import ParameterTracker
 DISCOVERY_MAX_BACKWARDS = 50
 
 
+# torch.compile warns that global module hooks will fire twice; those hooks are nndoctor's
+# (discovery ignores the wrapper's extra call), so the user must not be told to change code.
+_COMPILE_HOOK_WARNING = ("ignore", re.compile(r"Using `torch\.compile\(module\)` when there are global hooks"),
+                         UserWarning, None, 0)
+
+
+def _hide_compile_hook_warning(hide: bool) -> None:
+    if hide and _COMPILE_HOOK_WARNING not in warnings.filters:
+        warnings.filters.insert(0, _COMPILE_HOOK_WARNING)
+    elif not hide and _COMPILE_HOOK_WARNING in warnings.filters:
+        warnings.filters.remove(_COMPILE_HOOK_WARNING)
+    else:
+        return
+    mutated = getattr(warnings, "_filters_mutated", None) or getattr(warnings, "_filters_mutated_lock_held", None)
+    if mutated is not None:
+        mutated()
+
+
 class ModelDiscovery:
     """Model discovery and registration for `Session` (a mixin: it uses the session's state)."""
 
@@ -31,6 +51,7 @@ class ModelDiscovery:
         if self._discovery_handles:
             return
         self._depth = 0
+        _hide_compile_hook_warning(True)
         self._discovery_handles.append(
             module_hooks.register_module_forward_pre_hook(self._on_any_forward_pre))
         self._discovery_handles.append(
@@ -40,6 +61,7 @@ class ModelDiscovery:
         for handle in self._discovery_handles:
             handle.remove()
         self._discovery_handles.clear()
+        _hide_compile_hook_warning(False)
         self._candidates.clear()
         self._candidate_inputs.clear()
 
