@@ -4,7 +4,7 @@ training_step returns the loss, validation_step logs val_loss, configure_optimiz
 with a StepLR per epoch: Lightning itself calls `optimizer.step(closure)`, zero_grad and
 backward. The Trainer runs on CPU without logger, checkpoints or progress bar.
 
-    python lightning_classifier.py [--bug NAME]
+    python lightning_classifier.py [--bug NAME] [--accumulate N] [--clip C]
 
 Bugs, as users write them:
   softmax-ce          training_step applies softmax before F.cross_entropy
@@ -73,11 +73,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bug", choices=BUGS, default="none")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--accumulate", type=int, default=1, help="Trainer(accumulate_grad_batches=N)")
+    parser.add_argument("--clip", type=float, default=None, help="Trainer(gradient_clip_val=C)")
     args = parser.parse_args()
     L.seed_everything(0, verbose=False)
     train_loader, val_loader = loaders()
     model = LitClassifier(bug=args.bug)
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False,
+                        accumulate_grad_batches=args.accumulate, gradient_clip_val=args.clip,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(model, train_loader, val_loader)
     print({name: round(float(value), 4) for name, value in trainer.callback_metrics.items()})

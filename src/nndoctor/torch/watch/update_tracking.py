@@ -139,7 +139,12 @@ class UpdateTracking:
         if self.suspended:
             return
         try:
-            self.stale.mark_consumed(info.stale_keys)  # the optimizer has read these gradients
+            # From the second evaluation on, the optimizer has read the gradients the closure
+            # starts from. Before the first, they are either consumed by the last update (marked
+            # then) or accumulated by backwards outside step() on purpose (Lightning's
+            # accumulate_grad_batches runs the last micro-batch inside the closure).
+            if self._closure_calls:
+                self.stale.mark_consumed(info.stale_keys)
             self._closure_backward_checked = False
         except Exception as error:  # noqa: BLE001
             self.faults.record("closure hook", error, self.step)
