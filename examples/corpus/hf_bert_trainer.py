@@ -66,13 +66,13 @@ def tiny_bert(bug="none"):
     return model
 
 
-def make_trainer(model, output_dir, bug="none", epochs=3, callbacks=None):
+def make_trainer(model, output_dir, bug="none", epochs=3, callbacks=None, accumulate=1):
     training_args = TrainingArguments(
         output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=16,
         per_device_eval_batch_size=64, learning_rate=0.1 if bug == "lr-100x" else 1e-3,
         warmup_steps=5, weight_decay=0.01, eval_strategy="epoch", save_strategy="no",
         logging_strategy="epoch", report_to=[], use_cpu=True, seed=0, disable_tqdm=True,
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, gradient_accumulation_steps=accumulate,
     )
     trainer_class = SoftmaxLossTrainer if bug == "softmax-ce" else Trainer
     return trainer_class(model=model, args=training_args, train_dataset=TokenDataset(480, 1),
@@ -83,10 +83,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bug", choices=BUGS, default="none")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--accumulate", type=int, default=1, help="TrainingArguments(gradient_accumulation_steps=N)")
     args = parser.parse_args()
     model = tiny_bert(args.bug)
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = make_trainer(model, output_dir, args.bug, args.epochs)
+        trainer = make_trainer(model, output_dir, args.bug, args.epochs, accumulate=args.accumulate)
         trainer.train()
         print(trainer.evaluate())
 

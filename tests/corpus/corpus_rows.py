@@ -268,6 +268,7 @@ ROWS: tuple[Row, ...] = (
 
     # HF Trainer, tiny random BERT, warmup_steps=5
     Row("hf_bert_trainer.py", needs=HF),
+    Row("hf_bert_trainer.py", args=("--accumulate", "4"), needs=HF),  # accelerate's accumulation, warm-up, clipping
     Row("hf_bert_trainer.py", preflight=True, needs=HF,
         why="preflight must run on dict-of-tensors batches (today: 'got tuple')"),
     Row("hf_bert_trainer.py", "softmax-ce", needs=HF,
