@@ -86,6 +86,11 @@ def plain_loop(*, schedule=None, order="normal", eval_mode=False, accumulate=1, 
         if eval_mode:
             net.eval()
         for index, (x, y) in enumerate(batches(24)):
+            if order == "zero-between":  # backward, zero_grad, step: every step sees no gradient
+                F.cross_entropy(net(x), y).backward()
+                optimizer.zero_grad()
+                optimizer.step()
+                continue
             if order == "step-first":
                 optimizer.zero_grad()
                 loss = F.cross_entropy(net(x), y)
@@ -134,6 +139,17 @@ def test_step_before_backward_is_seen_in_the_order_of_events():
     order = measured["step_order"]
     assert order["update_between_forward_and_backward"] >= order["iterations"] - 1 >= 20
     assert any(row["grad_none_at_step"] for row in measured["parameter_status"])
+
+
+@pytest.mark.parametrize("make", [lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), lambda p: torch.optim.AdamW(p)])
+def test_gradients_cleared_between_backward_and_step_are_evidence_not_a_skipped_step(make):
+    # Every step then finds .grad None and touches nothing, like a skipped step; but the
+    # backward just before it had produced those gradients.
+    net = model()
+    report, measured = watched(plain_loop(order="zero-between"), net, make(net.parameters()))
+    [finding] = [f for f in report.findings if f.rule == "params-not-updated"]
+    assert finding.severity == "error" and finding.evidence["cause"] == "grad_cleared"
+    assert set(finding.where) == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
 
 def test_normal_order_has_no_update_between_forward_and_backward():

@@ -101,7 +101,7 @@ class ParamsNotUpdated(Rule):
         if cause == "not_in_optimizer":
             tail, fixes = f"; {len(params)} of them are not in the optimizer", doc_fixes[:2]
         elif cause == "grad_cleared":
-            tail = (f"; their .grad was None at optimizer.step() in {p.get('grad_none_at_step')} update(s) although "
+            tail = (f"; their .grad was None at optimizer.step() in {p.get('grad_none_at_step')} checked update(s) although "
                     "backward had produced it: the gradients are cleared between backward and step (zero_grad in "
                     "between), or the step comes before the backward")
             fixes = ["Keep the order `optimizer.zero_grad(); loss.backward(); optimizer.step()`; nothing that sets "

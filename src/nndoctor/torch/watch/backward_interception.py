@@ -131,7 +131,7 @@ class BackwardTracking:
                 self._stop_discovery()
             for watched in self.models.values():
                 tracker = watched.tracker
-                if len(tracker.got_grad) < len(tracker.params):
+                if len(tracker.got_grad) < len(tracker.params) or tracker.probing:
                     tracker.after_backward(self.every)
                 else:  # every parameter has had a gradient: only the count moves
                     tracker.backwards_seen += 1

@@ -18,6 +18,7 @@ from torch import nn
 FIRST_CHECKED_UPDATES = 3
 FINGERPRINT_ELEMENTS = 4096
 WITNESSES = 2
+CLEARING_PROBES = 8  # parameters watched for "gradient present after backward, gone at the step"
 
 
 def has_nonzero(grad: torch.Tensor) -> bool:
@@ -62,6 +63,16 @@ class ParameterTracker:
         self._prints: dict[int, torch.Tensor] = {}
         self._lr_of: Callable[[int], float | None] | None = None
         self._witnesses: list[tuple[torch.Tensor, int]] = []
+        # Set only after an update that touched nothing because its gradients were None:
+        # which of these parameters hold a gradient after the next backward (see after_update).
+        self._probes: list[int] = []
+        self._probes_with_grad: set[int] = set()
+        self._none_at_update: set[int] = set()
+
+    @property
+    def probing(self) -> bool:
+        """Gradients are being watched for disappearing between backward and step."""
+        return bool(self._probes)
 
     def _trainable(self) -> list[int]:
         return [i for i, p in enumerate(self.params) if p.requires_grad]
@@ -72,6 +83,9 @@ class ParameterTracker:
     def after_backward(self, every: int) -> None:
         """Note which parameters hold a gradient now (only those not seen with one yet)."""
         self.backwards_seen += 1
+        for i in self._probes:
+            if self.params[i].grad is not None:
+                self._probes_with_grad.add(i)
         if len(self.got_grad) < len(self.params):
             for i, p in enumerate(self.params):
                 if i not in self.got_grad and p.grad is not None:
@@ -124,6 +138,7 @@ class ParameterTracker:
             self._versions[i] = param._version
             self._prints[i] = fingerprint(param)
         self._lr_of = lr_of
+        self._none_at_update = {i for i in self._versions if self.params[i].grad is None}
         # Parameters already seen changing witness whether this update touched anything.
         self._witnesses = [(self.params[i], self.params[i]._version) for i in list(self.changed)[:WITNESSES]]
 
@@ -154,7 +169,13 @@ class ParameterTracker:
             # so an unchanged version is confirmed by comparing values.
             if not torch.equal(fingerprint(self.params[i]), self._prints[i]):
                 self.changed.add(i)
-        if touched or any(i in self.changed for i in self._versions):
+        # Nothing touched is a skipped step (no evidence), unless the gradients a backward
+        # had produced since the last update were gone at this one: cleared in between.
+        cleared = self._probes_with_grad & self._none_at_update
+        if not touched and not cleared and self._none_at_update and not self._probes:
+            self._probes = list(self._none_at_update)[:CLEARING_PROBES]
+        self._probes_with_grad = set()
+        if touched or cleared or any(i in self.changed for i in self._versions):
             for i in self._versions:
                 self.checked[i] = self.checked.get(i, 0) + 1
                 if i in self.changed:
