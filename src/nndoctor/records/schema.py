@@ -87,8 +87,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with WAL, the busy timeout and foreign keys on; the schema migrated to
     the current version (unless `readonly`, which never creates or changes the file)."""
     if readonly:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                     timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection = _connect_readonly(path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -107,6 +106,19 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Read-only, even where the WAL's shared-memory file cannot be created (a read-only
+    directory): then the file is opened as immutable, which is what it is to this reader."""
+    uri = path.resolve().as_uri()
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None)
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        return connection
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 
 def current_version(connection: sqlite3.Connection) -> int:

@@ -28,7 +28,9 @@ def describe_error(error: BaseException) -> str:
     """An SQLite or OS error in words a user can act on."""
     text = str(error) or type(error).__name__
     lowered = text.lower()
-    if "readonly" in lowered or "read-only" in lowered or isinstance(error, PermissionError):
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"cannot create {error.filename} ({error.strerror or text})"
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
         return f"the file or its directory is not writable ({text})"
     if "locked" in lowered or "busy" in lowered:
         return f"the file stayed locked by another process ({text})"
