@@ -2,8 +2,12 @@
 records file that cannot be written is a one-line note, never a changed exit code."""
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -148,3 +152,62 @@ def test_a_locked_records_file_is_a_note_and_the_exit_code_is_kept(records_db, t
     assert code == 0
     assert "this run was not recorded" in err and "locked" in err
     assert store.list_runs(schema.connect(records_db)) == []
+
+
+FOREVER = """
+    import time
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    for step in range(10 ** 9):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step == 5:
+            print("training", flush=True)
+        time.sleep(0.01)
+"""
+
+
+def test_a_sigkilled_nndoctor_run_is_shown_interrupted(records_db, tmp_path, capsys):
+    script = tmp_path / "forever.py"
+    script.write_text(textwrap.dedent(FOREVER))
+    env = dict(os.environ, NNDOCTOR_RECORDS=str(records_db), OMP_NUM_THREADS="1")
+    process = subprocess.Popen([sys.executable, "-m", "nndoctor", "run", "-q", str(script)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "training\n"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the writer thread inserts the row soon after the start
+            if records_db.exists() and store.list_runs(schema.connect(records_db, readonly=True)):
+                break
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    code, out, _ = nndoctor(capsys, "runs")
+    assert code == 0 and "forever.py" in out and "interrupted" in out
+    code, out, _ = nndoctor(capsys, "show", "last")
+    assert code == 0 and "The run did not finish (interrupted)" in " ".join(out.split())
+
+
+def test_audits_record_a_content_hash_per_split_and_compare_names_the_split_that_changed(records_db, tmp_path,
+                                                                                        capsys):
+    pytest.importorskip("pandas")
+    rows = "\n".join(f"{i},{(i * 7) % 13},{i % 2}" for i in range(60))
+    (tmp_path / "train.csv").write_text("id,x,y\n" + rows + "\n")
+    (tmp_path / "test.csv").write_text("id,x,y\n" + "\n".join(f"{i},{(i * 5) % 11},{i % 2}" for i in range(100, 130)))
+    audit = ["audit", "--train", tmp_path / "train.csv", "--test", tmp_path / "test.csv", "--label", "y"]
+    nndoctor(capsys, *audit)
+    (tmp_path / "test.csv").write_text("id,x,y\n" + "\n".join(f"{i},{(i * 3) % 11},{i % 2}" for i in range(100, 130)))
+    nndoctor(capsys, *audit)
+    connection = schema.connect(records_db)
+    first, second = (store.load_run(connection, store.resolve(connection, ref)) for ref in ("last~1", "last"))
+    assert first["command"] == "audit" and first["status"] == "finished"
+    assert first["data_fingerprints"]["train"] == second["data_fingerprints"]["train"]
+    assert first["data_fingerprints"]["test"]["sha256"] != second["data_fingerprints"]["test"]["sha256"]
+    out = " ".join(nndoctor(capsys, "compare", "last~1", "last")[1].split())
+    assert "the data differs: the test differs" in out and "identical: train" in out

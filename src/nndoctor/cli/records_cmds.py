@@ -252,7 +252,7 @@ def export_command(
         except UsageError:
             raise
         except Exception as error:  # noqa: BLE001 — MLflow's own errors, in one line
-            fail(f"MLflow refused the export to {mlflow}: {type(error).__name__}: {str(error).splitlines()[0][:300]}")
+            fail(f"MLflow refused the export to {mlflow}: {type(error).__name__}: {str(error).splitlines()[0][:600]}")
         print(f"nndoctor: exported run {run['id'][:8]} to MLflow at {mlflow} (MLflow run {mlflow_id})")
     if tensorboard is not None:
         try:

@@ -9,6 +9,7 @@ Both behind the `records` extra, imported only here:
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ from nndoctor.records.store import RunRow
 
 INSTALL_HINT = "pip install 'nndoctor[records]'"
 MLFLOW_PARAM_CHARS = 500  # MLflow's limit on a param value's length
+# MLflow keys take letters, digits, _ - . space : / only.
+MLFLOW_KEY_REJECTED = re.compile(r"[^\w\-. :/]")
+
+
+def mlflow_key(name: str) -> str:
+    """"scheduler's step_size" → "scheduler.step_size" (MLflow's key alphabet)."""
+    return MLFLOW_KEY_REJECTED.sub("", name.replace("'s ", ".")).strip()[:250]
 SERIES_TAGS = {"loss": "nndoctor/loss", "val_loss": "nndoctor/val_loss"}
 
 
@@ -54,7 +62,7 @@ def export_mlflow(run: RunRow, uri: str) -> str:
     mlflow_run = client.create_run(experiment_id, start_time=started_ms,
                                    run_name=f"{run.get('command', 'run')} {run['id'][:8]}")
     run_id = mlflow_run.info.run_id
-    params = [Param(key[:250], str(value)[:MLFLOW_PARAM_CHARS])
+    params = [Param(mlflow_key(key), str(value)[:MLFLOW_PARAM_CHARS])
               for key, value in flatten_hyperparameters(run.get("hyperparameters", {})).items() if value is not None]
     tags = [RunTag(key, value) for key, value in _tags(run).items()]
     metrics = [Metric(tag, value, started_ms, step) for name, tag in SERIES_TAGS.items()
