@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 GIT_TIMEOUT_SECONDS = 5.0
+MAX_UNTRACKED_FILES = 200  # untracked Python files hashed into the diff (a vendored tree is not code under edit)
 FRAMEWORKS = ("torch", "jax", "flax", "optax", "lightning", "transformers", "numpy")
 
 
@@ -29,23 +30,26 @@ def _git(args: list[str], cwd: Path) -> bytes | None:
 
 
 def git_state(cwd: Path) -> dict[str, Any]:
-    """{commit, dirty, diff_hash}: the commit checked out, whether tracked files differ from
-    it or untracked files exist, and a hash of those differences (two runs with equal
-    hashes ran the same uncommitted code). Nones when `cwd` is not in a git work tree."""
+    """{commit, dirty, diff_hash}: the commit checked out, whether the code differs from it,
+    and a hash of those differences (two runs with equal hashes ran the same uncommitted
+    code). The code is the tracked files plus untracked Python files: other untracked files
+    (data, checkpoints, logs, these records) change from run to run without changing the
+    code. Nones when `cwd` is not in a git work tree."""
     commit = _git(["rev-parse", "HEAD"], cwd)
     if commit is None:
         return {"commit": None, "dirty": None, "diff_hash": None}
-    status = _git(["status", "--porcelain", "--untracked-files=normal"], cwd) or b""
-    dirty = bool(status.strip())
+    status = (_git(["status", "--porcelain", "--untracked-files=all"], cwd) or b"").decode("utf-8", "replace")
+    lines = status.splitlines()
+    tracked = [line for line in lines if not line.startswith("?? ")]
+    new_code = sorted(line[3:].strip().strip('"') for line in lines
+                      if line.startswith("?? ") and line.rstrip().endswith(".py"))[:MAX_UNTRACKED_FILES]
+    dirty = bool(tracked or new_code)
     diff_hash = None
     if dirty:
         digest = hashlib.sha256(_git(["diff", "HEAD", "--no-color", "--no-ext-diff"], cwd) or b"")
-        # Untracked files change what runs too: their names and contents join the hash.
-        for line in status.decode("utf-8", "replace").splitlines():
-            if line.startswith("?? "):
-                name = line[3:].strip().strip('"')
-                digest.update(name.encode())
-                digest.update(_file_digest(cwd / name))
+        for name in new_code:
+            digest.update(name.encode())
+            digest.update(_file_digest(cwd / name))
         diff_hash = digest.hexdigest()[:16]
     return {"commit": commit.decode().strip(), "dirty": dirty, "diff_hash": diff_hash}
 

@@ -73,8 +73,13 @@ class Recording:
     # ------------------------------------------------------------ writer thread
     def _start_details(self) -> dict[str, Any]:
         git = git_state(project_root())
+        environment = versions()
+        # Each DDP rank records its own run: which one it is, as torchrun set it.
+        ranks = {name.lower(): os.environ[name] for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE") if name in os.environ}
+        if ranks:
+            environment["distributed"] = ranks
         return {"git_commit": git["commit"], "git_dirty": None if git["dirty"] is None else int(git["dirty"]),
-                "git_diff_hash": git["diff_hash"], "environment": versions()}
+                "git_diff_hash": git["diff_hash"], "environment": environment}
 
     def _progress(self) -> tuple[int | None, list[dict[str, Any]] | None]:
         session = self.session

@@ -41,6 +41,19 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
+def ignore_records_directory(directory: Path) -> None:
+    """`.nndoctor/` ignores itself in git (as .pytest_cache does): the records are no code
+    to commit, and an untracked database would make every work tree look changed."""
+    if directory.name != ".nndoctor":
+        return
+    marker = directory / ".gitignore"
+    if not marker.exists():
+        try:
+            marker.write_text("# Written by nndoctor: its run records are not for version control.\n*\n")
+        except OSError:
+            pass  # a read-only directory: the records fault is reported on its own
+
+
 class RecordWriter(threading.Thread):
     def __init__(self, path: Path, row: dict[str, Any], *, start_details: Callable[[], dict[str, Any]] | None = None,
                  progress: Callable[[], tuple[int | None, list[dict[str, Any]] | None]] | None = None,
@@ -106,6 +119,7 @@ class RecordWriter(threading.Thread):
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self._connection = schema.connect(self.path)
+            ignore_records_directory(self.path.parent)
         return self._connection
 
     def _insert(self) -> None:
