@@ -206,8 +206,8 @@ def _curves(a: RunRow, b: RunRow) -> tuple[list[str], list[str]]:
             continue
         same = _first_finding(other, (broke["rule"],))
         at = f" at step {broke['step']}" if broke.get("step") is not None else ""
-        verb = "went non-finite" if broke["rule"] == "non-finite" else "diverged"
-        sentence = f"{label} {verb}{at} ({broke['rule']})"
+        sentence = (f"{label} went non-finite{at}" if broke["rule"] == "non-finite"
+                    else f"{label} diverged{at} ({broke['rule']})")
         if same is None:
             sentence += f"; {other_label} did not"
             headline.append(sentence)
