@@ -26,14 +26,19 @@ RELATIVE_SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
 SECONDS_PER = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def _connection(db: Path | None) -> Any:
-    from nndoctor.records import open_records
+def _records_path(db: Path | None) -> Path:
     from nndoctor.records.location import records_path
 
     path = db if db is not None else records_path()
     if path is None:
         fail("recording is turned off (NNDOCTOR_RECORDS or pyproject's records = false): give --db PATH")
-    return open_records(path)
+    return path
+
+
+def _connection(db: Path | None) -> Any:
+    from nndoctor.records import open_records
+
+    return open_records(_records_path(db))
 
 
 def _run(connection: Any, ref: str) -> Any:
@@ -94,6 +99,9 @@ def runs_command(
     if limit < 1:
         fail(f"--limit takes a positive number of runs, got {limit}")
     started = parse_since(since) if since is not None else None
+    if not _records_path(db).is_file():
+        print(f"no runs are recorded yet (in {_records_path(db)})")
+        raise typer.Exit(EXIT_CLEAN)
     connection = _connection(db)
     rows = list_runs(connection, script=script, finding=finding, since=started, command=command, limit=limit)
     if as_json:
