@@ -42,8 +42,9 @@ def test_tensorboard_event_files_hold_the_loss_curve_and_the_findings(recorded, 
     assert "nndoctor/findings/text_summary" in events.Tags()["tensors"]
 
 
-def test_mlflow_gets_params_tags_metrics_and_the_report(recorded, tmp_path, capsys):
+def test_mlflow_gets_params_tags_metrics_and_the_report(recorded, tmp_path, capsys, monkeypatch):
     tracking = pytest.importorskip("mlflow.tracking")
+    monkeypatch.chdir(tmp_path)  # MLflow's database backend keeps artifacts in ./mlruns
     pytest.importorskip("sqlalchemy")  # MLflow's local database backend (its file store is retired)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert run_cli(["export", "last", "--mlflow", uri]) == 0
