@@ -11,6 +11,10 @@ that machine load drifts hit every mode alike:
 * monitor     — DynamicsMonitor driven by hand (the dynamics statistics alone);
 * watch       — `nndoctor.watch(model, optimizer)`: nndoctor as a whole (interception,
                 parameter tracking, dynamics, rules), when nndoctor.watch is available;
+* record      — watch plus what `nndoctor run` adds for the run records: the run-facts
+                hooks (hyperparameters, seeds, first-batch fingerprint) and a Recording
+                into a temporary SQLite file (background writer, heartbeats). Printed
+                with its ratio to watch: recording's own cost (target <= 1.01);
 * histogram   — the reference users know: TensorBoard's `add_histogram` of every
                 parameter at every step (numpy.histogram of every parameter if the
                 tensorboard package is missing — said so in the output).
@@ -153,18 +157,20 @@ def run_block(mode: str, model: nn.Module, batches: list, lr: float, every: int,
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr)
     times: list[float] = []
-    monitor = log = close = watcher = None
+    monitor = log = close = watcher = facts = recording = None
     if mode == "monitor":
         from nndoctor.torch.dynamics import DynamicsMonitor
 
         monitor = DynamicsMonitor(model, every=every, faults=[])
     elif mode == "histogram":
         _, log, close = histogram_logger(tmp)
-    elif mode == "watch":
+    elif mode in ("watch", "record"):
         import nndoctor
 
         watcher = nndoctor.watch(model, optimizer, every=every, live=False)
         watcher.__enter__()
+        if mode == "record":
+            facts, recording = start_recording(watcher, tmp)
     try:
         for step, (x, y) in enumerate(batches):
             start = clock()
@@ -195,9 +201,30 @@ def run_block(mode: str, model: nn.Module, batches: list, lr: float, every: int,
             monitor.close()
         if close is not None:
             close()
+        if facts is not None:
+            facts.uninstall()
         if watcher is not None:
             watcher.__exit__(None, None, None)
+        if recording is not None:
+            facts.describe(watcher.report)
+            recording.finish(watcher.report, 0)
     return times[min(WARMUP_STEPS, len(times) // 2):]
+
+
+def start_recording(watcher, tmp: str):
+    """What `nndoctor run` adds to a watched run for its record."""
+    import io
+    from pathlib import Path
+
+    from nndoctor.records.recording import Recording
+    from nndoctor.torch.run_facts import RunFacts
+
+    session = watcher._session
+    facts = RunFacts(session).install()
+    recording = Recording.start("run", Path(tmp) / "runs.db", command_line=["benchmarks/overhead.py"],
+                                script="benchmarks/overhead.py", stream=io.StringIO())
+    recording.follow(session)
+    return facts, recording
 
 
 def watch_available() -> bool:
@@ -217,7 +244,7 @@ def benchmark(name: str, steps: int, rounds: int, every: int, modes: list[str],
     generator = torch.Generator().manual_seed(0)
     closure = name in CLOSURE_MODELS
     if closure:  # a step is ~20 forward/backward passes over 200 time steps
-        modes = [mode for mode in modes if mode in ("plain", "watch")]
+        modes = [mode for mode in modes if mode in ("plain", "watch", "record")]
         steps, rounds = max(2, steps // 10), max(2, rounds // 2)
     batches = [make_batch(generator) for _ in range(steps + (0 if closure else WARMUP_STEPS))]
     times: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -236,6 +263,7 @@ def main() -> None:
     parser.add_argument("--models", default="mlp,cnn,transformer,lstmcell-lbfgs")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per block")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved blocks per mode (more, shorter blocks average out machine load)")
+    parser.add_argument("--modes", default=None, help="only these modes (comma-separated; plain is always run)")
     parser.add_argument("--every", type=int, default=10, help="sampling period (nndoctor's default: 10)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: leave as is)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
@@ -244,21 +272,27 @@ def main() -> None:
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
-    modes = ["plain", "monitor"] + (["watch"] if watch_available() else []) + ["histogram"]
+    modes = ["plain", "monitor"] + (["watch", "record"] if watch_available() else []) + ["histogram"]
+    if args.modes:
+        modes = ["plain"] + [mode for mode in modes if mode in args.modes.split(",") and mode != "plain"]
     with tempfile.TemporaryDirectory() as tmp:
         reference = histogram_logger(tmp)[0]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} clock; every={args.every}; "
           f"{args.rounds} rounds x {args.steps} steps per mode; histogram reference: {reference}")
     if "watch" not in modes:
         print("nndoctor.watch is not available: only the DynamicsMonitor is measured")
-    print(f"{'model':<12}{'mode':<11}{'median ms':>10}{'median ratio':>14}{'mean ratio':>12}")
+    print(f"{'model':<16}{'mode':<11}{'median ms':>10}{'median ratio':>14}{'mean ratio':>12}")
     for name in args.models.split(","):
         times = benchmark(name, args.steps, args.rounds, args.every, modes, clock)
         plain_median, plain_mean = statistics.median(times["plain"]), statistics.fmean(times["plain"])
         for mode in times:
             median, mean = statistics.median(times[mode]), statistics.fmean(times[mode])
-            print(f"{name:<12}{mode:<11}{median * 1e3:>10.2f}{median / plain_median:>14.3f}"
+            print(f"{name:<16}{mode:<11}{median * 1e3:>10.2f}{median / plain_median:>14.3f}"
                   f"{mean / plain_mean:>12.3f}", flush=True)
+        if "record" in times:
+            ratio = statistics.fmean(times["record"]) / statistics.fmean(times["watch"])
+            print(f"{name:<16}recording's cost: mean step with recording / without = {ratio:.3f} "
+                  f"(target <= 1.01)", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ FRAMEWORKS = {"torch", "jax", "jaxlib", "flax", "optax", "keras", "tensorflow"}
 # (core.registry imports the rules package to register them: a loader, so core may name it.)
 LAYERS = {"core": {"nndoctor.torch", "nndoctor.jax", "nndoctor.live", "nndoctor.cli"},
           "rules": {"nndoctor.torch", "nndoctor.jax", "nndoctor.live", "nndoctor.cli"},
-          "live": {"nndoctor.torch", "nndoctor.jax", "nndoctor.cli"}}
+          "live": {"nndoctor.torch", "nndoctor.jax", "nndoctor.cli"},
+          "records": {"nndoctor.torch", "nndoctor.jax", "nndoctor.cli"}}
+# The one framework module a layer may name: TensorBoard's writer, imported lazily by export.
+ALLOWED = {("records", "torch.utils.tensorboard")}
 
 
 def _imports(path: Path) -> set[str]:
@@ -33,6 +36,8 @@ def test_layer_imports_no_framework_and_nothing_above_it(layer):
     offenders = []
     for path in sorted((PACKAGE / layer).rglob("*.py")):
         for name in _imports(path):
+            if (layer, name) in ALLOWED:
+                continue
             if name.split(".")[0] in FRAMEWORKS or any(name == up or name.startswith(up + ".") for up in LAYERS[layer]):
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
     assert offenders == []

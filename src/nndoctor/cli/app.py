@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "nndoctor.cli.run",
     "nndoctor.cli.demo",
     "nndoctor.cli.tune",
+    "nndoctor.cli.records_cmds",
 )
 
 

@@ -9,6 +9,7 @@ import typer
 from nndoctor.cli.common import (
     EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, finish, split_names,
 )
+from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.config import load_config
 from nndoctor.core.errors import UsageError
 
@@ -78,19 +79,23 @@ def audit_command(
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
     fail_on: str = typer.Option(None, "--fail-on", help=FAIL_ON_HELP + " Default: pyproject's fail_on, else error."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every detail of each finding."),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Audit a dataset's splits for leakage, duplicates, imbalance, shift and label problems.
 
     Example: nndoctor audit --train train.csv --test test.csv --label diagnosis --group patient_id
     """
-    fail_on = check_fail_on(fail_on or load_config().fail_on)
+    config = load_config()
+    fail_on = check_fail_on(fail_on or config.fail_on)
     options = _options(option)
     if max_rows is not None:
         if max_rows < 1:
             fail(f"--max-rows must be at least 1, got {max_rows}")
         options["max_rows"] = max_rows
     from nndoctor.data.audit import audit
+    from nndoctor.records.environment import file_fingerprints
 
+    recording = begin_recording("audit", no_record, script=str(train), config=config)
     report = audit(
         train, val=val, test=test, label=label, group=group, source=source,
         annotators=split_names(annotators) or None, text=split_names(text) or None,
@@ -100,4 +105,5 @@ def audit_command(
     )
     report.context["files"] = {name: str(path) for name, path in
                                (("train", train), ("val", val), ("test", test)) if path is not None}
-    finish(report, json_path=json_path, fail_on=fail_on, verbose=verbose)
+    report.context["data_fingerprints"] = file_fingerprints(report.context["files"])
+    finish(report, json_path=json_path, fail_on=fail_on, verbose=verbose, recording=recording)

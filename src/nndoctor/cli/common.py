@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -55,17 +55,34 @@ def finish(
     fail_on: str,
     console: Console | None = None,
     verbose: bool = False,
+    recording: Any = None,
 ) -> NoReturn:
-    """Print the report, write the JSON if asked, and exit with the report's code."""
+    """Print the report, write the JSON if asked, record it, and exit with the report's code."""
     from nndoctor.report.terminal import render_report
 
     render_report(report, console or Console(highlight=False), verbose=verbose)
     if json_path is not None:
         report.to_json(json_path)
-    raise typer.Exit(report.exit_code(fail_on))
+    code = report.exit_code(fail_on)
+    if recording is not None:
+        recording.finish(report, code)
+    raise typer.Exit(code)
 
 
 def run_cli(argv: list[str] | None = None) -> int:
+    """Invoke the app; a command's record left open by an early exit is settled."""
+    from nndoctor.cli.recording import set_command_line, settle_open_recordings
+
+    set_command_line(argv)
+    code = 1
+    try:
+        code = _invoke(argv)
+    finally:
+        settle_open_recordings(code)
+    return code
+
+
+def _invoke(argv: list[str] | None) -> int:
     """Invoke the app, turning UsageError into one line and exit code 2."""
     try:
         # With standalone_mode=False click returns the code of a typer.Exit instead of raising.

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, check_fail_on, finish, split_names
+from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.errors import UsageError
 
 PREDICTION_COLUMNS = ("prediction", "predictions", "pred", "y_pred", "predicted")
@@ -131,12 +132,14 @@ def evaluate_command(
     html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report with the plots."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check."),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Judge a trained model's predictions: metrics with intervals, baselines, weak classes and slices.
 
     Example: nndoctor evaluate --predictions val_preds.csv --label y --slices site,age --test test_preds.csv
     """
     check_fail_on(fail_on)
+    recording = begin_recording("evaluate", no_record, script=str(predictions))
     options = dict(label=label, prediction_col=prediction_col, prob_cols=split_names(prob_cols), id_col=id_col,
                    slice_cols=split_names(slices), group_col=group_col)
     data = _read(predictions)
@@ -157,11 +160,13 @@ def evaluate_command(
         second = _split_inputs(_read(test), source=str(test), **options)
         second.pop("classes", None)
     from nndoctor.evaluation.api import evaluate
+    from nndoctor.records.environment import file_fingerprints
 
     report = evaluate(task=task, split=split, classes=classes, test=second, select=split_names(select) or None,
                       ignore=split_names(ignore) or None, **inputs, **extra)
     report.context["files"] = {name: str(path) for name, path in (("predictions", predictions), ("test", test))
                                if path is not None}
+    report.context["data_fingerprints"] = file_fingerprints(report.context["files"])
     from rich.console import Console
 
     from nndoctor.report.terminal_evaluation import render_evaluation_summary
@@ -172,4 +177,4 @@ def evaluate_command(
         from nndoctor.report.html import write_html
 
         write_html(report, html)
-    finish(report, json_path=json_path, fail_on=fail_on, console=console, verbose=verbose)
+    finish(report, json_path=json_path, fail_on=fail_on, console=console, verbose=verbose, recording=recording)

@@ -19,6 +19,7 @@ import typer
 from nndoctor.cli.common import (
     EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, fail, split_names,
 )
+from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.config import load_config
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE, EXIT_CLEAN
@@ -47,6 +48,7 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No live lines and no full report: one line per finding and a summary."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check in the report."),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Run a PyTorch or JAX/Flax training script unchanged and diagnose it while it trains.
 
@@ -64,13 +66,15 @@ def run_command(
     chosen, ignored = config.rule_selection(split_names(select), split_names(ignore), split_names(extend_select))
     from nndoctor.jax.detect import script_uses_jax
 
+    recording = begin_recording("run", no_record, script=script or f"-m {module_name}", config=config)
     if script_uses_jax(script, module_name):
         _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-                 verbose, config)
+                 verbose, config, recording)
     try:
         import torch  # noqa: F401
     except ImportError:
         fail("running a PyTorch script needs torch: pip install 'nndoctor[torch]'")
+    from nndoctor.torch.run_facts import RunFacts
     from nndoctor.torch.watch.preflight_hook import PreflightRequest
     from nndoctor.torch.watch.runner import RunResult, run_target
     from nndoctor.torch.watch.session import Session
@@ -80,11 +84,16 @@ def run_command(
     request = None
     if preflight:
         request = session.preflight_request = PreflightRequest(_print_report if not quiet else _ignore)
+    recording.follow(session)
+    facts = RunFacts(session).install()
     try:
         result: RunResult = run_target(session, script=script, module=module_name, args=args)
     except UsageError as error:
         fail(str(error))
+    finally:
+        facts.uninstall()
     report = result.report
+    facts.describe(report)
     if request is not None:
         request.merge_into(report)
     if json_path is not None:
@@ -94,7 +103,9 @@ def run_command(
             print(f"nndoctor: error: cannot write {json_path}: {error.strerror or error}", flush=True,
                   file=sys.stderr)
     _print_outcome(result, quiet, verbose)
-    raise typer.Exit(_exit_code(result, fail_on))
+    code = _exit_code(result, fail_on)
+    recording.finish(report, code)
+    raise typer.Exit(code)
 
 
 def parse_target(target: str | None, rest: list[str], module: bool) -> tuple[str | None, str | None, list[str]]:
@@ -143,7 +154,7 @@ def _is_python(word: str) -> bool:
 
 
 def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-             verbose, config) -> None:
+             verbose, config, recording) -> None:
     """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter."""
     from nndoctor.jax._deps import require_jax
     from nndoctor.jax.run import run_jax_script
@@ -163,7 +174,9 @@ def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignor
         except OSError as error:
             print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=sys.stderr)
     _print_outcome(result, quiet, verbose)
-    raise typer.Exit(_exit_code(result, fail_on))
+    code = _exit_code(result, fail_on)
+    recording.finish(result.report, code)
+    raise typer.Exit(code)
 
 
 

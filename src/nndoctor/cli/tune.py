@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, check_fail_on, fail
+from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE
 
@@ -54,7 +55,8 @@ def capture_script(target: str | None, module: bool, args: list[str], max_batche
     return capture
 
 
-def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str, extra: dict[str, Any]) -> None:
+def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str, extra: dict[str, Any],
+            recording: Any = None) -> None:
     from nndoctor.report.terminal import render_report, stderr_console
 
     print("\n".join(lines), flush=True)
@@ -68,7 +70,10 @@ def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str,
         except OSError as error:
             _say(f"error: cannot write {json_path}: {error}")
             raise typer.Exit(EXIT_CANNOT_JUDGE)
-    raise typer.Exit(report.exit_code(fail_on) if report.checks_run else 0)
+    code = report.exit_code(fail_on) if report.checks_run else 0
+    if recording is not None:
+        recording.finish(report, code)
+    raise typer.Exit(code)
 
 
 def _batches_text(capture: Any, held_out: int) -> str:
@@ -90,6 +95,7 @@ def tune_lr(
     range_steps: int = typer.Option(100, "--range-steps", help="Steps of each range test (from 1e-7 to 10)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the batch orders and of the copies' randomness."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Learning-rate range test on copies, confirmed by a short real sweep."""
     from nndoctor.torch.tune.batches import collect_batches
@@ -99,6 +105,7 @@ def tune_lr(
     fail_on = check_fail_on(fail_on)
     if batches < 2 or budget < 1 or repeats < 1:
         fail("--batches needs at least 2, --budget and --repeats at least 1")
+    recording = begin_recording("tune lr", no_record, script=target)
     capture = capture_script(target, module, list(ctx.args), batches)
     held_out = len(collect_batches(capture.batches, max_batches=len(capture.batches), caller="tune lr").held_out)
     _say("measuring on copies (the script's model is not trained) …")
@@ -109,7 +116,7 @@ def tune_lr(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), lr_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"lr_range": data, "script": target})
+            {"lr_range": data, "script": target}, recording)
 
 
 @tune_app.command("batch-size", context_settings=CONTEXT)
@@ -121,12 +128,14 @@ def tune_batch_size(
     batches: int = typer.Option(16, "--batches", help="Training batches to take from the script."),
     micro_batches: int = typer.Option(8, "--micro-batches", help="Micro batches per batch (the small batch size)."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Gradient noise scale B_simple = tr(Σ)/|G|²: the batch size where larger batches stop paying off."""
     from nndoctor.torch.tune.noise_scale import noise_scale
     from nndoctor.tune.explain import noise_scale_summary
 
     fail_on = check_fail_on(fail_on)
+    recording = begin_recording("tune batch-size", no_record, script=target)
     capture = capture_script(target, module, list(ctx.args), max(batches, 1))
     _say("measuring gradients on a copy (the script's model is not trained) …")
     try:
@@ -137,7 +146,7 @@ def tune_batch_size(
     data = result.to_dict()
     text = f"{len(capture.batches)} batches of {result.user_batch_size} from the script"
     _finish(result.report(), noise_scale_summary(data, batches=text), json_path, fail_on,
-            {"noise_scale": data, "script": target})
+            {"noise_scale": data, "script": target}, recording)
 
 
 @tune_app.command("weight-decay", context_settings=CONTEXT)
@@ -149,6 +158,7 @@ def tune_weight_decay(
     batches: int = typer.Option(40, "--batches", help="Training batches to take from the script (a fifth held out)."),
     budget: int = typer.Option(100, "--budget", help="Training steps per value of the sweep."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
+    no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
 ) -> None:
     """Where the weight decay goes, how much it acts, and a sweep of 10^-6 … 10^-3."""
     from nndoctor.torch.tune.batches import collect_batches
@@ -156,6 +166,7 @@ def tune_weight_decay(
     from nndoctor.tune.explain import weight_decay_summary
 
     fail_on = check_fail_on(fail_on)
+    recording = begin_recording("tune weight-decay", no_record, script=target)
     capture = capture_script(target, module, list(ctx.args), batches)
     held_out = len(collect_batches(capture.batches, max_batches=len(capture.batches), caller="tune weight-decay").held_out)
     _say("measuring on copies (the script's model is not trained) …")
@@ -166,4 +177,4 @@ def tune_weight_decay(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), weight_decay_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"weight_decay": data, "script": target})
+            {"weight_decay": data, "script": target}, recording)

@@ -35,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-KNOWN_KEYS = ("thresholds", "select", "extend_select", "ignore", "fail_on")
+KNOWN_KEYS = ("thresholds", "select", "extend_select", "ignore", "fail_on", "records")
 FAIL_ON_VALUES = ("error", "warning")
 
 
@@ -46,6 +46,8 @@ class Config:
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     fail_on: str = "error"
+    # Where runs are recorded (a path, relative to pyproject's directory) or false for nowhere.
+    records: str | bool | None = None
     source: Path | None = None
 
     def merged_thresholds(self, overrides: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -123,7 +125,12 @@ def load_config(start: Path | None = None, *, registry: Registry | None = None) 
     if not isinstance(thresholds, dict) or not all(isinstance(v, dict) for v in thresholds.values()):
         raise UsageError(f"{path}: thresholds must be tables, one per rule: "
                          "[tool.nndoctor.thresholds.<rule-id>] with name = value lines")
+    records = table.get("records")
+    if records is not None and not isinstance(records, (str, bool)):
+        raise UsageError(f"{path}: records must be a path such as \".nndoctor/runs.db\", or false to record "
+                         f"nothing; got {records!r}")
     config = Config(
+        records=records,
         thresholds={str(k): dict(v) for k, v in thresholds.items()},
         select=_names(table, "select", path),
         extend_select=_names(table, "extend_select", path),
