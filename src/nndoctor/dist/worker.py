@@ -106,6 +106,15 @@ class _DistributedWatcher:
         return finish_safely(self.session)
 
 
+def rank_record(distributed, report, *, exit_code: int = 0, crashed: bool = False,
+                interrupted: bool = False) -> dict:
+    """What this rank leaves for the merge: its distributed measurements and its own report."""
+    record = distributed.record()
+    record.update({"report": report.to_dict(), "script_exit_code": exit_code, "crashed": crashed,
+                   "interrupted": interrupted})
+    return record
+
+
 def run_worker(options: WorkerOptions) -> int:
     from nndoctor.core.config import load_config
     from nndoctor.live.script_runner import run_script
@@ -130,9 +139,8 @@ def run_worker(options: WorkerOptions) -> int:
                         args=options.args)
     if request is not None:
         request.merge_into(result.report)
-    record = distributed.record()
-    record.update({"report": result.report.to_dict(), "script_exit_code": result.script_exit_code,
-                   "crashed": result.crashed, "interrupted": result.interrupted})
+    record = rank_record(distributed, result.report, exit_code=result.script_exit_code, crashed=result.crashed,
+                         interrupted=result.interrupted)
     directory = rundir.run_dir()
     rundir.write_rank_record(directory, record["rank"], record)
     if os.environ.get(rundir.PARENT_MERGES_VARIABLE) or record["rank"] != 0:
