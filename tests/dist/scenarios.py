@@ -64,9 +64,36 @@ def train(rank, world, bug=None, epochs=2, batch=32, accumulate=2):
             ddp.module(data.tensors[0][:64])  # evaluation on the inner module is legitimate
 
 
+def fully_shard_or_reason():
+    """torch's FSDP2 entry point, or why it cannot run here."""
+    try:
+        from torch.distributed.fsdp import fully_shard
+    except ImportError as error:
+        return None, f"this torch has no torch.distributed.fsdp.fully_shard ({error})"
+    return fully_shard, None
+
+
+def train_fsdp(rank, world, steps=6):
+    fully_shard, _ = fully_shard_or_reason()
+    net = model()
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            fully_shard(layer)
+    fully_shard(net)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    data = dataset()
+    for step in range(steps):
+        x, y = data.tensors[0][rank * 32 + step * 64:][:32], data.tensors[1][rank * 32 + step * 64:][:32]
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
 SCENARIOS = {"clean": dict(bug=None), "dtype-round-trip": dict(bug="dtype-round-trip"), "bypass": dict(bug="bypass"),
              "same-data": dict(bug="same-data"), "no-sync": dict(bug="no-sync"), "extra-step": dict(bug="extra-step"),
              "small-bn": dict(bug="small-bn", batch=8), "no-set-epoch": dict(bug="no-set-epoch", epochs=3)}
+if fully_shard_or_reason()[0] is not None:
+    SCENARIOS["fsdp"] = {}
 
 
 def run_scenarios(rank, world, init_file, out_dir):
@@ -85,7 +112,10 @@ def run_scenarios(rank, world, init_file, out_dir):
             session.install()
             distributed.install()
             try:
-                train(rank, world, **options)
+                if name == "fsdp":
+                    train_fsdp(rank, world)
+                else:
+                    train(rank, world, **options)
             finally:
                 distributed.uninstall()
                 report = finish_safely(session)

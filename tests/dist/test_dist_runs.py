@@ -91,6 +91,16 @@ def test_set_epoch_never_called(merged):
     assert "set_epoch" in finding.message and finding.evidence["ranks"] == [0, 1]
 
 
+def test_fsdp_on_gloo_gives_no_warning_and_says_why_replicas_are_not_compared(merged):
+    reason = scenarios.fully_shard_or_reason()[1]
+    if reason:
+        pytest.skip(reason)
+    report = merged["fsdp"]
+    assert [f.message for f in report.findings] == []
+    skipped = {s.rule: s.reason for s in report.checks_skipped}
+    assert "sharded across ranks" in skipped["replicas-diverged"] and "sharded" in skipped["dynamics"]
+
+
 def _start(command):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)

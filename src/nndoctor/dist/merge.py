@@ -29,6 +29,11 @@ def merge_ranks(records: list[dict[str, Any]], *, select: Any = None, ignore: An
     reports = {int(r["rank"]): Report.from_dict(r["report"]) for r in records}
     merged = _merge_findings(reports, world)
     _distributed_rules(merged, records, world, select, ignore, thresholds)
+    unmonitored = sorted({name for r in records for name in r.get("unmonitored_sharded_models") or []})
+    if unmonitored:
+        merged.checks_skipped.insert(0, SkippedCheck("dynamics", (
+            f"the parameters of {', '.join(unmonitored)} are sharded (FSDP DTensors): the per-layer gradient, weight, "
+            "update and loss statistics are not measured on shards yet, so the dynamics rules had nothing to judge")))
     first = reports[min(reports)]
     merged.context = dict(first.context)
     present = sorted(reports)

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import optimizer as optimizer_hooks
 from torch.utils.data.distributed import DistributedSampler
 
-from nndoctor.torch.dist.checksums import ReplicaChecksums
+from nndoctor.torch.dist.checksums import ReplicaChecksums, is_sharded
 from nndoctor.torch.dist.ddp_forwards import DDPForwards
 from nndoctor.torch.watch.models import MAX_EVENTS
 
@@ -40,6 +40,7 @@ class DistributedWatch:
         self.sampler_passes: list[dict[str, Any]] = []
         self.sampler_pass_count = 0
         self._sampler_numbers: dict[int, int] = {}  # id(sampler) -> its number in order of first pass
+        self.unmonitored: list[str] = []  # models with sharded parameters, left out of the dynamics monitor
         self.backend: str | None = None
         self.position: tuple[int, int] | None = None  # (rank, world size) while the process group lived
         self._handles: list[Any] = []
@@ -64,8 +65,25 @@ class DistributedWatch:
         init.__wrapped__, iterate.__wrapped__ = ddp_init, sampler_iter  # type: ignore[attr-defined]
         DistributedDataParallel.__init__ = init  # type: ignore[method-assign]
         DistributedSampler.__iter__ = iterate  # type: ignore[method-assign]
+        self._skip_monitor_on_sharded_models()
         self._handles = [optimizer_hooks.register_optimizer_step_pre_hook(self._on_step_pre),
                          optimizer_hooks.register_optimizer_step_post_hook(self._on_step_post)]
+
+    def _skip_monitor_on_sharded_models(self) -> None:
+        """The dynamics monitor reads whole parameters and gradients; on FSDP's DTensor shards
+        its operations fail (or would need collectives), so sharded models go without it."""
+        monitor_class = self.session._monitor_class
+        if monitor_class is None:
+            return
+        watch = self
+
+        def monitor_unless_sharded(module: torch.nn.Module, **options: Any) -> Any:
+            if any(is_sharded(p) for p in module.parameters()):
+                watch.unmonitored.append(type(module).__name__)
+                return None
+            return monitor_class(module, **options)
+
+        self.session._monitor_class = monitor_unless_sharded
 
     def uninstall(self) -> None:
         if not self._originals:
@@ -139,7 +157,7 @@ class DistributedWatch:
         return {
             "rank": rank, "world_size": world_size, "backend": self.backend,
             "local_rank": int(os.environ.get("LOCAL_RANK", rank)),
-            "sharding_wrappers": self._sharding_wrappers(),
+            "sharding_wrappers": self._sharding_wrappers(), "unmonitored_sharded_models": list(self.unmonitored),
             "ddp": [w.record() for w in self.wrappers],
             "checksums": [c.record() for c in self.checksums.values()],
             "sampler_passes": list(self.sampler_passes), "sampler_pass_count": self.sampler_pass_count,
