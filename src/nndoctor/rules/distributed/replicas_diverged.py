@@ -28,8 +28,8 @@ class ReplicasDiverged(Rule):
 
     What it detects:
         Parameter checksums (per parameter, the float64 sum of its values) taken on every
-        rank after the same number of optimizer updates — every update at first, then one in
-        `--every` — that differ between ranks by more than a relative 1e-6 of the
+        rank after the same number of optimizer updates — each of the first 16 updates, then
+        one in 100 — that differ between ranks by more than a relative 1e-6 of the
         parameter's scale. nndoctor compares the ranks' records after the run; it adds no
         communication to training. Sharded parameters (FSDP) are not compared.
 

@@ -15,8 +15,11 @@ from typing import Any
 import torch
 
 # Every update is sampled at first, when a wiring bug shows at once and the step where
-# the replicas parted is worth knowing exactly; then one update in `every`.
+# the replicas parted is worth knowing exactly; then one in LATER_EVERY_UPDATES: replicas
+# that parted never meet again, so a later bug is still caught (located to that many
+# updates), while a checksum, which reads every parameter, stays out of most steps.
 EVERY_UPDATE_UNTIL = 16
+LATER_EVERY_UPDATES = 100
 # Samples kept: the first ones (where divergence starts) and the most recent ones.
 KEPT_FIRST, KEPT_LAST = 32, 16
 # Sharded parameter types: each rank holds a different piece by design, and summing a
@@ -31,10 +34,9 @@ def is_sharded(param: torch.Tensor) -> bool:
 class ReplicaChecksums:
     """Checksums of one optimizer's parameters, by the number of updates it has made."""
 
-    def __init__(self, name: str, params: list[torch.Tensor], param_names: list[str], every: int) -> None:
+    def __init__(self, name: str, params: list[torch.Tensor], param_names: list[str]) -> None:
         self.name = name
         self.param_names = param_names
-        self.every = every
         self.updates = 0
         self.first: list[dict[str, Any]] = []
         self.last: list[dict[str, Any]] = []
@@ -42,14 +44,16 @@ class ReplicaChecksums:
         self.sample(params)  # before the first update: DDP broadcast rank 0's values at wrapping
 
     def due(self) -> bool:
-        return self.updates <= EVERY_UPDATE_UNTIL or self.updates % self.every == 0
+        return self.updates <= EVERY_UPDATE_UNTIL or self.updates % LATER_EVERY_UPDATES == 0
 
     def sample(self, params: list[torch.Tensor]) -> None:
         if self.sharded or not params:
             return
         with torch.no_grad():
-            sums = torch.stack([p.detach().sum(dtype=torch.float64) for p in params])
-            scales = torch.stack([p.detach().abs().sum(dtype=torch.float64) for p in params])
+            detached = [p.detach() for p in params]
+            sums = torch.stack([p.sum(dtype=torch.float64) for p in detached])
+            # The scale needs no float64: it only sets how large a difference is.
+            scales = torch.stack(torch._foreach_norm(detached, 1)).to(torch.float64)
             both = torch.stack([sums, scales]).cpu().tolist()
         entry = {"updates": self.updates, "sums": both[0], "scales": both[1]}
         if len(self.first) < KEPT_FIRST:

@@ -69,6 +69,7 @@ class DDPForwards:
         self.unsynced_step_count = 0
         self.no_sync_forwards = 0
         self.fingerprints: list[list[float]] = []
+        self.fingerprinting = True
         self.batch_size: int | None = None
         self.batchnorm_layers: list[str] | None = None
         self.handles = [
@@ -86,7 +87,8 @@ class DDPForwards:
         self.inside_wrapper += 1
         if not torch.is_grad_enabled() or self.session.suspended:
             return
-        with self.session.faults.guard("DDP forward hook", self.session.step):
+        # Inline containment (no context manager): this runs at every forward.
+        try:
             self.wrapped_forwards += 1
             self._training_forward("wrapped", args, kwargs)
             if getattr(module, "require_backward_grad_sync", True):
@@ -96,6 +98,8 @@ class DDPForwards:
                 self.no_sync_forwards += 1
             if self.batchnorm_layers is None:
                 self.batchnorm_layers = unsynced_batchnorm(module.module)
+        except Exception as error:  # noqa: BLE001 — containment is the point
+            self.session.faults.record("DDP forward hook", error, self.session.step)
 
     def _wrapper_post(self, module: nn.Module, args: Any, output: Any) -> None:
         self.inside_wrapper = max(self.inside_wrapper - 1, 0)
@@ -103,19 +107,22 @@ class DDPForwards:
     def _inner_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self.inside_wrapper or not torch.is_grad_enabled() or self.session.suspended:
             return
-        with self.session.faults.guard("DDP forward hook", self.session.step):
+        try:
             self.bypassed_forwards += 1
             self._training_forward("bypassed", args, kwargs)
+        except Exception as error:  # noqa: BLE001
+            self.session.faults.record("DDP forward hook", error, self.session.step)
 
     def _training_forward(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.last_kind = kind
         self.last_forward_backwards = self.session.backwards
-        if len(self.fingerprints) < FINGERPRINTED_BATCHES:
+        if self.fingerprinting:
             fingerprint = input_fingerprint(args, kwargs)
             if fingerprint is not None:
                 self.fingerprints.append(fingerprint["values"])
                 if self.batch_size is None:
                     self.batch_size = fingerprint["batch_size"]
+            self.fingerprinting = len(self.fingerprints) < FINGERPRINTED_BATCHES
 
     def on_step(self, step: int, max_events: int) -> None:
         """An optimizer step over this wrapper's parameters: judge the forwards since the last one."""

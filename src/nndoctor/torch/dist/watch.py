@@ -40,6 +40,7 @@ class DistributedWatch:
         self.sampler_passes: list[dict[str, Any]] = []
         self.sampler_pass_count = 0
         self._sampler_numbers: dict[int, int] = {}  # id(sampler) -> its number in order of first pass
+        self._optimizer_wrappers: dict[int, tuple[tuple[int, int, int], list[DDPForwards]]] = {}
         self.unmonitored: list[str] = []  # models with sharded parameters, left out of the dynamics monitor
         self.backend: str | None = None
         self.position: tuple[int, int] | None = None  # (rank, world size) while the process group lived
@@ -112,28 +113,43 @@ class DistributedWatch:
         session = self.session
         if session.suspended or session._step_depth > 1:
             return
-        with session.faults.guard("distributed step hook", session.step):
-            params = self._params(optimizer)
-            ids = {id(p) for p in params}
-            for wrapper in self.wrappers:
-                if wrapper.param_ids & ids:
-                    wrapper.on_step(session.step, MAX_EVENTS)
+        # Inline containment (no context manager): this runs at every step.
+        try:
+            for wrapper in self._wrappers_of(optimizer):
+                wrapper.on_step(session.step, MAX_EVENTS)
             if id(optimizer) not in self.checksums and self._replicated():
+                params = self._params(optimizer)
                 self.checksums[id(optimizer)] = ReplicaChecksums(
-                    type(optimizer).__name__, params, self._param_names(params), session.every)
+                    type(optimizer).__name__, params, self._param_names(params))
             if self.position is None and torch.distributed.is_initialized():
                 self.position = world_position()
                 self.backend = str(torch.distributed.get_backend())
+        except Exception as error:  # noqa: BLE001 — containment is the point
+            session.faults.record("distributed step hook", error, session.step)
+
+    def _wrappers_of(self, optimizer: torch.optim.Optimizer) -> list[DDPForwards]:
+        """The DDP wrappers whose parameters this optimizer updates (cached until its
+        parameter groups or the wrappers change)."""
+        groups = optimizer.param_groups
+        key = (len(groups), sum(len(g["params"]) for g in groups), len(self.wrappers))
+        cached = self._optimizer_wrappers.get(id(optimizer))
+        if cached is None or cached[0] != key:
+            ids = {id(p) for p in self._params(optimizer)}
+            cached = (key, [w for w in self.wrappers if w.param_ids & ids])
+            self._optimizer_wrappers[id(optimizer)] = cached
+        return cached[1]
 
     def _on_step_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         session = self.session
         checksums = self.checksums.get(id(optimizer))
         if checksums is None or session.suspended or session._step_depth > 0:
             return
-        with session.faults.guard("parameter checksums", session.step):
+        try:
             checksums.updates += 1
             if checksums.due():
                 checksums.sample(self._params(optimizer))
+        except Exception as error:  # noqa: BLE001
+            session.faults.record("parameter checksums", error, session.step)
 
     def _replicated(self) -> bool:
         """Whether replicas are expected to agree: several ranks, no sharding wrapper."""
