@@ -23,6 +23,7 @@ import scenarios  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "dist" / "train_ddp.py"
+FAILING = Path(__file__).parent / "exit_on_rank_1.py"
 DIST_RULES = {"replicas-diverged", "ddp-bypassed", "rank-data-identical", "batchnorm-not-synced", "grad-sync-skipped"}
 
 
@@ -113,8 +114,10 @@ def command_lines(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli")
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     runs = {
-        "nproc": (_start([sys.executable, "-m", "nndoctor", "run", "--nproc-per-node", "2", "--json",
+        "nproc": (_start([sys.executable, "-m", "nndoctor", "run", "--nproc-per-node", "2", "--preflight", "--json",
                           str(out / "nproc.json"), str(EXAMPLE), "--epochs", "1"]), out / "nproc.json"),
+        "failing": (_start([sys.executable, "-m", "nndoctor", "run", "--nproc-per-node", "2", "--quiet",
+                            str(FAILING)]), None),
         "torchrun": (_start([*torchrun, "-m", "nndoctor.dist", "--quiet", "--json", str(out / "torchrun.json"),
                              str(EXAMPLE), "--epochs", "1", "--bug", "bypass"]), out / "torchrun.json"),
     }
@@ -138,6 +141,15 @@ def test_nndoctor_run_nproc_per_node_on_the_clean_example(command_lines):
     assert report["summary"] == {"error": 0, "warning": 0, "info": 0}
     assert report["context"]["distributed"]["world_size"] == 2
     assert DIST_RULES <= set(report["checks_run"])
+    [preflight] = [s["reason"] for s in report["checks_skipped"] if s["rule"] == "preflight"]
+    assert "skipped under distributed training: with 2 processes" in preflight
+
+
+def test_a_failing_rank_gives_its_exit_code_and_the_other_ranks_report(command_lines):
+    code, stdout, stderr, _ = _finish(command_lines["failing"])
+    assert code == 3, stderr[-3000:]
+    assert "rank 1 gives up" in stderr and "exitcode  : 3" in stderr  # torchrun's own failure summary
+    assert "nndoctor: no training step was seen" in stderr
 
 
 def test_torchrun_with_the_worker_module_merges_on_rank_0(command_lines):
