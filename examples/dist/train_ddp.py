@@ -31,7 +31,7 @@ BUGS = ("dtype-round-trip", "bypass", "same-data", "no-set-epoch", "no-sync", "e
 
 def make_dataset(samples: int = 2048, features: int = 20, classes: int = 4) -> TensorDataset:
     generator = torch.Generator().manual_seed(0)  # the same dataset on every rank; the sampler splits it
-    centers = torch.randn(classes, features, generator=generator) * 2
+    centers = torch.randn(classes, features, generator=generator) * 0.4
     labels = torch.randint(0, classes, (samples,), generator=generator)
     inputs = centers[labels] + torch.randn(samples, features, generator=generator)
     return TensorDataset(inputs, labels)

@@ -127,13 +127,19 @@ def print_merged(report: Report, *, quiet: bool, verbose: bool, json_path: str |
             report.to_json(json_path)
         except OSError as error:
             print(f"nndoctor: error: cannot write {json_path}: {error.strerror or error}", file=sys.stderr)
-    missing = report.context.get("distributed", {}).get("ranks_missing")
+    missing = report.context.get("distributed", {}).get("ranks_missing")  # ranks that left no record
     if missing:
         print(f"nndoctor: no record from rank(s) {', '.join(map(str, missing))}: the report covers the others.",
               file=sys.stderr)
     if not report.context.get("backwards_observed"):
         print("nndoctor: no training step was seen (no backward() on a loss), so the training "
               "checks had nothing to look at.", file=sys.stderr)
+    distributed = report.context.get("distributed", {})
+    if distributed.get("world_size", 1) > 1 and not quiet:
+        ranks = distributed.get("ranks_reported", [])
+        print(f"nndoctor: one report for {len(ranks)} of {distributed['world_size']} ranks"
+              f"{' (' + distributed['backend'] + ')' if distributed.get('backend') else ''}; each finding says "
+              "which ranks it fired on.", file=sys.stderr)
     if quiet:
         for line in quiet_lines(report):
             print(line, file=sys.stderr)
