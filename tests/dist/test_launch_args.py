@@ -46,3 +46,14 @@ def test_stop_on_is_refused_with_several_processes(tmp_path):
                           env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2 and "--stop-on is not available with several processes" in done.stderr
     assert "never runs" not in done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("options, message", [(["--nproc-per-node", "two"], "takes a number of processes"),
+                                              (["--nproc-per-node", "2", "--select", "no-such-rule"],
+                                               "unknown rule or area 'no-such-rule'")])
+def test_bad_options_fail_before_any_worker_starts(tmp_path, options, message):
+    script = tmp_path / "train.py"
+    script.write_text("print('never runs')\n")
+    done = subprocess.run([sys.executable, "-m", "nndoctor", "run", *options, str(script)], capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and message in done.stderr and "never runs" not in done.stdout

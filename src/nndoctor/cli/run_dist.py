@@ -12,8 +12,11 @@ import typer
 
 from nndoctor.cli.common import fail
 from nndoctor.core.errors import UsageError
+from nndoctor.core.registry import load_rules
 from nndoctor.core.report import EXIT_CANNOT_JUDGE, EXIT_CLEAN
 
+# torchrun's own words for "as many as there are devices" (torch.distributed.run).
+NPROC_KEYWORDS = ("auto", "cpu", "gpu", "xpu")
 NPROC_HELP = ("Run the script on N worker processes with PyTorch's elastic launcher (as torchrun "
               "--standalone --nproc-per-node N), the doctor on every rank, and merge the ranks' findings.")
 
@@ -28,6 +31,13 @@ def run_distributed(*, nproc_per_node: str | None, script: str | None, module: s
     if stop_on is not None:
         fail("--stop-on is not available with several processes: stopping one rank would leave the others "
              "waiting at their next collective")
+    if nproc_per_node is not None and not (nproc_per_node.isdigit() and int(nproc_per_node) > 0
+                                           or nproc_per_node in NPROC_KEYWORDS):
+        fail(f"--nproc-per-node takes a number of processes (or {', '.join(NPROC_KEYWORDS)}), got {nproc_per_node!r}")
+    try:
+        load_rules().select(select=chosen, ignore=ignored)  # a typo fails here, not on every worker
+    except UsageError as error:
+        fail(str(error))
     launcher_args = args if is_launcher(script, module) else None
     if launcher_args is not None and nproc_per_node is not None:
         fail("give --nproc-per-node to torchrun or to nndoctor run, not both")
