@@ -41,7 +41,7 @@ def torchrun_arguments(nproc_per_node: str | None, launcher_args: list[str] | No
                          *(["-m", module] if module else [script]), *args]
     try:
         parsed = parse_args(launcher_args)
-    except SystemExit as exit_:
+    except SystemExit:
         raise UsageError(f"torchrun could not parse its arguments {launcher_args!r} (see torchrun --help)") from None
     if parsed.no_python:
         raise UsageError("--no-python runs a program that is not Python: nndoctor can only watch Python workers")

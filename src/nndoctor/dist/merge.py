@@ -92,8 +92,9 @@ def distributed_measurements(records: list[dict[str, Any]], world: int) -> Measu
     checksums = [{"rank": r["rank"], "optimizer_steps": r.get("optimizer_steps"),
                   "optimizers": [c for c in r.get("checksums") or [] if not c.get("sharded")]} for r in records]
     if sharding or any(c.get("sharded") for r in records for c in r.get("checksums") or []):
-        m.mark_unavailable("replica_checksums", f"the parameters are sharded across ranks ({', '.join(sharding) or 'DTensor'}): "
-                                                "each rank holds a different part by design")
+        wrappers = ", ".join(sharding) or "DTensor"
+        m.mark_unavailable("replica_checksums", f"the parameters are sharded across ranks ({wrappers}): each rank "
+                                                "holds a different part by design")
     elif len(records) < 2:
         m.mark_unavailable("replica_checksums", "only one rank's record reached the merge")
     elif all(c["optimizers"] for c in checksums):

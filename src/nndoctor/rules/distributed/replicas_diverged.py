@@ -67,7 +67,8 @@ class ReplicasDiverged(Rule):
         self,
         m: Mapping[str, Any],
         *,
-        relative_difference_max: float = 1e-6,  # averaged updates keep replicas bitwise equal; this only absorbs summation-order noise
+        # Averaged updates keep the replicas bitwise equal: this only absorbs summation-order noise.
+        relative_difference_max: float = 1e-6,
     ) -> list[Finding]:
         ranks = sorted(m["replica_checksums"], key=lambda r: r["rank"])
         reference = ranks[0]
