@@ -19,7 +19,7 @@ AREA_TITLES = {
     "data": "Data",
     "evaluation": "Evaluation",
     "tuning": "Tuning measurements (nndoctor tune)",
-    "distributed": "Distributed training (compared across ranks)",
+    "distributed": "Distributed training",
     "always": "nndoctor itself",
 }
 
