@@ -33,6 +33,8 @@ def world_position() -> tuple[int, int]:
 
 
 class DistributedWatch:
+    """This rank's distributed measurements, next to one watch session (install after it)."""
+
     def __init__(self, session: Any) -> None:
         self.session = session
         self.wrappers: list[DDPForwards] = []
@@ -163,7 +165,7 @@ class DistributedWatch:
         names: dict[int, str] = {}
         for wrapper in self.wrappers:
             names.update((id(p), name) for name, p in wrapper.ddp.module.named_parameters())
-        for key, watched in self.session.models.items():
+        for watched in self.session.models.values():
             for index, param in enumerate(watched.tracker.params):
                 names.setdefault(id(param), watched.tracker.names[index])
         return [names.get(id(p), f"parameter {i}") for i, p in enumerate(params)]
