@@ -20,9 +20,11 @@ from nndoctor.cli.common import (
     EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, fail, split_names,
 )
 from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
+from nndoctor.cli.run_dist import NPROC_HELP, run_distributed
 from nndoctor.core.config import load_config
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE, EXIT_CLEAN
+from nndoctor.dist.launch import is_launcher
 
 CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False}
 # python, python3, python3.12, python.exe, pythonw: a pasted interpreter to drop.
@@ -49,6 +51,7 @@ def run_command(
                                help="No live lines and no full report: one line per finding and a summary."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check in the report."),
     no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
+    nproc_per_node: str = typer.Option(None, "--nproc-per-node", "--nproc_per_node", metavar="N", help=NPROC_HELP),
 ) -> None:
     """Run a PyTorch or JAX/Flax training script unchanged and diagnose it while it trains.
 
@@ -64,6 +67,12 @@ def run_command(
     config = load_config()
     fail_on = check_fail_on(fail_on or config.fail_on)
     chosen, ignored = config.rule_selection(split_names(select), split_names(ignore), split_names(extend_select))
+    if nproc_per_node is not None or is_launcher(script, module_name):
+        run_distributed(nproc_per_node=nproc_per_node, script=script, module=module_name, args=args,
+                        json_path=json_path, every=every, fail_on=fail_on, chosen=chosen, ignored=ignored,
+                        raw_selection={"select": select, "extend-select": extend_select, "ignore": ignore},
+                        thresholds=config.merged_thresholds(None), stop_on=stop_on, preflight=preflight,
+                        quiet=quiet, verbose=verbose)
     from nndoctor.jax.detect import script_uses_jax
 
     recording = begin_recording("run", no_record, script=script or f"-m {module_name}", config=config)

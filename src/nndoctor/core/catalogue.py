@@ -19,6 +19,7 @@ AREA_TITLES = {
     "data": "Data",
     "evaluation": "Evaluation",
     "tuning": "Tuning measurements (nndoctor tune)",
+    "distributed": "Distributed training",
     "always": "nndoctor itself",
 }
 

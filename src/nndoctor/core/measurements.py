@@ -22,6 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     from typing_extensions import NotRequired, TypedDict
 
+from nndoctor.core.dist_measurements import DIST_SCHEMA  # noqa: E402
 from nndoctor.core.live_measurements import LIVE_SCHEMA  # noqa: E402
 
 Number = Union[int, float]
@@ -299,6 +300,7 @@ SCHEMA: dict[str, Any] = {
     "activation_rms": ActivationRms,
     "non_finite": NonFinite,
     **LIVE_SCHEMA,
+    **DIST_SCHEMA,
 }
 
 

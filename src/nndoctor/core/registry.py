@@ -11,7 +11,7 @@ from nndoctor.core.finding import RULE_ID_PATTERN, SEVERITIES
 from nndoctor.core.rule import Rule
 
 ENTRY_POINT_GROUP = "nndoctor.rules"
-AREAS = ("code", "preflight", "dynamics", "architecture", "data", "evaluation", "tuning", "always")
+AREAS = ("code", "preflight", "dynamics", "architecture", "data", "evaluation", "tuning", "distributed", "always")
 
 
 class DuplicateRuleError(ValueError):
