@@ -45,7 +45,9 @@ def curve(series: Mapping[str, Any], max_points: int = MAX_POINTS) -> Curve:
     rows = _raw_and_buckets(series) if is_series(series) else []
     rows.sort(key=lambda row: row[0])
     if len(rows) > max_points:
-        rows = _binned(rows, max_points)
+        # The first and last points stay raw: the initial loss and the final state are what
+        # a reader compares, and the line then spans the whole run.
+        rows = [rows[0], *_binned(rows[1:-1], max_points - 2), rows[-1]]
     return Curve([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
 
 

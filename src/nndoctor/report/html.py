@@ -105,7 +105,7 @@ def _sections(report: Report, findings: list[Finding], anchors: dict[int, str]) 
         if not isinstance(context.get(key), dict):
             continue
         try:
-            parts.append(_render_section(key, context[key], findings, anchors))
+            parts.append(_render_section(key, context[key], findings, anchors, report.checks_run))
         except Exception as error:  # noqa: BLE001 — one broken section must not cost the page
             parts.append(f'<p class="note">The {escape(what)} could not be drawn from this report '
                          f'({escape(type(error).__name__)}: {escape(str(error)[:200])}).</p>')
@@ -117,7 +117,8 @@ SECTIONS = (("series", "training curves"), ("preflight_curves", "preflight curve
             ("data_summary", "data plots"), ("evaluation", "evaluation plots"))
 
 
-def _render_section(key: str, value: dict[str, Any], findings: list[Finding], anchors: dict[int, str]) -> str:
+def _render_section(key: str, value: dict[str, Any], findings: list[Finding], anchors: dict[int, str],
+                    checks_run: list[str]) -> str:
     if key == "series":
         from nndoctor.report.html_run import render_run_section
 
@@ -129,7 +130,7 @@ def _render_section(key: str, value: dict[str, Any], findings: list[Finding], an
     if key == "data_summary":
         from nndoctor.report.html_audit import render_audit_section
 
-        return render_audit_section(value, findings)
+        return render_audit_section(value, findings, checks_run)
     from nndoctor.report.html_evaluation import render_evaluation_section
 
     return render_evaluation_section(value)

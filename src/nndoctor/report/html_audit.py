@@ -12,19 +12,22 @@ from nndoctor.core.numbers import count, num, percent
 from nndoctor.report.svg import SEVERITY_COLOURS, grouped_bars, open_svg
 
 
-def render_audit_section(summary: Mapping[str, Any], findings: Sequence[Finding]) -> str:
+def render_audit_section(summary: Mapping[str, Any], findings: Sequence[Finding],
+                         checks_run: Sequence[str] = ()) -> str:
+    """HTML (escaped; insert as markup) of the data plots; `checks_run` tells a pair checked
+    for near copies and clean (0) from one never checked (—)."""
     parts = []
     balance = _class_balance(summary.get("class_counts") or {})
     if balance:
-        parts.append(f"<figure>{balance}<figcaption>Share of each class per split (hover a bar for the row "
+        parts.append(f"<h3>Class balance</h3><figure>{balance}<figcaption>Share of each class per split (hover a bar for the row "
                      "count). Splits drawn from one dataset should look alike; a class much rarer in one split "
                      "is a stratification problem.</figcaption></figure>")
-    overlap = _overlap_table(summary.get("overlap") or [], findings)
+    overlap = _overlap_table(summary.get("overlap") or [], findings, "split-overlap-near" in checks_run)
     if overlap:
         parts.append(overlap)
     shift = _shift_chart(summary.get("shift") or [], findings)
     if shift:
-        parts.append(f"<figure>{shift}<figcaption>Adversarial validation: the ROC AUC of a classifier trained "
+        parts.append(f"<h3>Can a classifier tell the splits apart?</h3><figure>{shift}<figcaption>Adversarial validation: the ROC AUC of a classifier trained "
                      "to tell the two splits apart (0.5: indistinguishable, as splits of one distribution should "
                      "be; red: judged shifted). The features that tell them apart most are listed on each bar."
                      "</figcaption></figure>")
@@ -56,11 +59,10 @@ def _near_rows(findings: Sequence[Finding]) -> dict[tuple[str, str], int]:
     return found
 
 
-def _overlap_table(pairs: Sequence[Mapping[str, Any]], findings: Sequence[Finding]) -> str:
+def _overlap_table(pairs: Sequence[Mapping[str, Any]], findings: Sequence[Finding], near_judged: bool) -> str:
     if not pairs:
         return ""
     near = _near_rows(findings)
-    near_judged = any(f.rule == "split-overlap-near" for f in findings)
     rows = []
     for pair in pairs:
         exact, n_b = int(pair.get("exact_rows", 0)), int(pair.get("n_b", 0)) or 1

@@ -19,9 +19,9 @@ def render_preflight_section(curves: Mapping[str, Any]) -> str:
                   if isinstance(s, (int, float)) and isinstance(v, (int, float))]
         if len(points) < 2:
             continue
-        data = "one batch" if run.get("data") == "batch" else "two samples"
+        data = f"one batch of {count(run.get('samples'))}" if run.get("data") == "batch" else "two samples"
         who = "reference Adam 1e-3" if run.get("reference") else f"your {run.get('optimizer')}"
-        lines.append(Line(f"{who}, {data} ({count(run.get('samples'))})", points, dashed=bool(run.get("reference"))))
+        lines.append(Line(f"{who}, {data}", points))
         if isinstance(run.get("floor"), (int, float)):
             floors.append(float(run["floor"]))
     if not lines:

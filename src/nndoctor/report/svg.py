@@ -133,14 +133,15 @@ def tick_label(value: float) -> str:
     return num(int(rounded) if rounded.is_integer() else rounded)
 
 
-def legend(frame: Frame, entries: Sequence[tuple[str, str, bool]]) -> None:
-    """One row of (name, colour, dashed) above the plot area."""
+def legend(frame: Frame, entries: Sequence[tuple[str, str, bool]], boxes: bool = False) -> None:
+    """One row of (name, colour, dashed) above the plot area; `boxes`: filled squares (bars)."""
     x = frame.left
     for name, colour, dashed in entries:
         shown = name if len(name) <= 40 else name[:39] + "…"
         dash = ' stroke-dasharray="5 3"' if dashed else ""
-        frame.parts.append(f'<line x1="{x}" y1="12" x2="{x + 18}" y2="12" stroke="{colour}" stroke-width="2"{dash}/>'
-                           f'<text x="{x + 22}" y="16" fill="#333">{escape(shown)}</text>')
+        key = (f'<rect x="{x + 4}" y="6" width="11" height="11" fill="{colour}"/>' if boxes else
+               f'<line x1="{x}" y1="12" x2="{x + 18}" y2="12" stroke="{colour}" stroke-width="2"{dash}/>')
+        frame.parts.append(f'{key}<text x="{x + 22}" y="16" fill="#333">{escape(shown)}</text>')
         x += 34 + 6.2 * len(shown)
 
 
@@ -206,23 +207,32 @@ def _polyline(frame: Frame, points: Sequence[tuple[float, float]], colour: str, 
 
 
 def _markers(frame: Frame, markers: Sequence[Marker]) -> None:
-    """Dashed verticals at the marked steps; labels written downwards from the top, skipped
-    where they would overlap the previous one (the line and its tooltip stay)."""
-    last_label_x = -1e9
+    """Dashed verticals at the marked steps, labels written downwards from the top. Marks
+    that fall on one pixel column share a label ("rule +2") and list every title; a label
+    that would overlap the previous one is left out (the line and its tooltip stay)."""
+    columns: dict[int, list[Marker]] = {}
     for marker in sorted(markers, key=lambda m: m.x):
-        x = frame.x(marker.x)
-        bottom = frame.height - frame.bottom
-        mark = (f'<line x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" y2="{bottom}" stroke="{marker.colour}" '
+        columns.setdefault(round(frame.x(marker.x) / 3), []).append(marker)
+    last_label_x = -1e9
+    bottom = frame.height - frame.bottom
+    for group in columns.values():
+        first = group[0]
+        x = frame.x(first.x)
+        label = first.label[:32] + (f" +{len(group) - 1}" if len(group) > 1 else "")
+        title = "\n".join(m.title or m.label for m in group)
+        mark = (f'<line x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" y2="{bottom}" stroke="{first.colour}" '
                 f'stroke-width="1.2" stroke-dasharray="3 2"/>'
                 f'<path d="M{x - 4:.1f},{frame.top - 6} L{x + 4:.1f},{frame.top - 6} L{x:.1f},{frame.top} Z" '
-                f'fill="{marker.colour}"/>')
+                f'fill="{first.colour}"/>')
         if x - last_label_x >= 13:
-            mark += (f'<text x="{x + 3:.1f}" y="{frame.top + 4}" fill="{marker.colour}" font-size="10" '
-                     f'transform="rotate(90 {x + 3:.1f} {frame.top + 4})">{escape(marker.label[:32])}</text>')
+            # A white halo keeps the label readable where it crosses a curve.
+            mark += (f'<text x="{x + 3:.1f}" y="{frame.top + 4}" fill="{first.colour}" font-size="10" '
+                     f'stroke="#fff" stroke-width="3" paint-order="stroke" '
+                     f'transform="rotate(90 {x + 3:.1f} {frame.top + 4})">{escape(label)}</text>')
             last_label_x = x
-        mark = f"<g><title>{escape(marker.title or marker.label)}</title>{mark}</g>"
-        if marker.href:
-            mark = f'<a href="{escape(marker.href)}">{mark}</a>'
+        mark = f"<g><title>{escape(title)}</title>{mark}</g>"
+        if first.href:
+            mark = f'<a href="{escape(first.href)}">{mark}</a>'
         frame.parts.append(mark)
 
 
@@ -258,7 +268,7 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[tuple[str, Sequence
             parts.append(f'<text x="{left + plot_width * value / high + 4:.1f}" y="{y + bar - 3}" fill="#555" '
                          f'font-size="9">{value:.1%}</text>')
     frame = Frame(width, height, left=left)
-    legend(frame, [(name, PALETTE[g % len(PALETTE)], False) for g, (name, _, _) in enumerate(groups)])
+    legend(frame, [(name, PALETTE[g % len(PALETTE)], False) for g, (name, _, _) in enumerate(groups)], boxes=True)
     parts.extend(frame.parts)
     parts.append("</svg>")
     return "".join(parts)

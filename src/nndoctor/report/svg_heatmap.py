@@ -83,16 +83,22 @@ def heatmap(rows: Sequence[str], columns: Sequence[tuple[float, float]], cells: 
     for r, name in enumerate(rows):
         y = top + r * cell_height
         text = str(name)
-        shown = text if len(text) <= 30 else "…" + text[-29:]
+        shown = text if len(text) <= 30 else text[:12] + "…" + text[-17:]  # keep the start and the .weight end
         parts.append(f'<text x="{left - 5}" y="{y + cell_height - 3}" text-anchor="end" fill="#333" '
                      f'font-size="{10 if cell_height > 10 else 9}"><title>{escape(text)}</title>{escape(shown)}</text>')
-        for c, value in enumerate(cells[r]):
-            if value is None or not math.isfinite(value):
-                continue
-            first, last = columns[c]
-            parts.append(f'<rect x="{left + c * cell_width:.1f}" y="{y}" width="{cell_width + 0.3:.1f}" '
-                         f'height="{cell_height}" fill="{scale.colour(value)}"><title>{escape(text)}, steps '
-                         f'{num(round(first))}–{num(round(last))}: {value_name} {num(value)}</title></rect>')
+        # Neighbouring cells of one value (a sample carried across a gap) are one rectangle.
+        row = cells[r]
+        c = 0
+        while c < len(row):
+            value, end = row[c], c + 1
+            while end < len(row) and row[end] == value:
+                end += 1
+            if value is not None and math.isfinite(value):
+                first, last = columns[c][0], columns[end - 1][1]
+                parts.append(f'<rect x="{left + c * cell_width:.1f}" y="{y}" width="{cell_width * (end - c) + 0.3:.1f}" '
+                             f'height="{cell_height}" fill="{scale.colour(value)}"><title>{escape(text)}, steps '
+                             f'{num(round(first))}–{num(round(last))}: {escape(value_name)} {num(value)}</title></rect>')
+            c = end
     bottom = top + cell_height * len(rows)
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_width}" height="{bottom - top}" fill="none" stroke="#ccc"/>')
     start, end = columns[0][0], columns[-1][1]
