@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from collections import OrderedDict
 
 import numpy as np
@@ -98,7 +99,8 @@ def test_run_report_draws_curves_marks_findings_and_escapes_a_script_layer_name(
     assert report.findings and any(f.step is not None for f in report.findings)
     text = assert_text_not_markup(page)
     assert "&lt;script&gt;" in text  # the layer name, shown as text
-    assert text.count('href="#finding-') == sum(f.step is not None for f in report.findings)
+    # One linked mark per step where findings fired (findings at one step share a mark).
+    assert text.count('href="#finding-') == len({f.step for f in report.findings if f.step is not None})
     result = open_in_browser(chromium, page, tmp_path, ["training and validation loss", "gradient norm per layer",
                                                          "update/weight per layer", "learning rate per parameter group"])
     assert "pwned" not in json.dumps(result)
@@ -180,3 +182,14 @@ def test_evaluate_report_draws_its_plots(chromium, tmp_path):
     open_in_browser(chromium, tmp_path / "evaluate.html", tmp_path,
                     ["confusion matrix, rows true class, columns predicted class",
                      "recall per class with 95% intervals", "reliability diagram"])
+
+
+def test_tune_lr_report_draws_the_range_test(chromium, tmp_path):
+    script = Path(__file__).resolve().parents[2] / "examples" / "train_classifier.py"
+    done = nndoctor_cli("tune", "lr", "--html", "tune.html", "--batches", "10", "--budget", "10", "--repeats", "1",
+                        "--range-steps", "30", script, "--epochs", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HTML report written to tune.html" in done.stderr
+    text = assert_text_not_markup(tmp_path / "tune.html")
+    assert "your lr" in text
+    open_in_browser(chromium, tmp_path / "tune.html", tmp_path, ["learning-rate range test"])

@@ -79,6 +79,8 @@ def write_html_report(report: Report, path: Path | None) -> None:
         write_html(report, path)
     except OSError as error:
         print(f"nndoctor: error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        return
+    print(f"nndoctor: HTML report written to {path}", file=sys.stderr)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -114,7 +114,8 @@ def _sections(report: Report, findings: list[Finding], anchors: dict[int, str]) 
 
 # context key → what its section shows, in page order.
 SECTIONS = (("series", "training curves"), ("preflight_curves", "preflight curves"),
-            ("data_summary", "data plots"), ("evaluation", "evaluation plots"))
+            ("data_summary", "data plots"), ("evaluation", "evaluation plots"),
+            ("lr_range", "learning-rate plot"), ("weight_decay", "weight-decay plot"))
 
 
 def _render_section(key: str, value: dict[str, Any], findings: list[Finding], anchors: dict[int, str],
@@ -131,6 +132,14 @@ def _render_section(key: str, value: dict[str, Any], findings: list[Finding], an
         from nndoctor.report.html_audit import render_audit_section
 
         return render_audit_section(value, findings, checks_run)
+    if key == "lr_range":
+        from nndoctor.report.html_tune import render_lr_section
+
+        return render_lr_section(value)
+    if key == "weight_decay":
+        from nndoctor.report.html_tune import render_weight_decay_section
+
+        return render_weight_decay_section(value)
     from nndoctor.report.html_evaluation import render_evaluation_section
 
     return render_evaluation_section(value)

@@ -101,15 +101,16 @@ def wants_log_axis(values: Sequence[float]) -> bool:
     return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > LOG_AXIS_MIN_RATIO
 
 
-def axes(frame: Frame, x_label: str, y_label: str, y_format: Callable[[float], str] | None = None) -> None:
+def axes(frame: Frame, x_label: str, y_label: str, y_format: Callable[[float], str] | None = None,
+         x_format: Callable[[float], str] | None = None) -> None:
     """Grid lines, tick labels and axis titles."""
-    y_format = y_format or tick_label
+    y_format, x_format = y_format or tick_label, x_format or tick_label
     parts, bottom = frame.parts, frame.height - frame.bottom
     x_ticks = linear_ticks(*frame.x_range, wanted=max(2, (frame.width - frame.left) // 90))
     for tick in x_ticks:
         x = frame.x(tick)
         parts.append(f'<line x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" y2="{bottom}" stroke="#eee"/>'
-                     f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle" fill="#666">{tick_label(tick)}</text>')
+                     f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle" fill="#666">{escape(x_format(tick))}</text>')
     y_ticks = log_ticks(*frame.y_range) if frame.log_y else linear_ticks(*frame.y_range, wanted=4)
     for tick in y_ticks:
         y = frame.y(tick)
@@ -148,10 +149,11 @@ def legend(frame: Frame, entries: Sequence[tuple[str, str, bool]], boxes: bool =
 def line_plot(lines: Sequence[Line], *, x_label: str = "step", y_label: str = "", label: str = "",
               markers: Sequence[Marker] = (), width: int = 720, height: int = 260,
               log_y: bool | None = None, x_range: tuple[float, float] | None = None,
-              y_range: tuple[float, float] | None = None, y_format: Callable[[float], str] | None = None) -> str:
+              y_range: tuple[float, float] | None = None, y_format: Callable[[float], str] | None = None,
+              x_format: Callable[[float], str] | None = None) -> str:
     """Lines over a shared x axis; y on a log axis when the values span decades (auto).
     `x_range`/`y_range` fix an axis (several plots of one run share its steps); `y_format`
-    writes the y tick labels (e.g. as percentages)."""
+    and `x_format` write the tick labels (percentages; 10**x for an x given as log10)."""
     drawn = [line for line in lines if any(math.isfinite(y) for _, y in line.points)]
     if not drawn:
         return ""
@@ -173,7 +175,7 @@ def line_plot(lines: Sequence[Line], *, x_label: str = "step", y_label: str = ""
         xs = [*x_range, *xs]
     frame = Frame(width, height, x_range=(min(xs), max(max(xs), min(xs) + 1)), y_range=(low, high), log_y=log_y)
     frame.parts.append(open_svg(width, height, label or y_label))
-    axes(frame, x_label, y_label, y_format)
+    axes(frame, x_label, y_label, y_format, x_format)
     for index, line in enumerate(drawn):
         colour = line.colour or PALETTE[index % len(PALETTE)]
         band = [(x, lo, hi) for x, lo, hi in line.band if math.isfinite(lo) and math.isfinite(hi) and hi > lo]
