@@ -9,7 +9,8 @@ from typing import Any
 
 from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import count, num, percent
-from nndoctor.report.svg import SEVERITY_COLOURS, grouped_bars, open_svg
+from nndoctor.report.svg import SEVERITY_COLOURS, open_svg
+from nndoctor.report.svg_bars import grouped_bars
 
 
 def render_audit_section(summary: Mapping[str, Any], findings: Sequence[Finding],
@@ -19,16 +20,16 @@ def render_audit_section(summary: Mapping[str, Any], findings: Sequence[Finding]
     parts = []
     balance = _class_balance(summary.get("class_counts") or {})
     if balance:
-        parts.append(f"<h3>Class balance</h3><figure>{balance}<figcaption>Share of each class per split (hover a bar for the row "
-                     "count). Splits drawn from one dataset should look alike; a class much rarer in one split "
-                     "is a stratification problem.</figcaption></figure>")
+        parts.append(f"<h3>Class balance</h3><figure>{balance}<figcaption>Share of each class per split (hover "
+                     "a bar for the row count). Splits drawn from one dataset should look alike; a class much "
+                     "rarer in one split is a stratification problem.</figcaption></figure>")
     overlap = _overlap_table(summary.get("overlap") or [], findings, "split-overlap-near" in checks_run)
     if overlap:
         parts.append(overlap)
     shift = _shift_chart(summary.get("shift") or [], findings)
     if shift:
-        parts.append(f"<h3>Can a classifier tell the splits apart?</h3><figure>{shift}<figcaption>Adversarial validation: the ROC AUC of a classifier trained "
-                     "to tell the two splits apart (0.5: indistinguishable, as splits of one distribution should "
+        parts.append(f"<h3>Can a classifier tell the splits apart?</h3><figure>{shift}<figcaption>Adversarial "
+                     "validation: the ROC AUC of a classifier trained to tell the two splits apart (0.5: indistinguishable, as splits of one distribution should "
                      "be; red: judged shifted). The features that tell them apart most are listed on each bar."
                      "</figcaption></figure>")
     if not parts:
@@ -108,7 +109,12 @@ def _shift_chart(results: Sequence[Mapping[str, Any]], findings: Sequence[Findin
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{max(x(result["auc"]) - left, 1):.1f}" height="{bar - 7}" '
                      f'fill="{colour}"><title>AUC {num(result["auc"])}; telling features: {escape(features or "none")}'
                      f'</title></rect>')
-        parts.append(f'<text x="{x(result["auc"]) + 5:.1f}" y="{y + bar * 0.65:.1f}" fill="#333" font-size="10">'
-                     f'{num(result["auc"])}{escape(" · " + features if features else "")}</text>')
+        label = f'{num(result["auc"])}{" · " + features if features else ""}'
+        if result["auc"] > 0.8:  # no room right of a long bar: the label goes inside its end
+            parts.append(f'<text x="{x(result["auc"]) - 5:.1f}" y="{y + bar * 0.65:.1f}" fill="#fff" font-size="10" '
+                         f'text-anchor="end">{escape(label)}</text>')
+        else:
+            parts.append(f'<text x="{x(result["auc"]) + 5:.1f}" y="{y + bar * 0.65:.1f}" fill="#333" '
+                         f'font-size="10">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -4,7 +4,7 @@ first fired marked, per-layer gradient-norm and update-ratio heat maps, the dead
 saturated share of each activation, and the learning rate of each parameter group."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -60,8 +60,9 @@ def render_run_section(series: Mapping[str, Any], findings: Sequence[Finding],
                                "for its message, click to jump to it."))
     left_out = series.get("layers_left_out") or {}
     figures.append(_layer_heatmap(series, span, "grad_norm", "gradient norm", ColourScale.fitted,
-                                  "Gradient norm per layer over training (log colour scale; black: exactly zero). A "
-                                  "row fading to dark blue is vanishing; a bright band spreading upwards is exploding.", left_out))
+                                  "Gradient norm per layer over training (log colour scale; black: exactly zero). "
+                                  "A row fading to dark blue is vanishing; a bright band spreading upwards is "
+                                  "exploding.", left_out))
     figures.append(_layer_heatmap(series, span, "update_ratio", "update/weight", lambda values: ColourScale.around(
                                   UPDATE_RATIO_CENTRE), "Update size relative to the weights per step (‖Δw‖/‖w‖, "
                                   "log scale): white is the healthy ≈1e-3; red is too large (unstable), blue too "
@@ -103,7 +104,7 @@ def _layer_curves(series: Mapping[str, Any], key: str) -> tuple[list[str], list[
 def run_span(series: Mapping[str, Any]) -> tuple[float, float] | None:
     """The steps the run covered (first to last point of any curve), shared by every plot."""
     steps = []
-    for key, value in series.items():
+    for value in series.values():
         members = [value] if is_series(value) else list(value.values()) if isinstance(value, Mapping) else []
         for member in members:
             drawn = curve(member) if is_series(member) else None
@@ -112,7 +113,11 @@ def run_span(series: Mapping[str, Any]) -> tuple[float, float] | None:
     return (min(steps), max(steps)) if steps else None
 
 
-def _layer_heatmap(series, span, key, value_name, make_scale, caption, left_out) -> str:
+Span = tuple[float, float] | None
+
+
+def _layer_heatmap(series: Mapping[str, Any], span: Span, key: str, value_name: str,
+                   make_scale: Callable[[list[float]], ColourScale], caption: str, left_out: Mapping[str, Any]) -> str:
     names, curves = _layer_curves(series, key)
     if not names:
         return ""
@@ -123,7 +128,8 @@ def _layer_heatmap(series, span, key, value_name, make_scale, caption, left_out)
                    caption, _left_out_note(left_out, key))
 
 
-def _activation_figure(series, span, key, what, left_out) -> str:
+def _activation_figure(series: Mapping[str, Any], span: Span, key: str, what: str,
+                       left_out: Mapping[str, Any]) -> str:
     names, curves = _layer_curves(series, key)
     if not names:
         return ""
@@ -143,7 +149,7 @@ def _activation_figure(series, span, key, what, left_out) -> str:
     return _figure(svg, caption, _left_out_note(left_out, key))
 
 
-def _lr_figure(series: Mapping[str, Any], span: tuple[float, float] | None) -> str:
+def _lr_figure(series: Mapping[str, Any], span: Span) -> str:
     names, curves = _layer_curves(series, "lr")
     if not names:
         return ""

@@ -1,6 +1,7 @@
 """Small static SVG charts for the HTML report: line plots (with min–max bands and marked
-steps) and grouped bars. Hand-built, no JavaScript and no network, so a page works offline,
-in CI artifacts and in mail. Every text drawn here is escaped; callers pass plain strings.
+steps) and their axes; bars are in svg_bars, heat maps in svg_heatmap. Hand-built, no
+JavaScript and no network, so a page works offline, in CI artifacts and in mail. Every
+text drawn here is escaped; callers pass plain strings.
 
     line_plot([Line("train loss", [(0, 2.3), (100, 0.4)])], x_label="step", y_label="loss",
               markers=[Marker(40, "loss-diverging", colour=SEVERITY_COLOURS["error"])])
@@ -211,11 +212,12 @@ def _polyline(frame: Frame, points: Sequence[tuple[float, float]], colour: str, 
 def _markers(frame: Frame, markers: Sequence[Marker]) -> None:
     """Dashed verticals at the marked steps, labels written downwards from the top. Marks
     that fall on one pixel column share a label ("rule +2") and list every title; a label
-    that would overlap the previous one is left out (the line and its tooltip stay)."""
+    that would touch the previous one starts below it, or is left out when it would not
+    fit (the line and its tooltip stay)."""
     columns: dict[int, list[Marker]] = {}
     for marker in sorted(markers, key=lambda m: m.x):
         columns.setdefault(round(frame.x(marker.x) / 3), []).append(marker)
-    last_label_x = -1e9
+    last_label_x, last_label_end = -1e9, 0.0
     bottom = frame.height - frame.bottom
     for group in columns.values():
         first = group[0]
@@ -226,51 +228,14 @@ def _markers(frame: Frame, markers: Sequence[Marker]) -> None:
                 f'stroke-width="1.2" stroke-dasharray="3 2"/>'
                 f'<path d="M{x - 4:.1f},{frame.top - 6} L{x + 4:.1f},{frame.top - 6} L{x:.1f},{frame.top} Z" '
                 f'fill="{first.colour}"/>')
-        if x - last_label_x >= 13:
+        start = frame.top + 4 if x - last_label_x >= 13 else last_label_end + 8
+        if start + 6 * len(label) <= bottom:
             # A white halo keeps the label readable where it crosses a curve.
-            mark += (f'<text x="{x + 3:.1f}" y="{frame.top + 4}" fill="{first.colour}" font-size="10" '
+            mark += (f'<text x="{x + 3:.1f}" y="{start:.0f}" fill="{first.colour}" font-size="10" '
                      f'stroke="#fff" stroke-width="3" paint-order="stroke" '
-                     f'transform="rotate(90 {x + 3:.1f} {frame.top + 4})">{escape(label)}</text>')
-            last_label_x = x
+                     f'transform="rotate(90 {x + 3:.1f} {start:.0f})">{escape(label)}</text>')
+            last_label_x, last_label_end = x, start + 6 * len(label)
         mark = f"<g><title>{escape(title)}</title>{mark}</g>"
         if first.href:
             mark = f'<a href="{escape(first.href)}">{mark}</a>'
         frame.parts.append(mark)
-
-
-def grouped_bars(categories: Sequence[str], groups: Sequence[tuple[str, Sequence[float], Sequence[str]]], *,
-                 label: str, width: int = 560) -> str:
-    """Horizontal bars: per category one bar per group (e.g. per class one bar per split).
-    `groups` holds (name, values in [0, 1], tooltip per category)."""
-    if not categories or not groups:
-        return ""
-    left, right, bar = 130, 60, 11
-    block = bar * len(groups) + 8
-    height = 34 + block * len(categories) + 24
-    top, plot_width = 30, width - left - right
-    largest = max(max(values) for _, values, _ in groups)
-    # The axis ends at the first round share above the largest bar (at most 100%).
-    high = next((t for t in linear_ticks(0, 1.0, 10) if t >= largest * 1.05), 1.0) if largest > 0 else 1.0
-    parts = [open_svg(width, height, label)]
-    for tick in linear_ticks(0, high, 4):
-        x = left + plot_width * tick / high
-        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 22}" stroke="#eee"/>'
-                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#666">{tick:.0%}</text>')
-    for index, category in enumerate(categories):
-        y0 = top + block * index
-        name = str(category)
-        parts.append(f'<text x="{left - 6}" y="{y0 + block / 2 + 2:.1f}" text-anchor="end" fill="#333">'
-                     f'<title>{escape(name)}</title>{escape(name[:18])}</text>')
-        for g, (group, values, tips) in enumerate(groups):
-            value = values[index]
-            y = y0 + g * bar
-            parts.append(f'<rect x="{left}" y="{y}" width="{max(plot_width * value / high, 0.5):.1f}" '
-                         f'height="{bar - 2}" fill="{PALETTE[g % len(PALETTE)]}"><title>{escape(tips[index])}'
-                         f'</title></rect>')
-            parts.append(f'<text x="{left + plot_width * value / high + 4:.1f}" y="{y + bar - 3}" fill="#555" '
-                         f'font-size="9">{value:.1%}</text>')
-    frame = Frame(width, height, left=left)
-    legend(frame, [(name, PALETTE[g % len(PALETTE)], False) for g, (name, _, _) in enumerate(groups)], boxes=True)
-    parts.extend(frame.parts)
-    parts.append("</svg>")
-    return "".join(parts)
