@@ -89,12 +89,15 @@ def linear_ticks(low: float, high: float, wanted: int = 5) -> list[float]:
 
 
 def log_ticks(low: float, high: float) -> list[float]:
-    """Powers of ten inside [low, high] (every other one when there are many)."""
+    """Powers of ten inside [low, high] (every other one when there are many); 1, 2, 5 ×
+    10^k when the range spans too few decades for powers alone to be read."""
     first, last = math.ceil(math.log10(low) - 1e-9), math.floor(math.log10(high) + 1e-9)
     exponents = list(range(first, last + 1))
+    if len(exponents) < 3:
+        ticks = [f * 10.0 ** e for e in range(first - 1, last + 1) for f in (1, 2, 5)]
+        return [t for t in ticks if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)] or [low, high]
     stride = max(1, math.ceil(len(exponents) / 7))
-    ticks = [10.0 ** e for e in exponents[::stride]]
-    return ticks or [low, high]
+    return [10.0 ** e for e in exponents[::stride]]
 
 
 def wants_log_axis(values: Sequence[float]) -> bool:
@@ -163,8 +166,8 @@ def line_plot(lines: Sequence[Line], *, x_label: str = "step", y_label: str = ""
     xs = [x for line in drawn for x, _ in line.points] + [m.x for m in markers]
     log_y = wants_log_axis(values) if log_y is None else log_y and min(values) > 0
     low, high = min(values), max(values)
-    if log_y:
-        low, high = 10 ** math.floor(math.log10(low)), 10 ** math.ceil(math.log10(high))
+    if log_y:  # a little room above and below, in ratio
+        low, high = low / 1.25, high * 1.25
     elif high == low:
         low, high = low - (abs(low) or 1) * 0.1, high + (abs(high) or 1) * 0.1
     else:
