@@ -11,7 +11,7 @@ from nndoctor.report.curves import MAX_POINTS, curve, grid
 from nndoctor.report.html import render_html
 from nndoctor.report.html_compare import render_compare_html
 from nndoctor.report.svg import Line, Marker, line_plot, linear_ticks, log_ticks, tick_label
-from nndoctor.report.svg_heatmap import ColourScale, heatmap
+from nndoctor.report.svg_heatmap import ColourScale, heatmap, shortened
 
 MILLION = 1_000_000
 MAX_HTML_BYTES = 2 * 1024 * 1024
@@ -129,3 +129,11 @@ def test_compare_overlays_both_runs_and_tables_their_findings():
                                labels=("base", "<b>high lr</b>"))
     assert "base train loss" in page and "&lt;b&gt;high lr&lt;/b&gt; train loss" in page and "<b>" not in page
     assert re.search(r"loss-diverging</code></td><td[^>]*>warning</td><td>—</td><td>40</td>", page)
+
+
+def test_long_layer_names_keep_the_part_that_tells_rows_apart():
+    names = [f"encoder.layers.{i}.self_attention.in_proj_weight" for i in (0, 10, 199)] + ["head.weight"]
+    shown = shortened(names)
+    assert shown[3] == "head.weight" and all(len(name) <= 30 for name in shown)
+    assert [name.split(".")[0] for name in shown[:3]] == ["…0", "…10", "…199"]
+    assert len(set(shown)) == 4

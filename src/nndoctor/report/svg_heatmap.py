@@ -68,41 +68,55 @@ class ColourScale:
         return [10.0 ** e for e in exponents[::stride]]
 
 
+MAX_LABEL = 30
+
+
+def shortened(names: list[str], limit: int = MAX_LABEL) -> list[str]:
+    """Row labels that fit: the dotted prefix every long name shares is dropped first
+    ("encoder.layers.10.attn.weight" → "…10.attn.weight": the part that tells rows apart),
+    then the middle of what is still too long. The full name stays in the tooltip."""
+    long = [name for name in names if len(name) > limit]
+    prefix = ""
+    if len(long) > 1:
+        common = long[0]
+        for name in long[1:]:
+            while not name.startswith(common):
+                common = common[:-1]
+        prefix = common[:common.rfind(".") + 1]
+    shown = []
+    for name in names:
+        if len(name) > limit and prefix and name.startswith(prefix):
+            name = "…" + name[len(prefix):]
+        shown.append(name if len(name) <= limit else name[:limit // 2 - 1] + "…" + name[-(limit // 2):])
+    return shown
+
+
 def heatmap(rows: Sequence[str], columns: Sequence[tuple[float, float]], cells: Sequence[Sequence[float | None]],
             *, scale: ColourScale, label: str, value_name: str, x_label: str = "step", width: int = 720) -> str:
     """rows[i] names the i-th row of `cells`; columns are (first step, last step) stretches."""
     if not rows or not columns:
         return ""
-    longest = min(max(len(str(name)) for name in rows), 30)
+    short_names = shortened([str(name) for name in rows])
+    longest = max(len(name) for name in short_names)
     left = 16 + int(6.1 * longest)
     right, top, cell_height = 80, 12, 13 if len(rows) <= 30 else 10
     plot_width = width - left - right
     cell_width = plot_width / len(columns)
     height = max(top + cell_height * len(rows) + 40, top + 60 + 30)  # room for the colour bar and its zero swatch
     parts = [open_svg(width, height, label)]
+    cell_rects = []
     for r, name in enumerate(rows):
         y = top + r * cell_height
-        text = str(name)
-        shown = text if len(text) <= 30 else text[:12] + "…" + text[-17:]  # keep the start and the .weight end
         parts.append(f'<text x="{left - 5}" y="{y + cell_height - 3}" text-anchor="end" fill="#333" '
-                     f'font-size="{10 if cell_height > 10 else 9}"><title>{escape(text)}</title>{escape(shown)}</text>')
-        # Neighbouring cells of one value (a sample carried across a gap) are one rectangle.
-        row = cells[r]
-        c = 0
-        while c < len(row):
-            value, end = row[c], c + 1
-            while end < len(row) and row[end] == value:
-                end += 1
-            if value is not None and math.isfinite(value):
-                first, last = columns[c][0], columns[end - 1][1]
-                parts.append(f'<rect x="{left + c * cell_width:.1f}" y="{y}" width="{cell_width * (end - c) + 0.3:.1f}" '
-                             f'height="{cell_height}" fill="{scale.colour(value)}"><title>{escape(text)}, steps '
-                             f'{num(round(first))}–{num(round(last))}: {escape(value_name)} {num(value)}</title></rect>')
-            c = end
+                     f'font-size="{10 if cell_height > 10 else 9}"><title>{escape(str(name))}</title>'
+                     f'{escape(short_names[r])}</text>')
+        cell_rects += _row_cells(str(name), cells[r], columns, scale, value_name,
+                                 x=left, y=y, cell_width=cell_width, cell_height=cell_height)
+    parts.append('<g shape-rendering="crispEdges">' + "".join(cell_rects) + "</g>")  # no seams between cells
     bottom = top + cell_height * len(rows)
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_width}" height="{bottom - top}" fill="none" stroke="#ccc"/>')
     start, end = columns[0][0], columns[-1][1]
-    for tick in linear_ticks(start, end, max(2, plot_width // 100)):
+    for tick in linear_ticks(start, end, max(2, plot_width // 80)):
         x = left + (tick - start) / ((end - start) or 1.0) * plot_width
         parts.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#999"/>'
                      f'<text x="{x:.1f}" y="{bottom + 15}" text-anchor="middle" fill="#666">{tick_label(tick)}</text>')
@@ -112,6 +126,24 @@ def heatmap(rows: Sequence[str], columns: Sequence[tuple[float, float]], cells: 
     parts.append(_colour_bar(scale, x=width - right + 14, top=top, height=max(bottom - top, 60), zero=has_zero))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _row_cells(name: str, row: Sequence[float | None], columns: Sequence[tuple[float, float]], scale: ColourScale,
+               value_name: str, *, x: float, y: float, cell_width: float, cell_height: int) -> list[str]:
+    """One row's rectangles; neighbouring cells of one value (a sample carried across a
+    gap) are one rectangle."""
+    rects, c = [], 0
+    while c < len(row):
+        value, end = row[c], c + 1
+        while end < len(row) and row[end] == value:
+            end += 1
+        if value is not None and math.isfinite(value):
+            first, last = columns[c][0], columns[end - 1][1]
+            rects.append(f'<rect x="{x + c * cell_width:.1f}" y="{y}" width="{cell_width * (end - c) + 0.3:.1f}" '
+                         f'height="{cell_height}" fill="{scale.colour(value)}"><title>{escape(name)}, steps '
+                         f'{num(round(first))}–{num(round(last))}: {escape(value_name)} {num(value)}</title></rect>')
+        c = end
+    return rects
 
 
 def _colour_bar(scale: ColourScale, *, x: float, top: float, height: float, zero: bool = False) -> str:
