@@ -3,6 +3,9 @@ keep the whole run visible, escaped user strings, and sections that survive bad 
 import math
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from nndoctor.core.finding import Finding
 from nndoctor.core.report import Report
 from nndoctor.live.report_series import report_series
@@ -137,3 +140,19 @@ def test_long_layer_names_keep_the_part_that_tells_rows_apart():
     assert shown[3] == "head.weight" and all(len(name) <= 30 for name in shown)
     assert [name.split(".")[0] for name in shown[:3]] == ["…0", "…10", "…199"]
     assert len(set(shown)) == 4
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
+                    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=5)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=30)
+SECTION_KEYS = st.sampled_from(["series", "data_summary", "preflight_curves", "lr_range", "weight_decay", "evaluation"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(SECTION_KEYS, st.dictionaries(st.sampled_from(
+    ["loss", "val_loss", "grad_norm", "lr", "dead_fraction", "class_counts", "overlap", "shift", "overfit",
+     "range_lrs", "range_losses", "sweep", "splits", "head", "recent", "history", "count"]), JSON, max_size=4),
+    max_size=3))
+def test_any_hand_edited_context_renders_a_page(context):
+    page = render_html(Report.from_dict({"command": "run", "findings": [], "context": context}))
+    assert page.startswith("<!doctype html>") and "<script" not in page
