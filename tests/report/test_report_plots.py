@@ -140,6 +140,9 @@ def test_long_layer_names_keep_the_part_that_tells_rows_apart():
     assert shown[3] == "head.weight" and all(len(name) <= 30 for name in shown)
     assert [name.split(".")[0] for name in shown[:3]] == ["…0", "…10", "…199"]
     assert len(set(shown)) == 4
+    module = "<script>document['title']='pwned'</script>"
+    shown = shortened([f"{module}.weight", f"{module}.bias", "fc1.weight"])
+    assert shown[0].startswith("<script>") and shown[0].endswith(".weight") and shown[1].endswith(".bias")
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)

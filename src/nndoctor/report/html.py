@@ -19,7 +19,7 @@ from nndoctor.report.terminal import evidence_line, format_value, severity_count
 
 # Context entries worth showing a reader, in this order (others stay in the JSON).
 CONTEXT_SHOWN = ("script", "script_args", "files", "splits", "label", "task", "model", "parameters",
-                 "models", "optimizers", "steps_observed", "stopped_by", "preflight")
+                 "models", "optimizers", "hyperparameters", "steps_observed", "stopped_by", "preflight")
 SEVERITY_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
 
 

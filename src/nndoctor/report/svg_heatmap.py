@@ -73,8 +73,9 @@ MAX_LABEL = 30
 
 def shortened(names: list[str], limit: int = MAX_LABEL) -> list[str]:
     """Row labels that fit: the dotted prefix every long name shares is dropped first
-    ("encoder.layers.10.attn.weight" → "…10.attn.weight": the part that tells rows apart),
-    then the middle of what is still too long. The full name stays in the tooltip."""
+    ("encoder.layers.10.attn.weight" → "…10.attn.weight": the part that tells rows apart)
+    unless only the parameter would remain, then the middle of what is still too long.
+    The full name stays in the tooltip."""
     long = [name for name in names if len(name) > limit]
     prefix = ""
     if len(long) > 1:
@@ -83,6 +84,8 @@ def shortened(names: list[str], limit: int = MAX_LABEL) -> list[str]:
             while not name.startswith(common):
                 common = common[:-1]
         prefix = common[:common.rfind(".") + 1]
+        if any("." not in name[len(prefix):] for name in long):
+            prefix = ""  # what would remain is only the parameter ("weight"): the module's name is needed
     shown = []
     for name in names:
         if len(name) > limit and prefix and name.startswith(prefix):
