@@ -65,8 +65,9 @@ def render_run_section(series: Mapping[str, Any], findings: Sequence[Finding],
                                   "exploding.", left_out))
     figures.append(_layer_heatmap(series, span, "update_ratio", "update/weight", lambda values: ColourScale.around(
                                   UPDATE_RATIO_CENTRE), "Update size relative to the weights per step (‖Δw‖/‖w‖, "
-                                  "log scale): white is the healthy ≈1e-3; red is too large (unstable), blue too "
-                                  "small (barely learning).", left_out))
+                                  "log scale): white is the typical healthy 1e-3 and the band 1e-4–1e-2 stays pale; "
+                                  "deep red (≥ 0.1) is too large, unstable; deep blue (≤ 1e-5) barely learns.",
+                                  left_out))
     for key, what in (("dead_fraction", "dead units"), ("saturated_fraction", "saturated units")):
         figures.append(_activation_figure(series, span, key, what, left_out))
     figures.append(_lr_figure(series, span))
