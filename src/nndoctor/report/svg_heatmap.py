@@ -12,8 +12,10 @@ from nndoctor.report.svg import linear_ticks, open_svg, tick_label
 
 # Viridis at five stops: perceptually even and readable in grey.
 VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
-# Blue (too small) – white (as expected) – red (too large).
-DIVERGING = ((33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43))
+# Blue (too small) – white (as expected) – red (too large): ColorBrewer RdBu at seven stops,
+# so on a ±3-decade scale each decade is one stop (pale within one decade of the centre).
+DIVERGING = ((33, 102, 172), (103, 169, 207), (209, 229, 240), (247, 247, 247), (253, 219, 199), (239, 138, 98),
+             (178, 24, 43))
 ZERO_COLOUR = "#222"  # an exact zero on a log scale (a gradient that never arrived)
 
 
