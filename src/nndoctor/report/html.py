@@ -41,7 +41,8 @@ def verdict(report: Report) -> tuple[str, str]:
         return "error", f"Problems found: {severity_counts(report)}."
     if report.by_severity("warning"):
         return "warning", f"No errors, but {plural(len(report.by_severity('warning')), 'warning')} to look at."
-    return "clean", "No problems found by the checks that ran."
+    notes = len(report.by_severity("info"))
+    return "clean", "No problems found by the checks that ran" + (f" ({plural(notes, 'note')} below)." if notes else ".")
 
 
 def header_facts(report: Report) -> list[tuple[str, str]]:
