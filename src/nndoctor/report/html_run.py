@@ -53,11 +53,14 @@ def render_run_section(series: Mapping[str, Any], findings: Sequence[Finding],
     span = run_span(series)
     lines = loss_lines(series)
     if lines:
+        markers = finding_markers(findings, anchors)
+        caption = "Training loss (band: min–max of the steps each point stands for)"
+        caption += " and validation loss (dashed)." if len(lines) > 1 else "; no validation loss was seen."
+        if markers:
+            caption += (" Dashed verticals mark the step each finding first fired; hover for its message, click to "
+                        "jump to it.")
         figures.append(_figure(line_plot(lines, y_label="loss", label="training and validation loss",
-                                         markers=finding_markers(findings, anchors), x_range=span),
-                               "Training loss (band: min–max of the steps each point stands for) and validation "
-                               "loss (dashed). Dashed verticals mark the step each finding first fired; hover "
-                               "for its message, click to jump to it."))
+                                         markers=markers, x_range=span), caption))
     left_out = series.get("layers_left_out") or {}
     figures.append(_layer_heatmap(series, span, "grad_norm", "gradient norm", ColourScale.fitted,
                                   "Gradient norm per layer over training (log colour scale; black: exactly zero). "
