@@ -54,8 +54,12 @@ def render_run_section(series: Mapping[str, Any], findings: Sequence[Finding],
     lines = loss_lines(series)
     if lines:
         markers = finding_markers(findings, anchors)
-        caption = "Training loss (band: min–max of the steps each point stands for)"
-        caption += " and validation loss (dashed)." if len(lines) > 1 else "; no validation loss was seen."
+        has_train, has_val = is_series(series.get("loss")), is_series(series.get("val_loss"))
+        caption = {(True, True): "Training loss (band: min–max of the steps each point stands for) and "
+                                 "validation loss (dashed).",
+                   (True, False): "Training loss (band: min–max of the steps each point stands for); no "
+                                  "validation loss was seen.",
+                   (False, True): "Validation loss (dashed); no training loss was recorded."}[(has_train, has_val)]
         if markers:
             caption += (" Dashed verticals mark the step each finding first fired; hover for its message, click to "
                         "jump to it.")
