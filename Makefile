@@ -24,7 +24,7 @@ install: $(VENV)/.core-installed
 install-dev: $(VENV)/.dev-installed
 
 demo: install
-	$(VENV)/bin/nndoctor demo
+	$(VENV)/bin/nndoctor demo --html build/nndoctor-demo.html
 
 test: install-dev
 	$(PY) -m pytest -q

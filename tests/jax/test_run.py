@@ -24,6 +24,7 @@ def test_a_healthy_linen_script_runs_clean(tmp_path):
     assert done.returncode == 0, done.stderr
     assert report["findings"] == []
     assert report["context"]["framework"] == "jax" and report["context"]["steps_observed"] == 150
+    assert report["context"]["series"]["loss"]["count"] == 150 and report["context"]["series"]["grad_norm"]
     assert "loss-diverging" in report["checks_run"] and "dropout-key-reused" in report["checks_run"]
     assert "final training loss" in done.stdout  # the script's own output is untouched
 

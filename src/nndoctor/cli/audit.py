@@ -7,7 +7,8 @@ from typing import Any, NoReturn
 import typer
 
 from nndoctor.cli.common import (
-    EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, finish, split_names,
+    EXTEND_SELECT_HELP, FAIL_ON_HELP, HTML_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, finish,
+    split_names,
 )
 from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.config import load_config
@@ -77,6 +78,7 @@ def audit_command(
     extend_select: list[str] = typer.Option(None, "--extend-select", help=EXTEND_SELECT_HELP),
     ignore: list[str] = typer.Option(None, "--ignore", help=IGNORE_HELP),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    html_path: Path = typer.Option(None, "--html", help=HTML_HELP),
     fail_on: str = typer.Option(None, "--fail-on", help=FAIL_ON_HELP + " Default: pyproject's fail_on, else error."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every detail of each finding."),
     no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
@@ -106,4 +108,4 @@ def audit_command(
     report.context["files"] = {name: str(path) for name, path in
                                (("train", train), ("val", val), ("test", test)) if path is not None}
     report.context["data_fingerprints"] = file_fingerprints(report.context["files"])
-    finish(report, json_path=json_path, fail_on=fail_on, verbose=verbose, recording=recording)
+    finish(report, json_path=json_path, fail_on=fail_on, verbose=verbose, recording=recording, html_path=html_path)

@@ -26,6 +26,7 @@ SELECT_HELP = "Only these rules or areas (comma-separated); replaces pyproject's
 EXTEND_SELECT_HELP = "Also these rules or areas (comma-separated), on top of select."
 IGNORE_HELP = "Skip these rules or areas (comma-separated); adds to pyproject's ignore."
 JSON_HELP = "Also write the report as JSON to this path."
+HTML_HELP = "Also write the report as one self-contained HTML page, with its plots, to this path."
 
 
 def fail(message: str) -> NoReturn:
@@ -56,17 +57,34 @@ def finish(
     console: Console | None = None,
     verbose: bool = False,
     recording: Any = None,
+    html_path: Path | None = None,
 ) -> NoReturn:
-    """Print the report, write the JSON if asked, record it, and exit with the report's code."""
+    """Print the report, write the JSON and HTML if asked, record it, and exit with the report's code."""
     from nndoctor.report.terminal import render_report
 
     render_report(report, console or Console(highlight=False), verbose=verbose)
     if json_path is not None:
         report.to_json(json_path)
+    write_html_report(report, html_path)
     code = report.exit_code(fail_on)
     if recording is not None:
         recording.finish(report, code)
     raise typer.Exit(code)
+
+
+def write_html_report(report: Report, path: Path | None) -> None:
+    """--html: write the page; a path that cannot be written is one line on stderr (the
+    diagnosis itself was printed and keeps its exit code)."""
+    if path is None:
+        return
+    from nndoctor.report.html import write_html
+
+    try:
+        write_html(report, path)
+    except OSError as error:
+        print(f"nndoctor: error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        return
+    print(f"nndoctor: HTML report written to {path}", file=sys.stderr)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -173,8 +173,5 @@ def evaluate_command(
 
     console = Console(highlight=False)
     render_evaluation_summary(report.context.get("evaluation", {}), console)
-    if html is not None:
-        from nndoctor.report.html import write_html
-
-        write_html(report, html)
-    finish(report, json_path=json_path, fail_on=fail_on, console=console, verbose=verbose, recording=recording)
+    finish(report, json_path=json_path, fail_on=fail_on, console=console, verbose=verbose, recording=recording,
+           html_path=html)

@@ -17,7 +17,8 @@ from pathlib import Path
 import typer
 
 from nndoctor.cli.common import (
-    EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, fail, split_names,
+    EXTEND_SELECT_HELP, FAIL_ON_HELP, HTML_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, fail,
+    split_names, write_html_report,
 )
 from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.cli.run_dist import NPROC_HELP, run_distributed
@@ -38,6 +39,7 @@ def run_command(
                                  help="The training script (or, with -m, the module) and its arguments."),
     module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    html_path: Path = typer.Option(None, "--html", help=HTML_HELP),
     every: int = typer.Option(10, "--every", help="Sample the costlier statistics every N updates."),
     fail_on: str = typer.Option(None, "--fail-on", help=FAIL_ON_HELP),
     select: list[str] = typer.Option(None, "--select", help=SELECT_HELP),
@@ -77,8 +79,8 @@ def run_command(
 
     recording = begin_recording("run", no_record, script=script or f"-m {module_name}", config=config)
     if script_uses_jax(script, module_name):
-        _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-                 verbose, config, recording)
+        _run_jax(script, module_name, args, (json_path, html_path), every, fail_on, chosen, ignored, stop_on,
+                 preflight, quiet, verbose, config, recording)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -111,6 +113,7 @@ def run_command(
         except OSError as error:
             print(f"nndoctor: error: cannot write {json_path}: {error.strerror or error}", flush=True,
                   file=sys.stderr)
+    write_html_report(report, html_path)
     _print_outcome(result, quiet, verbose)
     code = _exit_code(result, fail_on)
     recording.finish(report, code)
@@ -162,9 +165,10 @@ def _is_python(word: str) -> bool:
         return False
 
 
-def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
+def _run_jax(script, module_name, args, paths, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
              verbose, config, recording) -> None:
-    """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter."""
+    """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter.
+    `paths`: the (--json, --html) paths."""
     from nndoctor.jax._deps import require_jax
     from nndoctor.jax.run import run_jax_script
 
@@ -177,17 +181,17 @@ def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignor
                                 stop_on=stop_on)
     except UsageError as error:
         fail(str(error))
+    json_path, html_path = paths
     if json_path is not None:
         try:
             result.report.to_json(json_path)
         except OSError as error:
             print(f"nndoctor: error: cannot write {json_path}: {error}", flush=True, file=sys.stderr)
+    write_html_report(result.report, html_path)
     _print_outcome(result, quiet, verbose)
     code = _exit_code(result, fail_on)
     recording.finish(result.report, code)
     raise typer.Exit(code)
-
-
 
 
 def _exit_code(result, fail_on: str) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from nndoctor.cli.common import FAIL_ON_HELP, JSON_HELP, app, check_fail_on, fail
+from nndoctor.cli.common import FAIL_ON_HELP, HTML_HELP, JSON_HELP, app, check_fail_on, fail, write_html_report
 from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE
@@ -56,7 +56,7 @@ def capture_script(target: str | None, module: bool, args: list[str], max_batche
 
 
 def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str, extra: dict[str, Any],
-            recording: Any = None) -> None:
+            recording: Any = None, html_path: Path | None = None) -> None:
     from nndoctor.report.terminal import render_report, stderr_console
 
     print("\n".join(lines), flush=True)
@@ -70,6 +70,7 @@ def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str,
         except OSError as error:
             _say(f"error: cannot write {json_path}: {error}")
             raise typer.Exit(EXIT_CANNOT_JUDGE)
+    write_html_report(report, html_path)
     code = report.exit_code(fail_on) if report.checks_run else 0
     if recording is not None:
         recording.finish(report, code)
@@ -89,6 +90,7 @@ def tune_lr(
     target: str = typer.Argument(None, metavar="SCRIPT [ARGS]...", help=TARGET_HELP),
     module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    html_path: Path = typer.Option(None, "--html", help=HTML_HELP),
     batches: int = typer.Option(40, "--batches", help="Training batches to take from the script (a fifth held out)."),
     budget: int = typer.Option(100, "--budget", help="Training steps per rate of the confirming sweep."),
     repeats: int = typer.Option(3, "--repeats", help="Range tests, each on its own batch order."),
@@ -116,7 +118,7 @@ def tune_lr(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), lr_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"lr_range": data, "script": target}, recording)
+            {"lr_range": data, "script": target}, recording, html_path)
 
 
 @tune_app.command("batch-size", context_settings=CONTEXT)
@@ -125,6 +127,7 @@ def tune_batch_size(
     target: str = typer.Argument(None, metavar="SCRIPT [ARGS]...", help=TARGET_HELP),
     module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    html_path: Path = typer.Option(None, "--html", help=HTML_HELP),
     batches: int = typer.Option(16, "--batches", help="Training batches to take from the script."),
     micro_batches: int = typer.Option(8, "--micro-batches", help="Micro batches per batch (the small batch size)."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
@@ -146,7 +149,7 @@ def tune_batch_size(
     data = result.to_dict()
     text = f"{len(capture.batches)} batches of {result.user_batch_size} from the script"
     _finish(result.report(), noise_scale_summary(data, batches=text), json_path, fail_on,
-            {"noise_scale": data, "script": target}, recording)
+            {"noise_scale": data, "script": target}, recording, html_path)
 
 
 @tune_app.command("weight-decay", context_settings=CONTEXT)
@@ -155,6 +158,7 @@ def tune_weight_decay(
     target: str = typer.Argument(None, metavar="SCRIPT [ARGS]...", help=TARGET_HELP),
     module: bool = typer.Option(False, "-m", "--module", help="Run a module, as `python -m MODULE`."),
     json_path: Path = typer.Option(None, "--json", help=JSON_HELP),
+    html_path: Path = typer.Option(None, "--html", help=HTML_HELP),
     batches: int = typer.Option(40, "--batches", help="Training batches to take from the script (a fifth held out)."),
     budget: int = typer.Option(100, "--budget", help="Training steps per value of the sweep."),
     fail_on: str = typer.Option("error", "--fail-on", help=FAIL_ON_HELP),
@@ -177,4 +181,4 @@ def tune_weight_decay(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), weight_decay_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"weight_decay": data, "script": target}, recording)
+            {"weight_decay": data, "script": target}, recording, html_path)

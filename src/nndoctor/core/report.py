@@ -115,6 +115,15 @@ class Report:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
 
+    def to_html(self, path: str | Path | None = None) -> str:
+        """The report as one self-contained HTML page with its plots; written to `path` if given."""
+        from nndoctor.report.html import render_html
+
+        text = render_html(self)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
     @classmethod
     def from_dict(cls, data: Any) -> Report:
         """A Report from `to_dict()` output; anything else is a ReportFormatError naming

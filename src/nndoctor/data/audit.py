@@ -154,6 +154,11 @@ def audit(
     })
     if not report.context["options"]:
         del report.context["options"]
+    from nndoctor.data.summary import data_summary
+
+    summary = data_summary(data, m)  # what the HTML report draws
+    if summary:
+        report.context["data_summary"] = summary
     return report
 
 

@@ -46,8 +46,9 @@ for epoch in range(args.epochs):
 '''
 
 
-def show_live_run(console: Console) -> bool:
-    """Run the bundled broken script under the watcher; True if the bug was found."""
+def show_live_run(console: Console, html: Path | None = None) -> bool:
+    """Run the bundled broken script under the watcher; True if the bug was found. With
+    `html`, the run's report (curves, the finding marked at its step) is written there."""
     from nndoctor.torch.watch.runner import run_target
     from nndoctor.torch.watch.session import Session
 
@@ -65,4 +66,12 @@ def show_live_run(console: Console) -> bool:
     found = EXPECTED_RULE in result.report.rules_found()
     verdict = "[green]found, at the step it first happened[/green]" if found else "[red]NOT found[/red]"
     console.print(f"Live run: {EXPECTED_RULE} {verdict}.\n")
+    if html is not None:
+        from nndoctor.report.html import write_html
+
+        result.report.context["script"] = "train.py"  # the temporary copy is gone; name what the user saw
+        html.parent.mkdir(parents=True, exist_ok=True)
+        write_html(result.report, html)
+        console.print(f"HTML report of the live run (loss curves, the finding marked at its step): "
+                      f"[bold]{html.resolve()}[/bold]")
     return found

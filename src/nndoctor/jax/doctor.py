@@ -23,6 +23,7 @@ from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.live.faults import FaultLog
 from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, RUN_AREAS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
+from nndoctor.live.report_series import add_series
 
 JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # What a JAX run measures; rules needing anything else are left out of its reports.
@@ -253,6 +254,7 @@ class JaxDoctor:
             m = Measurements(framework="jax", internal_faults=self.faults.as_list())
         report = self.judge.final(self.judge.judge([m]))
         report.context.update(self.context)
+        add_series(report, [m])
         report.context.update({"steps_observed": m.get("steps_observed", 0), "every": self.every,
                                "backwards_observed": self.recorder.updates})
         self.finished = report

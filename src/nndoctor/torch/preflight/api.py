@@ -111,6 +111,11 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
         "seed": opts.seed,
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     })
+    overfit = m.get("overfit")
+    if isinstance(overfit, dict) and overfit.get("runs"):  # the loss curves the HTML report draws
+        report.context["preflight_curves"] = {"overfit": [
+            {key: run[key] for key in ("optimizer", "reference", "data", "samples", "floor", "curve_steps", "curve")}
+            for run in overfit["runs"]]}
     return report
 
 

@@ -204,6 +204,8 @@ class PreflightRequest:
         report.checks_skipped = [s for s in report.checks_skipped if s.rule not in report.checks_run]
         report.context["preflight"] = {"checks_run": self.report.checks_run,
                                        "findings": len(self.report.findings)}
+        if "preflight_curves" in self.report.context:  # drawn in the HTML report
+            report.context["preflight_curves"] = self.report.context["preflight_curves"]
 
     def _skip(self, reason: str) -> None:
         self.message = reason

@@ -13,6 +13,7 @@ from typing import Any
 from nndoctor.core.report import Report, SkippedCheck
 from nndoctor.core.rule import Measurements
 from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
+from nndoctor.live.report_series import add_series
 from nndoctor.torch.watch.iteration import train_mode_record
 
 
@@ -223,6 +224,9 @@ class SessionReporting:
         if self.logged_predictions is not None:
             self._evaluate_logged_predictions(report)
         report.context.update(self.context)
+        # The run's bounded curves, for the HTML report and the run record.
+        labels = [w.label for w in self.models.values()]
+        add_series(report, parts, labels=labels if len(labels) == len(parts) else None)
         report.context.update({
             "steps_observed": self.step,
             "backwards_observed": self.backwards,
