@@ -51,7 +51,6 @@ def test_every_corpus_script_has_a_row() -> None:
 # Rows nndoctor still gets wrong (issue 7 stays open for them). Strict: a row that starts
 # passing fails here, so its entry must go.
 KNOWN_MISSES = {
-    "cnn_bn_onecycle-lr-100x": "OneCycle anneals the lr before the sampled update ratios judge it",
 }
 
 
