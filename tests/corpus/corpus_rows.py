@@ -276,6 +276,18 @@ ROWS: tuple[Row, ...] = (
                         "loss-oscillating", "loss-at-chance", "saturated-activation")),),
         forbid=CLOSURE_FALSE_ALARMS),
 
+    # pytorch/examples mnist/main.py, synthetic data: Adadelta lr 1.0, StepLR per epoch, log_softmax + nll_loss
+    Row("mnist_adadelta.py"),
+    Row("mnist_adadelta.py", "softmax-nll", expect=(Expect("logits-to-probability-loss", "error", by_step=1),)),
+    Row("mnist_adadelta.py", "train-mode-missing",
+        expect=(Expect("train-mode-missing", "error", by_step=12, where_contains="dropout"),),
+        why="the first test() at the end of epoch 1 (step 10) leaves eval mode on for the later epochs"),
+
+    # pytorch/examples regression/main.py: one Linear on [x, x^2, x^3, x^4], updated by hand
+    Row("poly_regression.py", why="heavy-tailed x^4 features: one batch can look unscaled by chance"),
+    Row("poly_regression.py", "no-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=2),)),
+    Row("poly_regression.py", "lr-100x", expect=(Expect(("update-ratio-high", "loss-diverging")),)),
+
     # explicit callbacks (nndoctor.integrations.*.NNDoctorCallback)
     Row("lightning_callback.py", needs=LIGHTNING, callback=True),
     Row("lightning_callback.py", "softmax-ce", needs=LIGHTNING, callback=True,
