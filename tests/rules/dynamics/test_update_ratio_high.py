@@ -78,3 +78,12 @@ def test_one_small_initialised_layer_growing_alone_does_not_fire():
     assert UpdateRatioHigh().check(one_cycle_run([40.0, 1.2, 1.1, 1.3])) == []
     assert UpdateRatioHigh().check(one_cycle_run([13.0, 9.9, 9.9, 9.9])) == []  # others below 10x
     assert UpdateRatioHigh().check(one_cycle_run([13.0, 9.9, 9.9, 9.9]), burst_norm_growth=9.0)
+
+
+def test_a_layer_settling_below_the_threshold_at_the_latest_step_does_not_fire():
+    # word_language_model's decoder at lr 5 (plain SGD, clip 0.25): 0.16 -> 0.09 as its weights grow
+    settling = [0.158, 0.124, 0.14, 0.1, 0.087]
+    m = {"update_ratio_per_layer": {"fc.weight": sampled(settling)}, "parameter_kinds": KINDS}
+    assert UpdateRatioHigh().check(m) == []
+    m["update_ratio_per_layer"]["fc.weight"] = sampled(settling[:-1] + [0.12])
+    assert UpdateRatioHigh().check(m)

@@ -54,7 +54,7 @@ class UpdateRatioHigh(Rule):
 
     What it detects:
         Per weight matrix, ‖w_after − w_before‖ / ‖w_before‖ for one optimizer step,
-        the median over the recent sampled steps. Healthy training moves weights by
+        the median over the recent sampled steps, with the latest one above the threshold too. Healthy training moves weights by
         about 1e-3 of their size per step (Karpathy's rule of thumb) to about 1e-2
         (the "about 1 % per minibatch" of seed 001); this fires well above that band.
         Only weight matrices are judged: biases and normalisation gains often start at
@@ -127,7 +127,9 @@ class UpdateRatioHigh(Rule):
             if len(points) < min_points:
                 continue
             level = median([v for _, v in points])
-            if level >= ratio_high:
+            # The state must hold now: a latest ratio back under the threshold is a layer
+            # settling as its weights grow (a large-lr LM's decoder), not one still jumping.
+            if level >= ratio_high and points[-1][1] >= ratio_high:
                 first = next(s for s, v in points if v >= ratio_high)
                 high.append((level, name, first, len(points)))
         if not high and bursts:
