@@ -283,6 +283,12 @@ ROWS: tuple[Row, ...] = (
         expect=(Expect("train-mode-missing", "error", by_step=12, where_contains="dropout"),),
         why="the first test() at the end of epoch 1 (step 10) leaves eval mode on for the later epochs"),
 
+    # pytorch/examples mnist_rnn/main.py: LSTM over image rows, BatchNorm1d + Dropout2d head, Adadelta
+    Row("mnist_rnn.py", preflight=True),
+    Row("mnist_rnn.py", "seq-first-lstm", preflight=True, expect=(Expect("batch-mixing", "error"),),
+        why="batch_first left out: the (B, 28, 28) batch is read as 28 sequences of length B"),
+    Row("mnist_rnn.py", "no-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=2),)),
+
     # pytorch/examples regression/main.py: one Linear on [x, x^2, x^3, x^4], updated by hand
     Row("poly_regression.py", why="heavy-tailed x^4 features: one batch can look unscaled by chance"),
     Row("poly_regression.py", "no-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=2),)),
