@@ -51,12 +51,6 @@ def test_every_corpus_script_has_a_row() -> None:
 # Rows nndoctor still gets wrong (issue 7 stays open for them). Strict: a row that starts
 # passing fails here, so its entry must go.
 KNOWN_MISSES = {
-    "cnn_bn_onecycle-lr-100x": "OneCycle anneals the lr before the sampled update ratios judge it",
-    "tabular_mlp_early_stopping-labels-shuffled": "loss-at-chance needs its stretch after warm-up; 7 imbalanced classes",
-    "char_lm_warmup-clip-1e-9": "AdamW is scale invariant: the clipped run still moves, nothing measures 'learns nothing'",
-    "word_lm_manual_sgd-clip-1e-9": "a few weights still move, so the parameters count as changed",
-    "vae-preflight-clean": "output-bias-imbalance judges a VAE's constant border pixels as regression outputs in preflight",
-    "per_sample_sgd-dead-relu": "the 3-unit per-sample layer needs more agreeing dead windows than the run has",
 }
 
 

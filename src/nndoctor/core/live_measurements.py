@@ -105,6 +105,19 @@ class ChanceLoss(TypedDict):
     basis: str
 
 
+class ClipSample(TypedDict):
+    step: int
+    kind: str  # "norm" (clip_grad_norm_) or "value" (clip_grad_value_)
+    threshold: float  # max_norm or clip_value
+    before: float  # the total gradient norm, or the largest |gradient| entry, before clipping
+    after: float  # the same after clipping: min(before, threshold)
+
+
+class GradClipping(TypedDict):
+    calls: int
+    samples: list[ClipSample]  # sampled calls: the first few, then one every few steps
+
+
 LIVE_SCHEMA: dict[str, Any] = {
     "train_mode_steps": list[TrainModeSteps],
     "step_order": StepOrder,
@@ -113,5 +126,6 @@ LIVE_SCHEMA: dict[str, Any] = {
     "optimizer_coverage": OptimizerCoverage,
     "input_stats": list[InputStats],
     "chance_loss": ChanceLoss,
+    "grad_clipping": GradClipping,
     "initial_eval_loss": dict[str, Any],  # the initial_loss layout plus phase, before_training
 }

@@ -227,6 +227,9 @@ class ActivationRecord(TypedDict):
     dead_share: Series | None
     saturated_share: Series | None
     mean_abs_input: Series | None
+    # relu, layers of ≤ 256 units: per unit, the sampled rows / batches it has been
+    # inactive in a row and the step that streak began (-1: active in the latest sample)
+    inactive_streaks: NotRequired[Any]
 
 
 class RmsProfile(TypedDict):

@@ -130,3 +130,43 @@ def test_pos_weight_moves_the_best_constant_logit():
     [finding] = OutputBiasImbalance().check(m)
     assert finding.evidence["pos_weight"] == 2.0 and "pos_weight 2" in finding.message
     assert math.isclose(finding.evidence["log_prior"], math.log(2.0 * 10.5 / 390.5))
+
+
+def test_reconstruction_of_reshaped_images_counts_as_targets_are_inputs():
+    images = binarized_digits().view(64, 1, 28, 28)
+    m = Measurements()
+    flat = nn.Sequential(nn.Flatten(), Decoder())
+    measure_architecture(flat, images, images.view(-1, 784), m)  # the VAE's x.view(-1, 784)
+    assert m["output_layer"]["targets_are_inputs"] is True
+    m = Measurements()
+    measure_architecture(flat, images, images.flip(0).view(-1, 784), m)  # same values, other order
+    assert m["output_layer"]["targets_are_inputs"] is False
+
+
+def test_grey_targets_of_a_sigmoid_head_are_judged_as_probabilities():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.Sigmoid())
+    nn.init.zeros_(model[2].bias)
+    grey = torch.rand(256, 4) * 0.6 + 0.2  # mean 0.5: the zero bias is right
+    grey[:, 0] = 0.0  # an output that is always 0 (an empty border): too few "positives" to judge
+    m = Measurements()
+    measure_architecture(model, torch.randn(256, 8), grey, m)
+    assert m["output_layer"]["targets"]["kind"] == "binary" and m["output_layer"]["targets"]["soft"]
+    assert OutputBiasImbalance().check(m) == []
+    faint = grey.clone()
+    faint[:, 1] = 0.02  # summed mass ≈ 5 of 256: log-odds ≈ -3.9 against a zero bias
+    faint[:, 1][:40] = 0.1
+    m = Measurements()
+    measure_architecture(model, torch.randn(256, 8), faint, m)
+    [finding] = OutputBiasImbalance().check(m)
+    assert finding.evidence["unit"] == 1 and "summed soft targets" in finding.message
+
+
+def test_a_nearly_constant_regression_output_is_judged_on_the_common_scale():
+    torch.manual_seed(0)
+    targets = torch.randn(64, 3)
+    targets[:, 2] = 1e-4 * torch.randn(64)  # barely varies: 0.03 / 1e-4 would be 300 "stds"
+    assert OutputBiasImbalance().check(measured(classifier(3), targets)) == []
+    targets[:, 1] += 50.0  # far off on any scale
+    [finding] = OutputBiasImbalance().check(measured(classifier(3), targets))
+    assert finding.evidence["unit"] == 1 and finding.evidence["gap_std"] > 20

@@ -66,7 +66,10 @@ def test_model_that_normalises_inside_is_silent():
 
 def test_thresholds_and_agreement_of_batches():
     at = {"input_stats": [describe(np.full((4, 2), 10.0) + np.array([[0.0, 0.0], [0, 0], [0, 0], [0, 1e-9]]))]}
+    assert UnnormalizedInputs().check(at) == []  # one described batch: not yet evidence
+    at["input_stats"] *= 3
     assert UnnormalizedInputs().check(at)  # RMS 10 == threshold
     assert UnnormalizedInputs().check(at, rms_high=10.5) == []
+    assert UnnormalizedInputs().check({"input_stats": at["input_stats"][:2]}, batches_min=2)
     mixed = {"input_stats": [describe(rng.integers(0, 256, (8, 4))), describe(rng.random((8, 4)), step=1)]}
     assert UnnormalizedInputs().check(mixed) == []  # the batches disagree: no persistent evidence

@@ -41,3 +41,30 @@ def test_narrow_layer_with_a_unit_missing_one_window_is_not_dead():
     assert DeadRelu().check({"activation_stats": stats([0.67, 0.67, 0.33], units=3)}) == []
     assert DeadRelu().check({"activation_stats": stats([0.34, 0.34, 0.34], units=3)}) == []  # 1 of 3 dead
     assert DeadRelu().check({"activation_stats": stats([0.67] * 3, units=3)}, narrow_confirm_windows=4) == []
+
+
+def per_sample(rows, since, units=3, seen=60):
+    layer = stats([0.33], units=units)  # one partial window: too little for the window rule
+    layer["relu after fc1"]["inactive_streaks"] = {"rows_seen": seen, "samples_seen": seen, "rows": rows,
+                                                   "samples": rows, "since": since}
+    return {"activation_stats": layer}
+
+
+def test_per_sample_layer_judged_by_inactive_streaks():
+    # the per-sample corpus run: 3 units dead since steps 0, 50, 10 (one input per sampled step)
+    [finding] = DeadRelu().check(per_sample([60, 55, 59], [0, 50, 10]))
+    assert finding.step == 50 and finding.evidence["dead_share"] == 1.0 and finding.evidence["inactive_rows_min"] == 55
+    assert "threshold 40 inputs in a row" in finding.message
+    assert DeadRelu().check(per_sample([60, 3, 59], [0, 570, 10])) == []  # one unit still fires: narrow needs all
+    assert DeadRelu().check(per_sample([39, 39, 39], [0, 0, 0])) == []  # 39 < 40 inputs
+    assert DeadRelu().check(per_sample([39, 39, 39], [0, 0, 0]), streak_rows_min=39)
+
+
+def test_wide_per_sample_layer_needs_half_its_units_dead_and_batched_layers_keep_windows():
+    healthy = [1, 1, 0, 2, 3, 0, 2, 0, 2, 0, 0, 0, 1, 0, 1, 0]  # the clean per-sample run's 16 units
+    assert DeadRelu().check(per_sample(healthy, [-1] * 16, units=16)) == []
+    half = [50] * 8 + [0] * 8
+    assert DeadRelu().check(per_sample(half, [100] * 8 + [-1] * 8, units=16))
+    batched = per_sample([640] * 3, [0] * 3, seen=10)
+    batched["activation_stats"]["relu after fc1"]["inactive_streaks"]["rows_seen"] = 640  # 64 rows per sample
+    assert DeadRelu().check(batched) == []  # windows decide there (one partial window: not yet)

@@ -116,3 +116,24 @@ def test_plateau_then_drop_below_chance_is_judged_by_the_current_level():
     losses = [level * 1.03 + 0.02 * rng.normal() for _ in range(64)]
     losses += [level * 0.97 - 0.0002 * s + 0.03 * rng.normal() for s in range(300)]
     assert first_firing_step(losses, level=level) is None
+
+
+def test_memorised_shuffled_labels_are_caught_when_the_validation_loss_stays_at_chance():
+    # The tabular corpus run with shuffled labels: the training loss creeps from 1.90 to 1.865
+    # (the MLP memorises noise), the validation loss stays at 1.86-1.87 = the label entropy 1.887.
+    rng = np.random.default_rng(0)
+    level, steps = 1.887, 228
+    losses = [max(level + 0.06 - 0.0003 * s, level - 0.02) + rng.normal(0, 0.03) for s in range(steps)]
+    m = {"loss_series": series(losses), "chance_loss": chance(level, math.log(7))}
+    assert LossAtChance().check(m) == []  # a significant creep down: a slow learner, for all it knows
+    flat = [(38, 1.869), (76, 1.864), (114, 1.862), (152, 1.865), (190, 1.868)]
+    m["eval_loss_series"] = series([v for _, v in flat], [s for s, _ in flat])
+    [finding] = LossAtChance().check(m)
+    judged = finding.evidence["eval_losses_at_chance"]
+    assert len(judged) >= 2 and set(judged) <= {v for _, v in flat} and "memorisation" in finding.message
+    learning = [(38, 1.80), (76, 1.60), (114, 1.40)]  # held-out loss falling: a slow learner
+    m["eval_loss_series"] = series([v for _, v in learning], [s for s, _ in learning])
+    assert LossAtChance().check(m) == []
+    m["eval_loss_series"] = series([1.869], [190])
+    assert LossAtChance().check(m) == []  # one evaluation is not a trend
+    assert LossAtChance().check(m, eval_points_min=1)

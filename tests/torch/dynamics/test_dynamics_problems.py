@@ -127,3 +127,25 @@ def test_memorising_a_small_set_overfits():
                        batch=16, eval_every=25, x_val=x[100:], y_val=y[100:])
     overfitting = by_rule(monitor)["overfitting"]
     assert overfitting.evidence["latest_eval_loss"] > 1.1 * overfitting.evidence["best_eval_loss"]
+
+
+def narrow_net(bias=None):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 3), nn.ReLU(), nn.Linear(3, 4))
+    if bias is not None:
+        with torch.no_grad():
+            model[0].bias.fill_(bias)
+    return model
+
+
+def test_dead_narrow_layer_under_batches_of_one_is_judged_by_streaks():
+    x, y = classification_data()
+    model = narrow_net(bias=-20.0)
+    monitor, _ = train(model, torch.optim.SGD(model.parameters(), 0.05), x, y, steps=450, batch=1)
+    streaks = monitor.measurements()["activation_stats"]["relu after 0"]["inactive_streaks"]
+    assert streaks["samples_seen"] == 45 and streaks["rows"] == [45, 45, 45] and streaks["since"] == [0, 0, 0]
+    dead = by_rule(monitor)["dead-relu"]
+    assert dead.step == 0 and dead.evidence["dead_share"] == 1.0 and dead.evidence["units"] == 3
+    healthy = narrow_net()
+    monitor, _ = train(healthy, torch.optim.SGD(healthy.parameters(), 0.01), x, y, steps=450, batch=1)
+    assert "dead-relu" not in by_rule(monitor)

@@ -344,3 +344,47 @@ def test_logged_predictions_are_evaluated_into_the_run_report():
     with pytest.raises(nndoctor.UsageError):
         with nndoctor.watch(live=False) as doctor:
             doctor.log(predictions=[1, 2, 3])
+
+
+def clipped_loop(max_norm=None, clip_value=None, manual_lr=None):
+    def loop(net, optimizer):
+        for x, y in batches(n=8):
+            net.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            if max_norm is not None:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+            if clip_value is not None:
+                from torch.nn.utils import clip_grad_value_  # imported while watched, as scripts do
+                clip_grad_value_((p for p in net.parameters()), clip_value)  # a generator, read once
+            if manual_lr is not None:
+                with torch.no_grad():
+                    for p in net.parameters():
+                        p.add_(p.grad, alpha=-manual_lr)
+            else:
+                optimizer.step()
+    return loop
+
+
+@pytest.mark.parametrize("loop, kind", [
+    (clipped_loop(max_norm=1e-9), "norm"),
+    (clipped_loop(max_norm=1e-9, manual_lr=0.5), "norm"),
+    (clipped_loop(clip_value=1e-10), "value"),
+])
+def test_gradient_clipped_to_nothing_is_measured_and_named(loop, kind):
+    net = model()
+    report, measured = watched(loop, net, torch.optim.AdamW(net.parameters(), lr=1e-3))
+    [finding] = [f for f in report.findings if f.rule == "grad-clipped-to-nothing"]
+    assert finding.severity == "error" and finding.step == 0 and finding.evidence["kind"] == kind
+    samples = measured["grad_clipping"]["samples"]
+    assert measured["grad_clipping"]["calls"] == 8 and samples[0]["before"] > 1e-3
+    assert all(s["after"] <= 1e-9 for s in samples)
+
+
+def test_ordinary_clipping_is_measured_and_clean():
+    originals = (torch.nn.utils.clip_grad_norm_, torch.nn.utils.clip_grad.clip_grad_value_)
+    net = model()
+    report, measured = watched(clipped_loop(max_norm=1.0, clip_value=0.5), net,
+                               torch.optim.SGD(net.parameters(), lr=0.1))
+    assert problems(report) == [] and "grad-clipped-to-nothing" in report.checks_run
+    assert measured["grad_clipping"]["calls"] == 16
+    assert (torch.nn.utils.clip_grad_norm_, torch.nn.utils.clip_grad.clip_grad_value_) == originals  # restored

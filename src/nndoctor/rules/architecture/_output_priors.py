@@ -7,7 +7,7 @@ from nndoctor.core.numbers import num
 
 
 def binary_gap(bias: list[float], n: int, positives: list[int], z_min: float, minority_min: int,
-                pos_weight: list[float] | None):
+                pos_weight: list[float] | None, soft: bool = False):
     """The largest gap between an output's bias and its best constant logit: log(pos/neg),
     or log(w·pos/neg) with BCEWithLogitsLoss(pos_weight=w) (w = neg/pos balances it to 0)."""
     weights = pos_weight if pos_weight and len(pos_weight) in (1, len(bias)) else None
@@ -27,7 +27,7 @@ def binary_gap(bias: list[float], n: int, positives: list[int], z_min: float, mi
     gap, unit, b, prior, pos, weight = worst
     which = f" unit {unit}" if len(bias) > 1 else ""
     target = "log(pos/neg)" if weight == 1.0 else f"log(pos_weight·pos/neg) with pos_weight {num(weight)}"
-    detail = f"has bias{which} {num(b, 2)} but the best constant logit {target} is {num(prior, 2)} ({pos} of {n} positive)"
+    detail = f"has bias{which} {num(b, 2)} but the best constant logit {target} is {num(prior, 2)} ({pos} of {n} positive{' in summed soft targets' if soft else ''})"
     return gap, detail, {"bias": b, "log_prior": prior, "positives": pos, "n": n, "unit": unit, "pos_weight": weight}
 
 

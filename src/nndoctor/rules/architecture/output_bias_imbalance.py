@@ -18,7 +18,10 @@ class OutputBiasImbalance(Rule):
         Binary/multi-label targets: the output bias versus the log prior log(pos/neg) of
         each output. Class-index targets: the centered bias versus the centered log class
         frequencies (softmax ignores a common shift). Regression: the model's mean output
-        versus the targets' mean, in target standard deviations. Classes count only when
+        versus the targets' mean, in target standard deviations (each output's std floored
+        at the median output's, so a constant target is not infinitely far). Sigmoid
+        outputs trained on probabilities (soft labels, grey pixels) count as binary, with
+        the summed target mass as positives. Classes count only when
         the batch's imbalance is statistically clear (z ≥ 4 against balance); classes
         absent from the batch are not compared. A binary output is judged only with at
         least `minority_count_min` positives and negatives in the batch, `pos_weight` of
@@ -80,7 +83,8 @@ class OutputBiasImbalance(Rule):
                 return []
             pos_weight = (m.get("initial_loss") or {}).get("pos_weight")
             gap, detail, evidence = binary_gap(bias, targets["n"], targets["positives"], imbalance_z_min,
-                                                minority_count_min, pos_weight)
+                                                minority_count_min, pos_weight,
+                                                targets.get("soft", False))
         elif targets.get("kind") == "regression":
             return self._regression(layer, targets, regression_gap_std_min, regression_gap_std_warning)
         else:
@@ -95,18 +99,24 @@ class OutputBiasImbalance(Rule):
         )]
 
     def _regression(self, layer: dict, targets: dict, gap_min: float, gap_warning: float) -> list[Finding]:
-        gaps = [abs(t - o) / s for t, o, s in zip(targets["target_mean"], targets["output_mean"],
-                                                 targets["target_std"]) if s > 0]
+        # An output whose targets barely vary in the batch (a pixel that is always 0) would
+        # be "infinitely many stds" away from anything: each output's std is floored at the
+        # median output's, so only outputs far off on the targets' common scale count.
+        stds = sorted(targets["target_std"])
+        typical_std = stds[len(stds) // 2] if stds else 0.0
+        scales = [max(s, typical_std) for s in targets["target_std"]]
+        gaps = [abs(t - o) / s if s > 0 else 0.0
+                for t, o, s in zip(targets["target_mean"], targets["output_mean"], scales)]
         if not gaps or max(gaps) < gap_min:
             return []
         unit = gaps.index(max(gaps))
-        mean, std, out = (targets[k][unit] for k in ("target_mean", "target_std", "output_mean"))
+        mean, out, std = targets["target_mean"][unit], targets["output_mean"][unit], scales[unit]
         return [self.finding(
             f"regression targets average {num(mean, 4)} (std {num(std)}) but the untrained output "
             f"'{layer['name']}' averages {num(out)}: {num(max(gaps))} target stds away (threshold {num(gap_min)}).",
             severity="warning" if max(gaps) >= gap_warning else "info",
             where=layer["name"],
             evidence={"target_mean": mean, "target_std": std, "output_mean": out, "gap_std": max(gaps),
-                      "n": targets["n"]},
+                      "unit": unit, "n": targets["n"]},
             fixes=[self.doc().fixes[2], "Or set the final bias to the mean target before training."],
         )]

@@ -18,8 +18,9 @@ class UnnormalizedInputs(Rule):
         is `rms_high` or more (raw pixels 0–255 have an RMS of about 100; raw units such as
         prices or years are worse), or features whose standard deviations differ by
         `feature_spread_high`× or more — the widest feature against the median one — while
-        the widest is itself above unit scale. It fires only when every described batch
-        agrees. Token ids are not described; [0, 1] images, standardised features and
+        the widest is itself above unit scale. It fires only when at least `batches_min`
+        batches were described and every one agrees (one batch of heavy-tailed features,
+        such as polynomial terms x⁴ of normal draws, can look unscaled by chance). Token ids are not described; [0, 1] images, standardised features and
         one-hot columns mixed with standardised ones stay silent.
 
     Why it matters:
@@ -58,6 +59,7 @@ class UnnormalizedInputs(Rule):
         rms_high: float = 10.0,  # standardised data has RMS ≈ 1, [0,1] images ≈ 0.5; raw pixels ≈ 100 (init-scale-mismatch uses 0.1–10 too)
         feature_spread_high: float = 100.0,  # two orders of magnitude: a rare one-hot column (std ≈ 0.07) next to a standardised one is 15×
         widest_feature_std_min: float = 1.0,  # a spread among small features (one-hot, [0,1] pixels) is not a raw-unit feature
+        batches_min: int = 3,  # the session describes the first 3 training batches; all must agree
     ) -> list[Finding]:
         by_model: dict[str, list[Mapping[str, Any]]] = {}
         for record in m["input_stats"]:
@@ -67,7 +69,7 @@ class UnnormalizedInputs(Rule):
             # A model that normalises its own inputs (a BatchNorm/LayerNorm as first layer)
             # is not affected; one that only rescales them (x / 255 in forward) shows it in the
             # RMS its first weight layer receives, when the adapter measures that.
-            if any(r.get("normalized_inside") for r in records):
+            if any(r.get("normalized_inside") for r in records) or len(records) < batches_min:
                 continue
             if all(_input_rms(r) is not None and _input_rms(r) >= rms_high for r in records):
                 findings.append(self._scale_finding(records, rms_high))

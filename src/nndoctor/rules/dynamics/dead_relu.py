@@ -23,6 +23,10 @@ class DeadRelu(Rule):
         of any width count, and per-sample (unbatched) activations too; a layer narrower
         than `narrow_units` needs `narrow_confirm_windows` agreeing windows, since there one
         unit that happened not to fire in a window of single samples is a third of the layer.
+        Where windows fill slowly (fewer than `windowless_rows_per_sample` rows per sampled
+        batch: per-sample SGD needs 640 steps per window), each unit's inactive streak is
+        judged instead: a unit silent on the last `streak_rows_min` sampled inputs in a row
+        is dead, and a narrow layer needs all its units dead.
 
     Why it matters:
         A layer with most of its units dead has lost most of its capacity for good, and
@@ -58,6 +62,9 @@ class DeadRelu(Rule):
         confirm_windows: int = 2,  # the last two windows must agree when two exist (no single-window fluke)
         narrow_units: int = 4,  # below this width one unit is a third or more of the layer...
         narrow_confirm_windows: int = 3,  # ...so one more window must agree: a live unit that missed a window of batches of 1 is not dead
+        windowless_rows_per_sample: float = 8.0,  # under 8 rows per sampled batch a 64-row window takes ≥ 8 samples' time
+        streak_rows_min: int = 40,  # a unit active on ≥ 10 % of inputs misses 40 in a row 1.5 % of the time; all 3 of a layer, 3e-6
+        streak_samples_min: int = 8,  # and as many sampled batches as a window spans
     ) -> list[Finding]:
         findings = []
         for key, stats in m["activation_stats"].items():
@@ -65,6 +72,12 @@ class DeadRelu(Rule):
                 continue
             units = stats.get("units") or 0
             if units < min_units:
+                continue
+            streaks = stats.get("inactive_streaks")
+            if streaks and streaks["rows_seen"] < windowless_rows_per_sample * streaks["samples_seen"]:
+                finding = self._streak_finding(key, stats, streaks, units < narrow_units, dead_share_min,
+                                               streak_rows_min, streak_samples_min)
+                findings.extend([finding] if finding else [])
                 continue
             points = all_points(stats["dead_share"])
             needed = narrow_confirm_windows if units < narrow_units else confirm_windows
@@ -83,3 +96,23 @@ class DeadRelu(Rule):
                           "windows": [[s, rounded(v)] for s, v in points[-5:]]},
             ))
         return findings
+
+    def _streak_finding(self, key: str, stats: Mapping[str, Any], streaks: Mapping[str, Any], narrow: bool,
+                        share_min: float, rows_min: int, samples_min: int) -> Finding | None:
+        units = len(streaks["rows"])
+        dead = [i for i, (rows, samples) in enumerate(zip(streaks["rows"], streaks["samples"]))
+                if rows >= rows_min and samples >= samples_min]
+        share = len(dead) / units if units else 0.0
+        if not dead or share < (1.0 if narrow else share_min):
+            return None
+        since = max(streaks["since"][i] for i in dead)  # when the last of them fell silent
+        shortest = min(streaks["rows"][i] for i in dead)
+        need = "every unit, the layer being this narrow" if narrow else f"{percent(share_min, 0)} of the layer"
+        return self.finding(
+            f"{percent(share, 0)} of the {units} units of '{key}' were inactive on each of the last {shortest} sampled "
+            f"inputs (since step {since}; threshold {rows_min} inputs in a row for {need}).",
+            step=since,
+            where=stats.get("after") or key,
+            evidence={"dead_share": rounded(share), "units": units, "inactive_rows_min": shortest,
+                      "dead_since_step": since, "rows_sampled": streaks["rows_seen"]},
+        )

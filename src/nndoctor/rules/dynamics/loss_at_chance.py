@@ -22,7 +22,9 @@ class LossAtChance(Rule):
         for imbalanced ones, the mean binary entropy of the positive rates for BCE, the
         target variance for MSE. It fires when the loss (levels of blocks of 20 steps) has
         stayed in a narrow band around that level for a stretch of steps, has never been
-        clearly below it, and shows no significant downward trend: `min_steps_at_chance` steps when the chance level
+        clearly below it, and shows no significant downward trend (a slow downward creep
+        counts as "at chance" when the validation losses of the stretch also sit at chance
+        and do not fall: the model memorises shuffled labels, it does not learn): `min_steps_at_chance` steps when the chance level
         is also where an untrained model starts (balanced classes), `prior_plateau_steps`
         when the model first had to learn the label frequencies to get there. Steps during
         a learning-rate warm-up do not count.
@@ -57,7 +59,7 @@ class LossAtChance(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("loss_series", "chance_loss")
-    optional = ("optimizer_groups",)
+    optional = ("optimizer_groups", "eval_loss_series")
     # A state: a loss that later falls below chance contradicts it (a slow start, not a bug).
     retractable = True
 
@@ -74,6 +76,7 @@ class LossAtChance(Rule):
         descent_t_min: float = 2.5,  # ...that is 2.5 standard errors beyond noise: a slow learner, not a stuck one
         current_points: int = 40,  # the level now: 40 losses average out batch noise yet follow a recent drop
         min_blocks: int = 3,  # levels judged: the stretch needs a few independent block levels, not one average
+        eval_points_min: int = 2,  # two validation losses at chance, not falling: held-out data learned nothing
     ) -> list[Finding]:
         chance = m["chance_loss"]
         level = chance.get("value")
@@ -131,19 +134,39 @@ class LossAtChance(Rule):
         if not band_low <= recent <= band_high:
             return []
         descent, error = fitted_descent(window)
-        if descent >= descent_min_fraction * level and descent >= descent_t_min * error:
-            return []  # still going down, slowly: not stuck
+        held_out = _held_out_at_chance(m.get("eval_loss_series"), counted_from, band_low, band_high,
+                                       descent_min_fraction * level, eval_points_min)
+        if descent >= descent_min_fraction * level and descent >= descent_t_min * error and held_out is None:
+            return []  # still going down, slowly: not stuck (unless held-out data says it is memorising)
         basis = chance.get("basis") or chance.get("loss") or "constant predictor"
+        validation = ("" if held_out is None else
+                      f" The validation loss stayed at chance too ({num(held_out[0], 4)} → {num(held_out[-1], 4)} over "
+                      f"{len(held_out)} evaluations): the slow fall of the training loss is memorisation, not learning.")
         return [self.finding(
             f"the training loss has stayed at {num(recent, 4)} for {count(steps)} steps (steps {counted_from}–{last_step}), "
             f"within {percent(band_below_fraction, 0)} below / {percent(band_above_fraction, 0)} above the chance level {num(level, 4)} "
-            f"({basis}); threshold {count(needed)} steps. The model predicts no better than the label frequencies.",
+            f"({basis}); threshold {count(needed)} steps. The model predicts no better than the label frequencies."
+            + validation,
             step=counted_from,
             evidence={"chance_level": rounded(level), "recent_loss": rounded(recent), "steps_at_chance": steps,
                       "band": [rounded(low), rounded(high)], "required_steps": needed,
                       "learned_prior_first": learned_prior, "loss": chance.get("loss"),
-                      "n_classes": chance.get("n_classes"), "warmup_end_step": warmup_done},
+                      "n_classes": chance.get("n_classes"), "warmup_end_step": warmup_done,
+                      "eval_losses_at_chance": None if held_out is None else [rounded(v) for v in held_out]},
         )]
+
+
+def _held_out_at_chance(series: Mapping[str, Any] | None, start: int, low: float, high: float,
+                        fall_max: float, points_min: int) -> list[float] | None:
+    """The validation losses since `start` when every one lies in the chance band and they
+    did not fall (by `fall_max`): a training loss that still creeps down is then fitting
+    noise (shuffled labels are memorised slowly), not learning. None otherwise."""
+    if not series or not series.get("count"):
+        return None
+    values = [v for s, v in recent_points(series) if s >= start]
+    if len(values) < points_min or not all(low <= v <= high for v in values):
+        return None
+    return values if values[0] - min(values) < fall_max else None
 
 
 def _stretch_start(blocks: Sequence[tuple[int, int, float]], low: float, high: float) -> int | None:

@@ -28,13 +28,33 @@ def _burst(ratios: Mapping[str, Any], norms: Mapping[str, Any] | None, burst_rat
     return None
 
 
+def _growth_window(ratios: Mapping[str, Any], norms: Mapping[str, Any] | None, points_min: int,
+                   ratio_high: float, growth: float) -> tuple[int, float, float] | None:
+    """(first step, median, norm growth) of the earliest `points_min` consecutive sampled
+    updates whose median ratio is at least `ratio_high`, for a weight whose norm has since
+    grown `growth` x its initial size: large steps that inflated the weights, which a
+    schedule lowering the lr (OneCycle, cosine) can hide from the recent window."""
+    if not norms or not norms.get("head"):
+        return None
+    initial, latest = norms["head"][0][1], norms["recent"][-1][1]
+    if initial <= 0 or latest < growth * initial:
+        return None
+    points = all_points(ratios)
+    for start in range(len(points) - points_min + 1):
+        window = points[start:start + points_min]
+        level = median([v for _, v in window])
+        if level >= ratio_high:
+            return window[0][0], level, latest / initial
+    return None
+
+
 @register
 class UpdateRatioHigh(Rule):
     """Each update changes the weights by a large fraction of their size.
 
     What it detects:
         Per weight matrix, ‖w_after − w_before‖ / ‖w_before‖ for one optimizer step,
-        the median over the recent sampled steps. Healthy training moves weights by
+        the median over the recent sampled steps, with the latest one above the threshold too. Healthy training moves weights by
         about 1e-3 of their size per step (Karpathy's rule of thumb) to about 1e-2
         (the "about 1 % per minibatch" of seed 001); this fires well above that band.
         Only weight matrices are judged: biases and normalisation gains often start at
@@ -43,7 +63,13 @@ class UpdateRatioHigh(Rule):
         It also fires on a burst: a single update larger than the weight itself after
         which the weight's norm is 10x its initial size — the learning rate wrecked the
         initialisation in a few steps, and later updates only look small because the
-        weights are now huge.
+        weights are now huge. And it fires when, in at least `grown_layers_share` of the
+        weight layers (two or more), some `min_points` consecutive sampled updates had a
+        median ratio above `ratio_high` and the weight's norm has since grown
+        `burst_norm_growth` x: a learning rate that is too high for the whole model,
+        hidden from the recent window when a schedule lowers it afterwards (OneCycle's
+        peak, then its annealing). One layer growing alone is left out: a layer
+        initialised very small grows legitimately.
 
     Why it matters:
         Weights that change by a tenth of their size every step are not converging:
@@ -80,14 +106,20 @@ class UpdateRatioHigh(Rule):
         min_points: int = 5,  # sampled updates in the recent window: one Adam start-up step must not decide
         burst_ratio: float = 1.0,  # one update as large as the weight itself is never healthy...
         burst_norm_growth: float = 10.0,  # ...when it leaves the weight 10x its initial size (healthy: 1-3x)
+        grown_layers_share: float = 0.5,  # an lr too high inflates most layers; a small-initialised layer grows alone
     ) -> list[Finding]:
         kinds = m.get("parameter_kinds") or {}
         norms = m.get("weight_norm_per_layer") or {}
         high = []
         bursts = []
+        grown, judged = [], 0
         for name, series in m["update_ratio_per_layer"].items():
             if (kinds.get(name) or {}).get("kind", "weight") != "weight":
                 continue
+            judged += 1
+            window = _growth_window(series, norms.get(name), min_points, ratio_high, burst_norm_growth)
+            if window is not None:
+                grown.append((window[2], name, *window))
             burst = _burst(series, norms.get(name), burst_ratio, burst_norm_growth)
             if burst is not None:
                 bursts.append((burst[2], name, *burst))
@@ -95,11 +127,15 @@ class UpdateRatioHigh(Rule):
             if len(points) < min_points:
                 continue
             level = median([v for _, v in points])
-            if level >= ratio_high:
+            # The state must hold now: a latest ratio back under the threshold is a layer
+            # settling as its weights grow (a large-lr LM's decoder), not one still jumping.
+            if level >= ratio_high and points[-1][1] >= ratio_high:
                 first = next(s for s, v in points if v >= ratio_high)
                 high.append((level, name, first, len(points)))
         if not high and bursts:
             return [self._burst_finding(sorted(bursts, reverse=True), burst_ratio, burst_norm_growth)]
+        if not high and len(grown) >= max(2, grown_layers_share * judged):
+            return [self._growth_finding(sorted(grown, reverse=True), judged, min_points, ratio_high, burst_norm_growth)]
         if not high:
             return []
         high.sort(reverse=True)
@@ -122,4 +158,17 @@ class UpdateRatioHigh(Rule):
             where=[b[1] for b in bursts],
             evidence={"burst_update_ratio": {b[1]: rounded(b[3]) for b in bursts},
                       "weight_norm_growth": {b[1]: rounded(b[4]) for b in bursts}},
+        )
+
+    def _growth_finding(self, grown: list, judged: int, points: int, ratio_high: float, growth: float) -> Finding:
+        _, name, step, level, factor = grown[0]
+        return self.finding(
+            f"updates changed '{name}' by {num(level, 2)} of its size (median of {points} consecutive sampled steps "
+            f"from step {step}; threshold {num(ratio_high)}) and its norm has grown {times(factor)} since (threshold "
+            f"{times(growth)}); {len(grown)} of {judged} weight layers did the same. Later updates look small only "
+            "because the weights are now large (or the schedule lowered the lr): the peak learning rate is too high.",
+            step=min(g[2] for g in grown),
+            where=[g[1] for g in grown],
+            evidence={"update_ratio_median": {g[1]: rounded(g[3]) for g in grown},
+                      "weight_norm_growth": {g[1]: rounded(g[4]) for g in grown}, "sampled_steps": points},
         )

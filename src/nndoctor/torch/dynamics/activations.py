@@ -185,3 +185,40 @@ def sample_activations(loss: torch.Tensor, param_names: dict[int, str]) -> list[
                 sample.saturated = sample.saturated + (saturated - sample.saturated) * weight
                 sample.mean_abs_input = sample.mean_abs_input + (mean_abs - sample.mean_abs_input) * weight
     return list(samples.values())
+
+
+class InactiveStreaks:
+    """Per ReLU unit: for how many sampled rows (and sampled batches) in a row it has been
+    inactive, and since which step. Windows of 64 rows take a per-sample run 640 steps
+    each; a streak answers "dead since when" after any number of samples, without
+    window boundaries. Kept per unit for layers of at most `MAX_UNITS` units."""
+
+    MAX_UNITS = 256
+
+    def __init__(self) -> None:
+        self.rows: torch.Tensor | None = None
+        self.samples: torch.Tensor | None = None
+        self.since: torch.Tensor | None = None
+        self.rows_seen = 0
+        self.samples_seen = 0
+
+    def add(self, active: torch.Tensor, rows: int, step: int) -> None:
+        if active.numel() > self.MAX_UNITS:
+            return
+        if self.rows is None or self.rows.shape != active.shape:
+            self.rows = torch.zeros(active.shape, dtype=torch.long, device=active.device)
+            self.samples = torch.zeros_like(self.rows)
+            self.since = torch.full_like(self.rows, -1)
+            self.rows_seen = self.samples_seen = 0
+        started = (~active) & (self.since < 0)
+        self.since = torch.where(active, -1, torch.where(started, step, self.since))
+        self.rows = torch.where(active, 0, self.rows + rows)
+        self.samples = torch.where(active, 0, self.samples + 1)
+        self.rows_seen += rows
+        self.samples_seen += 1
+
+    def to_dict(self) -> dict | None:
+        if self.rows is None or not self.samples_seen:
+            return None
+        return {"rows_seen": self.rows_seen, "samples_seen": self.samples_seen,
+                "rows": self.rows.tolist(), "samples": self.samples.tolist(), "since": self.since.tolist()}

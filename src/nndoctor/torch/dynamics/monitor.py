@@ -52,7 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nndoctor.torch.dynamics.activations import sample_activations
+from nndoctor.torch.dynamics.activations import InactiveStreaks, sample_activations
 from nndoctor.torch.dynamics.nonfinite import localise
 from nndoctor.live.series import BoundedSeries, small_series
 
@@ -171,6 +171,7 @@ class _Activation:
         self.window_rows = 0
         self.units: int | None = None
         self.dead_share = small_series() if kind == "relu" else None
+        self.streaks = InactiveStreaks() if kind == "relu" else None
         self.saturated = small_series() if kind != "relu" else None
         self.mean_abs_input = small_series() if kind != "relu" else None
 
@@ -417,6 +418,7 @@ class DynamicsMonitor:
         else:
             record.ever_active = record.ever_active | active
         record.units = int(active.numel())
+        record.streaks.add(active, rows, step)
         record.window_samples += 1
         record.window_rows += rows
         # A window spans 8 sampled batches and at least 64 samples: with a batch of one, a
@@ -521,6 +523,7 @@ class DynamicsMonitor:
             activation_stats[key] = {
                 "kind": record.kind, "after": record.after, "hidden": record.hidden,
                 "order": record.order, "units": record.units, "dead_share": dead,
+                "inactive_streaks": record.streaks.to_dict() if record.streaks is not None else None,
                 "saturated_share": record.saturated.to_dict() if record.saturated else None,
                 "mean_abs_input": record.mean_abs_input.to_dict() if record.mean_abs_input else None,
             }

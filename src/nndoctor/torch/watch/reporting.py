@@ -144,6 +144,11 @@ class SessionReporting:
                 "with plain targets (no class weights, label smoothing or pos_weight)")
         if self.initial_eval_loss is not None:
             shared["initial_eval_loss"] = self.initial_eval_loss
+        clipping = self.clipping.measurement()
+        if clipping is not None:
+            shared["grad_clipping"] = clipping
+        else:
+            shared.mark_unavailable("grad_clipping", "the script never called clip_grad_norm_ or clip_grad_value_")
 
     def _evaluate_logged_predictions(self, report: Report) -> None:
         """`doctor.log(predictions=...)`: the last predictions logged are evaluated (metrics

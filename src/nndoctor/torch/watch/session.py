@@ -29,6 +29,7 @@ from nndoctor.torch.watch.eval_tracking import EvalPassTracking
 from nndoctor.live.faults import FaultLog, StopRun
 from nndoctor.live.judge import Judge
 from nndoctor.torch.watch.chance import ChanceLevel
+from nndoctor.torch.watch.clip_tracking import ClipTracking, patch_clipping, unpatch_clipping
 from nndoctor.torch.watch.functional_dropout import patch_functional_dropout, unpatch_functional_dropout
 from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
@@ -87,6 +88,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self.input_stats: list[dict[str, Any]] = []
         self.logged_predictions: tuple[int, dict[str, Any]] | None = None  # doctor.log(predictions=...)
         self.chance = ChanceLevel()
+        self.clipping = ClipTracking()
         self._pending_dropout: list[dict[str, Any]] = []
         self._first_layer_handle: Any = None
         self._eval_mode_losses: list[tuple[float, list[bool]]] = []
@@ -139,6 +141,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         patch_backward(self)
         patch_losses(self)
         patch_functional_dropout(self)
+        patch_clipping(self)
         self._handles.append(optimizer_hooks.register_optimizer_step_pre_hook(self._on_step_pre))
         self._handles.append(optimizer_hooks.register_optimizer_step_post_hook(self._on_step_post))
         if self.discover:
@@ -176,6 +179,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
                     watched.monitor.close()
         unpatch_backward(self._originals)
         unpatch_functional_dropout(self._originals)
+        unpatch_clipping(self._originals)
         unpatch_losses(self._originals)
         self._originals.clear()
         self._candidates.clear()
