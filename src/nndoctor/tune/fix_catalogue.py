@@ -22,7 +22,9 @@ from nndoctor.core.numbers import num
 # Warm-up from η0/20 to η0 over about a tenth of the steps (003 §4.5.4: η0/20 for ~10 % of an epoch).
 WARMUP_START_FACTOR = 1 / 20
 WARMUP_FRACTION = 0.1
-WARMUP_MIN_STEPS = 5  # fewer steps than this is hardly a ramp
+# In a short trial a tenth of the steps is hardly a ramp: Adam's second-moment average
+# (β2 = 0.999) is still noisy after 5 steps; 10 is the usual short warm-up.
+WARMUP_MIN_STEPS = 10
 CLIP_MAX_NORM = 1.0  # the common default; a gradient norm above it is rescaled, not dropped
 MAX_CANDIDATES = 8  # each trial is a fresh run of the script: the budget is time
 
