@@ -81,6 +81,8 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     if request is not None:
         request.merge_into(result.report)
     limit_reached = interception.limit_reached
+    if limit_reached:  # the trial ended the script on purpose: not the script's failure
+        result.report.context.update(script_exit_code=0, ended_after_updates=spec.get("max_steps"))
     return {
         "report": result.report.to_dict(),
         "losses": interception.loss_curve(),
