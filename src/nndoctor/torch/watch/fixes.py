@@ -65,7 +65,7 @@ class FixInterception:
         self._forward_depth = 0
         self._in_backward = False
         self._reinitialised: set[int] = set()
-        self._restore_train: nn.Module | None = None
+        self._restore_modes: tuple[nn.Module, list[tuple[nn.Module, bool]]] | None = None
         self._handles: list[Any] = []
         self._originals: dict[str, Any] = {}
 
@@ -238,15 +238,17 @@ class FixInterception:
                 module.train()
                 self.applied += 1
         elif self.kind == "eval_mode" and module.training:
+            # Each submodule's own mode comes back after the pass (a frozen BatchNorm stays frozen).
+            self._restore_modes = (module, [(m, m.training) for m in module.modules()])
             module.eval()
-            self._restore_train = module
             self.applied += 1
 
     def _on_forward_post(self, module: nn.Module, args: Any, output: Any) -> None:
         self._forward_depth = max(self._forward_depth - 1, 0)
-        if self._forward_depth == 0 and self._restore_train is module:
-            module.train()
-            self._restore_train = None
+        if self._forward_depth == 0 and self._restore_modes is not None and self._restore_modes[0] is module:
+            for submodule, training in self._restore_modes[1]:
+                submodule.training = training
+            self._restore_modes = None
 
     def _reinitialise(self, model: nn.Module) -> None:
         """He or Xavier for the hidden layers; the output layer (the last one) gets Xavier
