@@ -7,6 +7,7 @@ with standardised inputs and a validation loss each epoch.
   no-zero-grad            optimizer.zero_grad() is never called
   missing-from-optimizer  the last layer is left out of the optimizer
   lr-too-high             a learning rate 100x too large
+  init                    weights initialised with a fixed std of 1, whatever the layer width
 
     nndoctor run examples/train_regression.py --bug broadcast
 """
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BUGS = ("none", "broadcast", "no-zero-grad", "missing-from-optimizer", "lr-too-high")
+BUGS = ("none", "broadcast", "no-zero-grad", "missing-from-optimizer", "lr-too-high", "init")
 
 
 def make_data(n: int, generator: torch.Generator):
@@ -41,6 +42,10 @@ def main() -> None:
     train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
 
     model = nn.Sequential(nn.Linear(8, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
+    if args.bug == "init":
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight, std=1.0)
     params = model[:4].parameters() if args.bug == "missing-from-optimizer" else model.parameters()
     lr = args.lr * (100 if args.bug == "lr-too-high" else 1)
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)

@@ -9,6 +9,8 @@ from the second? Evaluation uses `model.eval()` and `torch.no_grad()` every epoc
   no-eval        the evaluation pass runs with dropout still active
   softmax-ce     the loss receives softmax probabilities instead of logits
   lr-too-high    a learning rate 1000x too large
+  no-warmup      a deeper encoder (4 layers) at a peak lr of 2e-2, started without the warm-up
+                 that recipe relies on: the first full-size Adam steps stall it at chance
 
     nndoctor run examples/train_transformer.py --bug no-zero-grad
 """
@@ -18,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BUGS = ("none", "no-zero-grad", "no-eval", "softmax-ce", "lr-too-high")
+BUGS = ("none", "no-zero-grad", "no-eval", "softmax-ce", "lr-too-high", "no-warmup")
+NO_WARMUP_LR, NO_WARMUP_LAYERS = 2e-2, 4
 
 
 class SequenceClassifier(nn.Module):
@@ -56,10 +59,12 @@ def main() -> None:
     vocab, length, micro_batch = 16, 12, 16
     train_x, train_y = make_data(768, vocab, length, generator)
     val_x, val_y = make_data(256, vocab, length, generator)
-    model = SequenceClassifier(vocab, length)
-    lr = args.lr * (1000 if args.bug == "lr-too-high" else 1)
+    deep = args.bug == "no-warmup"
+    model = SequenceClassifier(vocab, length, layers=NO_WARMUP_LAYERS if deep else 2)
+    lr = NO_WARMUP_LR if deep else args.lr * (1000 if args.bug == "lr-too-high" else 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 10))
+    warmup_steps = 1 if deep else 10
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
 
     for epoch in range(args.epochs):
         model.train()

@@ -54,6 +54,15 @@ def run_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check in the report."),
     no_record: bool = typer.Option(False, "--no-record", help=NO_RECORD_HELP),
     nproc_per_node: str = typer.Option(None, "--nproc-per-node", "--nproc_per_node", metavar="N", help=NPROC_HELP),
+    try_fixes: bool = typer.Option(False, "--try-fixes",
+                                   help="Diagnose the first --fix-steps updates, then rerun them once per candidate "
+                                        "fix of the findings and show which fix cures them."),
+    fix_steps: int = typer.Option(100, "--fix-steps", help="Updates per --try-fixes trial."),
+    fix_timeout: float = typer.Option(None, "--fix-timeout",
+                                      help="Seconds per --try-fixes trial (default: 4× the baseline, at least 60)."),
+    fix_budget: float = typer.Option(600.0, "--fix-budget", help="Seconds for all --try-fixes trials together."),
+    only_fixes: list[str] = typer.Option(None, "--fix", help="With --try-fixes: try only these fixes (ids, "
+                                         "comma-separated or repeated), e.g. lr-x0.1,warmup."),
 ) -> None:
     """Run a PyTorch or JAX/Flax training script unchanged and diagnose it while it trains.
 
@@ -75,6 +84,13 @@ def run_command(
                         raw_selection={"select": select, "extend-select": extend_select, "ignore": ignore},
                         thresholds=config.merged_thresholds(None), stop_on=stop_on, preflight=preflight,
                         quiet=quiet, verbose=verbose)
+    if try_fixes:
+        from nndoctor.cli.try_fixes import run_try_fixes
+
+        run_try_fixes(script, module_name, args, steps=fix_steps, timeout=fix_timeout, budget=fix_budget,
+                      json_path=json_path, every=every, fail_on=fail_on, chosen=chosen, ignored=ignored,
+                      thresholds=config.merged_thresholds(None), preflight=preflight, quiet=quiet, verbose=verbose,
+                      stop_on=stop_on, only_fixes=split_names(only_fixes))
     from nndoctor.jax.detect import script_uses_jax
 
     recording = begin_recording("run", no_record, script=script or f"-m {module_name}", config=config)
@@ -178,7 +194,7 @@ def _run_jax(script, module_name, args, paths, every, fail_on, chosen, ignored, 
             fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
         result = run_jax_script(script=script, module=module_name, args=args, every=every, select=chosen,
                                 ignore=ignored, thresholds=config.merged_thresholds(None), live=not quiet,
-                                stop_on=stop_on)
+                                stop_on=stop_on, only_fixes=split_names(only_fixes))
     except UsageError as error:
         fail(str(error))
     json_path, html_path = paths

@@ -1,0 +1,71 @@
+"""The confirmation's racing of batch orders (lr_range._race), on a scripted trainer whose
+held-out score per (rate, order) is known: more orders go to rates not yet told apart from
+the best, all of them on a plateau, none when the best stands apart."""
+import math
+
+from nndoctor.torch.tune import lr_range
+from nndoctor.torch.tune.trainer import RunOutcome
+from nndoctor.tune.results import SweepPoint
+
+
+class ScriptedTrainer:
+    """`order(seed)` returns the order's number; `run` looks the score up."""
+
+    def __init__(self, score):
+        self.score = score
+        self.runs = 0
+
+    def order(self, seed, steps):
+        return [seed]
+
+    def run(self, schedule, order, seed):
+        self.runs += 1
+        value = self.score(schedule(0), order[0] - 1000)
+        return RunOutcome([value], value, math.isfinite(value))
+
+
+class Result:
+    budget_steps, initial_held_out_loss = 10, 1.1
+
+
+def race(score, exponents):
+    trainer = ScriptedTrainer(score)
+    points, scores = {}, {}
+    for exponent in exponents:
+        scores[exponent] = [score(10**exponent, i) for i in range(lr_range.ORDERS)]
+        mean = sum(scores[exponent]) / len(scores[exponent])
+        points[exponent] = SweepPoint(10**exponent, mean, mean, stable=True, early_spike=False)
+    lr_range._race(trainer, Result(), points, scores, seed=0)
+    return points, scores, trainer.runs
+
+
+def test_on_a_plateau_every_stable_rate_gets_all_orders_and_a_rare_escape_wins():
+    def score(lr, order):  # lr 0.3 escapes the plateau on orders 6 and later only
+        return 0.3 if lr > 0.1 and order >= 6 else (1.0 if lr < 0.1 else 1.02)
+    points, scores, _ = race(score, [-2.0, -0.5])
+    assert len(scores[-2.0]) == len(scores[-0.5]) == lr_range.RACE_MAX_ORDERS
+    assert min(points, key=lambda e: points[e].held_out_loss) == -0.5
+
+
+def test_a_best_that_stands_apart_gets_no_extra_orders():
+    def score(lr, order):
+        return (0.5 if lr < 0.1 else 0.8) + 0.001 * order
+    _, scores, runs = race(score, [-2.0, -0.5])
+    assert runs == 0 and len(scores[-2.0]) == lr_range.ORDERS
+
+
+def test_rates_within_noise_of_the_best_are_raced_until_told_apart():
+    def score(lr, order):
+        noise = (-1) ** order * 0.05
+        return (0.50 if lr < 0.1 else 0.52) + noise
+    _, scores, runs = race(score, [-2.0, -0.5])
+    assert runs > 0 and len(scores[-2.0]) == len(scores[-0.5]) > lr_range.ORDERS
+
+
+def test_a_rate_that_diverges_on_a_later_order_is_no_longer_stable():
+    def score(lr, order):
+        if lr > 0.1 and order >= 3:
+            return math.inf
+        return 1.0 + (0.001 * order if lr < 0.1 else -0.001 * order)
+    points, _, _ = race(score, [-2.0, -0.5])
+    assert not points[-0.5].stable and points[-0.5].held_out_loss is None
