@@ -194,7 +194,7 @@ def _run_jax(script, module_name, args, paths, every, fail_on, chosen, ignored, 
             fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
         result = run_jax_script(script=script, module=module_name, args=args, every=every, select=chosen,
                                 ignore=ignored, thresholds=config.merged_thresholds(None), live=not quiet,
-                                stop_on=stop_on, only_fixes=split_names(only_fixes))
+                                stop_on=stop_on)
     except UsageError as error:
         fail(str(error))
     json_path, html_path = paths
