@@ -55,11 +55,13 @@ class VanishingGradients(Rule):
         - Saturating activations (sigmoid, tanh) stacked deep: each layer multiplies the gradient by at most 0.25 (sigmoid).
         - Initialisation too small for the depth, or not matched to the activation.
         - A deep plain network without normalisation or residual connections.
+        - A transformer (or any Adam-trained attention model) started at its peak lr without warm-up: the first large steps saturate the softmax/LayerNorm and the gradient below the head collapses.
 
     Fixes:
         - Use ReLU-family activations (`nn.ReLU`, `nn.LeakyReLU`, `nn.GELU`) in hidden layers; keep sigmoid for gates and binary outputs (003 §4.5.3 #15).
         - Initialise for the activation: `nn.init.kaiming_normal_(w, nonlinearity="relu")` for ReLU, `nn.init.xavier_uniform_` for tanh (003 §4.2).
         - Add `nn.BatchNorm1d`/`nn.LayerNorm` between layers, or residual connections (`x = x + block(x)`).
+        - For transformers: warm the lr up over the first ~10 % of an epoch (`torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.05, total_iters=N)`), or lower the peak lr; `nndoctor run --try-fixes` tries both.
 
     Example:
         vanishing-gradients: the gradient of '0.weight' is 1.9e-05x that of '10.weight'
