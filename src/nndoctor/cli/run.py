@@ -19,7 +19,7 @@ import typer
 from nndoctor.cli.common import (
     EXTEND_SELECT_HELP, FAIL_ON_HELP, IGNORE_HELP, JSON_HELP, SELECT_HELP, app, check_fail_on, fail, split_names,
 )
-from nndoctor.core.config import load_config
+from nndoctor.core.capability import Selection
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE, EXIT_CLEAN
 
@@ -59,14 +59,12 @@ def run_command(
         fail(f"--stop-on takes 'error' or 'warning', got {stop_on!r}")
     # Everything the user wrote is checked before the script starts: a mistake found after
     # a long run would cost its diagnosis.
-    config = load_config()
-    fail_on = check_fail_on(fail_on or config.fail_on)
-    chosen, ignored = config.rule_selection(split_names(select), split_names(ignore), split_names(extend_select))
+    selection = Selection.resolve(split_names(select), split_names(ignore), split_names(extend_select))
+    fail_on = check_fail_on(fail_on or selection.fail_on)
     from nndoctor.jax.detect import script_uses_jax
 
     if script_uses_jax(script, module_name):
-        _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-                 verbose, config)
+        _run_jax(script, module_name, args, json_path, every, fail_on, selection, stop_on, preflight, quiet, verbose)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -75,8 +73,7 @@ def run_command(
     from nndoctor.torch.watch.runner import RunResult, run_target
     from nndoctor.torch.watch.session import Session
 
-    session = Session(every=every, select=chosen, ignore=ignored, thresholds=config.merged_thresholds(None),
-                      live=not quiet, stop_on=stop_on)
+    session = Session(every=every, selection=selection, live=not quiet, stop_on=stop_on)
     request = None
     if preflight:
         request = session.preflight_request = PreflightRequest(_print_report if not quiet else _ignore)
@@ -142,8 +139,8 @@ def _is_python(word: str) -> bool:
         return False
 
 
-def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-             verbose, config) -> None:
+def _run_jax(script, module_name, args, json_path, every, fail_on, selection, stop_on, preflight, quiet,
+             verbose) -> None:
     """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter."""
     from nndoctor.jax._deps import require_jax
     from nndoctor.jax.run import run_jax_script
@@ -152,9 +149,8 @@ def _run_jax(script, module_name, args, json_path, every, fail_on, chosen, ignor
         require_jax()
         if preflight:
             fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
-        result = run_jax_script(script=script, module=module_name, args=args, every=every, select=chosen,
-                                ignore=ignored, thresholds=config.merged_thresholds(None), live=not quiet,
-                                stop_on=stop_on)
+        result = run_jax_script(script=script, module=module_name, args=args, every=every, selection=selection,
+                                live=not quiet, stop_on=stop_on)
     except UsageError as error:
         fail(str(error))
     if json_path is not None:

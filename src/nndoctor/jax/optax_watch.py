@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nndoctor.core.config import load_config
+from nndoctor.core.capability import Selection
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import Report
 from nndoctor.jax.doctor import JaxDoctor
@@ -156,7 +156,6 @@ def watch(optimizer: Any, *, every: int = 10, mode: str = "aux", select: Any = N
         raise UsageError(f"every must be a positive whole number of updates, got {every!r}")
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    config = load_config()
-    doctor = JaxDoctor(every=every, select=select or config.select, ignore=ignore or config.ignore,
-                       thresholds=config.merged_thresholds(thresholds), live=live, stop_on=stop_on)
+    doctor = JaxDoctor(every=every, selection=Selection.resolve(select, ignore, thresholds=thresholds), live=live,
+                       stop_on=stop_on)
     return watched(optimizer, doctor, every=every, mode=mode)

@@ -67,6 +67,10 @@ MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 REFRESH_EVERY_SAMPLES = 50  # re-read the model's parameters/layers now and then, not every sample
+# The names `DynamicsMonitor.measurements()` returns (the run's capability is built from them).
+MEASUREMENTS = ("dynamics_every", "dynamics_updates", "loss_series", "eval_loss_series", "grad_norm_global",
+                "grad_norm_per_layer", "weight_norm_per_layer", "update_ratio_per_layer", "parameter_kinds",
+                "activation_stats", "activation_rms", "non_finite")
 
 
 class _Batch:
@@ -507,6 +511,7 @@ class DynamicsMonitor:
 
     # ----------------------------------------------------------------- results
     def measurements(self) -> dict[str, Any]:
+        """The names of MEASUREMENTS, each a plain value or None when not seen."""
         self._flush_losses()
         self._batch.flush()
         if self._eval_pending:
