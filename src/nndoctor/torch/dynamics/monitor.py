@@ -52,6 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nndoctor.core.activation_regions import DEAD_WINDOW_MIN_ROWS, DEAD_WINDOW_SAMPLES
 from nndoctor.torch.dynamics.activations import sample_activations
 from nndoctor.torch.dynamics.nonfinite import localise
 from nndoctor.live.series import BoundedSeries, small_series
@@ -61,8 +62,6 @@ _EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
 # Snapshot at most this many weight elements per sampled step (round-robin beyond): the
 # update ratio needs the old weights, and a copy of a billion-parameter model is not cheap.
 SNAPSHOT_BUDGET_ELEMENTS = 8_000_000
-DEAD_WINDOW_SAMPLES = 8  # a ReLU unit is dead if inactive in 8 sampled batches in a row
-DEAD_WINDOW_MIN_ROWS = 64  # ... covering at least 64 samples
 MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
