@@ -96,20 +96,23 @@ class JaxDoctor:
             for order, (name, shape) in enumerate(zip(names, shapes))})
 
     # ----------------------------------------------------------------- device callbacks
-    def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any, non_finite: Any,
-                      largest_parameter: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
-        """Per-leaf statistics of one sampled update (called from inside jit)."""
+    def on_statistics(self, count: Any, norms: Any, has_params: bool, names: list[str],
+                      shapes: list[tuple[int, ...]]) -> None:
+        """Per-leaf statistics of one sampled update: `norms` holds the gradient, update and
+        parameter L2 norm of every leaf, in that order (from inside jit, or the state)."""
         with self.faults.guard("optax wrapper statistics"), self._lock:
             if names != self.names:
                 self.describe_parameters(names, shapes)
             step = int(count)
-            grads = [float(v) for v in np.asarray(grad_norms)]
-            bad = [int(v) for v in np.asarray(non_finite)]  # 1 where the leaf's norm is NaN
+            grad_norms, update_norms, param_norms = np.split(np.asarray(norms, np.float64), 3)
+            grads = grad_norms.tolist()
+            bad = [int(v) for v in np.isnan(grad_norms)]  # 1 where the leaf's gradient holds a NaN
+            largest_parameter = float(param_norms.max()) if param_norms.size else 0.0  # ≥ every |param|
             # An Inf norm (without NaN) is huge values whose squares overflowed float32: it is
             # recorded as the largest float32, which every growth threshold counts as huge.
             grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
-            updates = np.asarray(update_norms, np.float64).tolist()
+            updates = update_norms.tolist()
             for name, grad, update in zip(self.names, grads, updates):
                 if any(bad):
                     break  # a step with NaN/Inf gradients says nothing about cut-off leaves
@@ -122,7 +125,7 @@ class JaxDoctor:
                 self.saw_params = True
                 if math.isfinite(float(largest_parameter)):
                     self.largest_parameter = float(largest_parameter)
-                params = np.asarray(param_norms, np.float64).tolist()
+                params = param_norms.tolist()
                 self.recorder.weight_norms(step, dict(zip(self.names, params)))
                 self.recorder.update_ratios(step, {
                     name: u / p for name, u, p, shape in zip(self.names, updates, params, self.shapes)
