@@ -110,15 +110,27 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
         names = leaf_names(grads)
         shapes = [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(grads)]
 
+        def sampled_updates() -> Any:
+            # The updates again, inside the sampled branch (optax transformations are pure:
+            # the same grads, state and params give the same updates). Reading the step's own
+            # updates there made XLA keep them in memory at every step instead of fusing them
+            # into apply_updates: +6–8% step time on a CPU MLP, against one more optimizer
+            # update on sampled steps only.
+            _NESTING["depth"] += 1
+            try:
+                return inner.update(grads, state.inner, params, **extra)[0]
+            finally:
+                _NESTING["depth"] -= 1
+
         if mode == "callback":
             def emit() -> None:
-                values = _statistics(state.count, grads, updates, params)
+                values = _statistics(state.count, grads, sampled_updates(), params)
                 jax.debug.callback(lambda *v: doctor.on_statistics(*v, has_params, names, shapes), *values)
 
             jax.lax.cond(sampled, emit, lambda: None)
             stats = state.stats
         else:
-            stats = jax.lax.cond(sampled, lambda: _statistics(state.count, grads, updates, params),
+            stats = jax.lax.cond(sampled, lambda: _statistics(state.count, grads, sampled_updates(), params),
                                  lambda: state.stats)
         return updates, WatchState(state.count + 1, inner_state, stats)
 
