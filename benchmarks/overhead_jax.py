@@ -6,10 +6,13 @@
 For each model one process compiles the same Flax Linen train step around
 
 * plain     — the bare optax.adam(1e-3);
-* callback  — nndoctor.jax.watch(optax.adam(1e-3)) at defaults (every=10,
-              jax.debug.callback from the sampled branch), plus tx.log(loss=loss);
-* aux       — the same with mode="aux" (statistics kept in the optimizer state and
-              read by tx.log(loss=loss, opt_state=state) on sampled steps);
+* aux       — nndoctor.jax.watch(optax.adam(1e-3)) at defaults (every=10, mode="aux":
+              statistics kept in the optimizer state as one vector and read by
+              tx.log(loss=loss, opt_state=state) on sampled steps);
+* callback  — the same with mode="callback" (jax.debug.callback from the sampled
+              branch), plus tx.log(loss=loss). A jitted function with a callback effect
+              leaves jax's C++ fast dispatch path, which costs ~1 ms per step on CPU
+              whether or not the branch is taken: use it only where aux cannot be read;
 
 and runs blocks of steps of each, interleaved round by round so that machine load hits
 every mode alike. Printed: mean step time per mode and its ratio to plain (target at

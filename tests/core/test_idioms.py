@@ -8,11 +8,10 @@ from nndoctor.core.registry import load_rules
 
 pytest.importorskip("jax")
 pytest.importorskip("flax")
-from nndoctor.jax.doctor import JAX_LIVE_MEASUREMENTS  # noqa: E402
-from nndoctor.jax.experiments.api import PRODUCED  # noqa: E402
+from nndoctor.jax.doctor import CAPABILITY as JAX_RUN  # noqa: E402
+from nndoctor.jax.experiments.api import CAPABILITY as JAX_PREFLIGHT  # noqa: E402
 
-JAX_RULES = [rule for rule in load_rules() if rule.area != "data"
-             and (set(rule.requires) <= PRODUCED or set(rule.requires) <= JAX_LIVE_MEASUREMENTS)]
+JAX_RULES = [rule for rule in load_rules() if JAX_PREFLIGHT.applies(rule) or JAX_RUN.applies(rule)]
 
 
 def test_the_jax_adapter_runs_the_shared_rules():

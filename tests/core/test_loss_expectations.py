@@ -1,4 +1,5 @@
-"""The numpy loss expectations (used by the JAX adapter) equal torch's on the same data."""
+"""The numpy loss expectations give the same numbers through the torch shim (tensors of
+every dtype, long labels, on the same data) as on the arrays directly."""
 from __future__ import annotations
 
 import numpy as np

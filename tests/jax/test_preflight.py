@@ -13,11 +13,11 @@ from tests.jax.models import LinenRegressor, NnxClassifier, blobs, cross_entropy
 
 
 def _preflight_capturing(monkeypatch, *args, **kwargs):
-    import nndoctor.jax.experiments.api as api
+    import nndoctor.core.capability as capability
 
     seen = []
-    original = api.run_rules
-    monkeypatch.setattr(api, "run_rules", lambda m, rules, **kw: (seen.append(m), original(m, rules, **kw))[1])
+    original = capability.run_rules
+    monkeypatch.setattr(capability, "run_rules", lambda m, rules, **kw: (seen.append(m), original(m, rules, **kw))[1])
     return nndoctor.jax.preflight(*args, **kwargs), seen[0]
 
 
@@ -55,6 +55,10 @@ def test_measurements_conform_to_the_schema(name, request):
     _, measurements = request.getfixturevalue(name)
     assert problems(measurements) == []
     assert measurements["framework"] == "jax"
+    from nndoctor.core.measurements import SCHEMA
+    from nndoctor.jax.experiments.api import CAPABILITY
+
+    assert set(measurements) | set(measurements.unavailable) <= CAPABILITY.produces <= set(SCHEMA)
 
 
 def test_healthy_classifier_measurements(nnx_healthy):

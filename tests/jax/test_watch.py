@@ -124,3 +124,12 @@ def test_bad_arguments_are_usage_errors():
         nndoctor.jax.watch(optax.adam(1e-3), every=0)
     with pytest.raises(UsageError, match="mode"):
         nndoctor.jax.watch(optax.adam(1e-3), mode="sometimes")
+
+
+def test_the_declared_capability_covers_what_the_wrapper_hands_over(healthy):
+    from nndoctor.core.measurements import SCHEMA
+    from nndoctor.jax.doctor import CAPABILITY
+
+    tx, _ = healthy
+    m = tx.doctor.measurements()
+    assert set(m) | set(m.unavailable) <= CAPABILITY.produces <= set(SCHEMA)

@@ -22,6 +22,7 @@ from nndoctor.cli.common import (
 )
 from nndoctor.cli.recording import NO_RECORD_HELP, begin_recording
 from nndoctor.cli.run_dist import NPROC_HELP, run_distributed
+from nndoctor.core.capability import Selection
 from nndoctor.core.config import load_config
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CANNOT_JUDGE, EXIT_CLEAN
@@ -76,27 +77,28 @@ def run_command(
     # Everything the user wrote is checked before the script starts: a mistake found after
     # a long run would cost its diagnosis.
     config = load_config()
-    fail_on = check_fail_on(fail_on or config.fail_on)
-    chosen, ignored = config.rule_selection(split_names(select), split_names(ignore), split_names(extend_select))
+    selection = Selection.resolve(split_names(select), split_names(ignore), split_names(extend_select), config=config)
+    fail_on = check_fail_on(fail_on or selection.fail_on)
+    chosen, ignored = selection.select, selection.ignore
     if nproc_per_node is not None or is_launcher(script, module_name):
         run_distributed(nproc_per_node=nproc_per_node, script=script, module=module_name, args=args,
                         json_path=json_path, every=every, fail_on=fail_on, chosen=chosen, ignored=ignored,
                         raw_selection={"select": select, "extend-select": extend_select, "ignore": ignore},
-                        thresholds=config.merged_thresholds(None), stop_on=stop_on, preflight=preflight,
+                        thresholds=selection.thresholds, stop_on=stop_on, preflight=preflight,
                         quiet=quiet, verbose=verbose)
     if try_fixes:
         from nndoctor.cli.try_fixes import run_try_fixes
 
         run_try_fixes(script, module_name, args, steps=fix_steps, timeout=fix_timeout, budget=fix_budget,
                       json_path=json_path, every=every, fail_on=fail_on, chosen=chosen, ignored=ignored,
-                      thresholds=config.merged_thresholds(None), preflight=preflight, quiet=quiet, verbose=verbose,
+                      thresholds=selection.thresholds, preflight=preflight, quiet=quiet, verbose=verbose,
                       stop_on=stop_on, only_fixes=split_names(only_fixes))
     from nndoctor.jax.detect import script_uses_jax
 
     recording = begin_recording("run", no_record, script=script or f"-m {module_name}", config=config)
     if script_uses_jax(script, module_name):
-        _run_jax(script, module_name, args, (json_path, html_path), every, fail_on, chosen, ignored, stop_on,
-                 preflight, quiet, verbose, config, recording)
+        _run_jax(script, module_name, args, (json_path, html_path), every, fail_on, selection, stop_on,
+                 preflight, quiet, verbose, recording)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -106,8 +108,7 @@ def run_command(
     from nndoctor.torch.watch.runner import RunResult, run_target
     from nndoctor.torch.watch.session import Session
 
-    session = Session(every=every, select=chosen, ignore=ignored, thresholds=config.merged_thresholds(None),
-                      live=not quiet, stop_on=stop_on)
+    session = Session(every=every, selection=selection, live=not quiet, stop_on=stop_on)
     request = None
     if preflight:
         request = session.preflight_request = PreflightRequest(_print_report if not quiet else _ignore)
@@ -181,8 +182,8 @@ def _is_python(word: str) -> bool:
         return False
 
 
-def _run_jax(script, module_name, args, paths, every, fail_on, chosen, ignored, stop_on, preflight, quiet,
-             verbose, config, recording) -> None:
+def _run_jax(script, module_name, args, paths, every, fail_on, selection, stop_on, preflight, quiet,
+             verbose, recording) -> None:
     """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter.
     `paths`: the (--json, --html) paths."""
     from nndoctor.jax._deps import require_jax
@@ -192,9 +193,8 @@ def _run_jax(script, module_name, args, paths, every, fail_on, chosen, ignored, 
         require_jax()
         if preflight:
             fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
-        result = run_jax_script(script=script, module=module_name, args=args, every=every, select=chosen,
-                                ignore=ignored, thresholds=config.merged_thresholds(None), live=not quiet,
-                                stop_on=stop_on)
+        result = run_jax_script(script=script, module=module_name, args=args, every=every, selection=selection,
+                                live=not quiet, stop_on=stop_on)
     except UsageError as error:
         fail(str(error))
     json_path, html_path = paths

@@ -1,6 +1,6 @@
 """What a loss should be before training, and how low it can go — in numpy, for every
-framework adapter (the JAX adapter uses it; torch's `nndoctor.torch.expectations` computes
-the same quantities on tensors, and tests/core/test_loss_expectations.py keeps the two equal).
+framework adapter (the JAX adapter calls it directly; `nndoctor.torch.expectations` hands
+it the tensors as arrays).
 
 `initial_loss_record` gives the analytic expectation of a loss for an untrained model
 (003 §4.5.3 #8: a balanced 10-class problem starts at ln 10 ≈ 2.3 per sample) with a lower
@@ -10,8 +10,10 @@ with different targets).
 
 Arrays follow the torch layout the rules were written for: class scores on axis 1
 (axis 0 for a single sample). Adapters whose losses put classes last (optax) move the
-axis before calling. `options` may carry `scale` (a constant factor of the loss, e.g. 0.5
-for optax.l2_loss), `reduction` ("sum"), `label_smoothing`, `ignore_index`, `delta`/`beta`.
+axis before calling. Of the prediction only the shape is read, so an adapter may pass its
+own array type (a large output is never copied). `options` may carry `scale` (a constant
+factor of the loss, e.g. 0.5 for optax.l2_loss), `reduction` ("sum"), `label_smoothing`,
+`ignore_index`, `delta`/`beta`, and for binary losses `weight` and `pos_weight` (arrays).
 """
 from __future__ import annotations
 
@@ -36,8 +38,12 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
     return entropy(np.stack([p, 1 - p]), 0)
 
 
-def class_axis(prediction: np.ndarray) -> int:
-    return 1 if prediction.ndim >= 2 else 0
+def class_axis(shape: tuple[int, ...]) -> int:
+    return 1 if len(shape) >= 2 else 0
+
+
+def _shape(prediction: Any) -> tuple[int, ...]:
+    return tuple(int(size) for size in np.shape(prediction))
 
 
 def _scale(options: dict[str, Any], elements: int) -> tuple[float, str]:
@@ -65,14 +71,14 @@ def regression_loss(kind: str, prediction: np.ndarray, target: np.ndarray, optio
     return float(np.mean(np.where(size <= delta, 0.5 * error ** 2, delta * (size - 0.5 * delta))))
 
 
-def _class_expectation(prediction: np.ndarray, target: Any, options: dict[str, Any]) -> dict[str, Any]:
-    axis = class_axis(prediction)
-    n_classes = int(prediction.shape[axis])
+def _class_expectation(shape: tuple[int, ...], target: Any, options: dict[str, Any]) -> dict[str, Any]:
+    axis = class_axis(shape)
+    n_classes = int(shape[axis])
     record: dict[str, Any] = {"n_classes": n_classes}
     if target is None:
         return record
     target = np.asarray(target)
-    if np.issubdtype(target.dtype, np.floating) and target.shape == prediction.shape:
+    if np.issubdtype(target.dtype, np.floating) and target.shape == shape:
         prior = np.moveaxis(target.astype(np.float64), axis, -1).reshape(-1, n_classes).mean(0)
         elements = target.size // n_classes
     else:
@@ -103,12 +109,23 @@ def _binary_expectation(kind: str, target: Any, options: dict[str, Any]) -> dict
     positive = np.asarray(target, np.float64)
     if kind == "soft_margin":
         positive = (positive + 1) / 2  # soft-margin targets are ±1
+    # Each output starts at ln 2; pos_weight w counts positives w times, weight scales each.
+    per_output = np.full_like(positive, LN2)
+    pos_weight = options.get("pos_weight")
+    if pos_weight is not None and kind == "bce_with_logits":
+        per_output = LN2 * (np.asarray(pos_weight, np.float64) * positive + (1 - positive))
+    if options.get("weight") is not None:
+        per_output = per_output * np.asarray(options["weight"], np.float64)
+    expected = float(per_output.mean())
     columns = positive.reshape(positive.shape[0], -1) if positive.ndim > 1 else positive.reshape(-1, 1)
     prior_entropy = float(binary_entropy(np.clip(columns.mean(0), 0, 1)).mean())
     scale, note = _scale(options, positive.size)
+    # output-bias-imbalance needs it: with pos_weight w the best constant logit is log(w·pos/neg).
+    weights = np.asarray(pos_weight, np.float64).reshape(-1).tolist() if pos_weight is not None else None
     return {
-        "expected": LN2 * scale,
-        "expected_low": min(prior_entropy, LN2) * scale,
+        "pos_weight": weights if kind == "bce_with_logits" else None,
+        "expected": expected * scale,
+        "expected_low": min(prior_entropy, expected) * scale,
         "prior_entropy": prior_entropy,
         "positive_rate": float(columns.mean()),
         "expected_basis": (
@@ -118,12 +135,12 @@ def _binary_expectation(kind: str, target: Any, options: dict[str, Any]) -> dict
     }
 
 
-def _regression_expectation(kind: str, prediction: np.ndarray, target: Any, options: dict[str, Any]) -> dict[str, Any]:
+def _regression_expectation(kind: str, shape: tuple[int, ...], target: Any, options: dict[str, Any]) -> dict[str, Any]:
     if target is None or not np.issubdtype(np.asarray(target).dtype, np.floating):
         return {}
     y = np.asarray(target, np.float64)
     try:
-        y = np.broadcast_to(y, np.broadcast_shapes(prediction.shape, y.shape))
+        y = np.broadcast_to(y, np.broadcast_shapes(shape, y.shape))
     except ValueError:
         return {}
     # An untrained regressor predicts ≈ 0; one whose output bias was set to the target mean
@@ -153,15 +170,15 @@ def initial_loss_record(kind: str | None, loss_value: float, prediction: Any, ta
         "loss": kind, "value": float(loss_value), "expected": None, "expected_low": None,
         "expected_basis": "no analytic expectation for this loss", "n_classes": None, "step": step,
     }
-    if prediction is None or np.asarray(prediction).size == 0:
+    shape = _shape(prediction) if prediction is not None else (0,)
+    if math.prod(shape) == 0:
         return record
-    prediction = np.asarray(prediction, np.float64)
     if kind in CLASS_KINDS:
-        record.update(_class_expectation(prediction, target, options))
+        record.update(_class_expectation(shape, target, options))
     elif kind in BINARY_KINDS:
         record.update(_binary_expectation(kind, target, options))
     elif kind in REGRESSION_KINDS:
-        record.update(_regression_expectation(kind, prediction, target, options))
+        record.update(_regression_expectation(kind, shape, target, options))
     return record
 
 
@@ -171,24 +188,24 @@ def loss_floor(kind: str | None, prediction: Any, target: Any, options: dict[str
     options = options or {}
     if target is None or prediction is None:
         return 0.0
-    prediction, target = np.asarray(prediction), np.asarray(target)
-    floor = _smoothing_floor(kind, prediction, target, options)
+    shape, target = _shape(prediction), np.asarray(target)
+    floor = _smoothing_floor(kind, shape, target, options)
     n_samples = target.shape[0] if target.ndim else 0
     groups = [g for g in (duplicate_groups or []) if len(g) > 1]
     if groups and n_samples and max(max(g) for g in groups) < n_samples:
         floor = max(floor, _duplicate_floor(kind, target, groups, n_samples))
     elements = target.size if kind not in CLASS_KINDS else target.size // (
-        prediction.shape[class_axis(prediction)] if target.shape == prediction.shape else 1)
+        shape[class_axis(shape)] if target.shape == shape else 1)
     scale, _ = _scale(options, elements)
     return floor * scale
 
 
-def _smoothing_floor(kind: str | None, prediction: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> float:
+def _smoothing_floor(kind: str | None, shape: tuple[int, ...], target: np.ndarray, options: dict[str, Any]) -> float:
     floating = np.issubdtype(target.dtype, np.floating)
-    if kind in CLASS_KINDS and prediction.ndim >= 1:
-        n_classes = int(prediction.shape[class_axis(prediction)])
-        if floating and target.shape == prediction.shape:
-            return float(entropy(target, class_axis(prediction)).mean())
+    if kind in CLASS_KINDS and len(shape) >= 1:
+        n_classes = int(shape[class_axis(shape)])
+        if floating and target.shape == shape:
+            return float(entropy(target, class_axis(shape)).mean())
         smoothing = float(options.get("label_smoothing", 0.0) or 0.0)
         if smoothing > 0 and n_classes > 1:
             high = 1 - smoothing + smoothing / n_classes

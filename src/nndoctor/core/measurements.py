@@ -82,6 +82,7 @@ class InitialLoss(TypedDict):
     positive_rate: NotRequired[float]
     target_mean: NotRequired[float]
     target_std: NotRequired[float]
+    pos_weight: NotRequired[list[float] | None]  # bce_with_logits' pos_weight, flattened
 
 
 class OverfitRun(TypedDict):

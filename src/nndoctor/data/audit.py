@@ -14,10 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from nndoctor.core.config import check_thresholds, load_config
-from nndoctor.core.engine import internal_error_finding, run_rules
+from nndoctor.core.capability import Capability, RuleSet, Selection, measuring
 from nndoctor.core.errors import UsageError
-from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.data.extra import require
@@ -63,29 +61,29 @@ def measure_modules() -> list[Any]:
     return [importlib.import_module(name) for name in names]
 
 
+def capability() -> Capability:
+    """What an audit measures: everything its measure modules declare they produce."""
+    produced = frozenset().union(*(module.MEASUREMENTS for module in measure_modules()))
+    return Capability("audit", "audit", produced)
+
+
 def run_measures(data: AuditData, options: AuditOptions, needed: set[str] | None = None) -> Measurements:
     """Fill Measurements from every measure module.
 
-    A module that declares `MEASUREMENTS` (the names it produces) is skipped when `needed`
-    (the measurements the selected rules require) shares none of them. A crashing measure is recorded in `internal_faults` (judged by the internal-error rule)
-    and the measurements it did not take are reported as skipped, so its silence is visible.
+    Each module declares `MEASUREMENTS` (the names it produces) and is skipped when
+    `needed` (the measurements the selected rules read) shares none of them. A crashing
+    measure is recorded in `internal_faults` (judged by the internal-error rule) and the
+    measurements it did not take are reported as skipped, so its silence is visible.
     """
-    m = Measurements()
-    faults = []
+    m = Measurements(internal_faults=[])
     for module in measure_modules():
         short = module.__name__.rsplit(".", 1)[-1]
-        produced = getattr(module, "MEASUREMENTS", None)
-        if needed is not None and produced is not None and not set(produced) & needed:
+        if needed is not None and not set(module.MEASUREMENTS) & needed:
             continue
-        try:
+        # One broken measure must not hide the others.
+        with measuring(m, module.MEASUREMENTS, source=f"data measure {short!r}", what=f"the {short} measure",
+                       unavailable=()):
             module.measure(data, m, options)
-        except Exception as error:  # noqa: BLE001 — one broken measure must not hide the others
-            finding = internal_error_finding(f"data measure {short!r}", error)
-            faults.append({"source": f"data measure {short!r}", **finding.evidence})
-            for name in getattr(module, "MEASUREMENTS", ()):
-                if name not in m:
-                    m.mark_unavailable(name, f"the {short} measure failed ({type(error).__name__})")
-    m["internal_faults"] = faults
     return m
 
 
@@ -127,11 +125,7 @@ def audit(
     """
     require("pandas")
     audit_options = make_options(options)
-    config = load_config()
-    registry = load_rules()
-    check_thresholds(thresholds, registry)
-    chosen, ignored = config.rule_selection(select, ignore, extend_select)
-    rules = registry.select(areas=["data"], select=chosen, ignore=ignored)
+    rules = RuleSet(capability(), Selection.resolve(select, ignore, extend_select, thresholds=thresholds))
     from nndoctor.data.load import load_audit_data
 
     data = load_audit_data(
@@ -140,11 +134,8 @@ def audit(
         embeddings=embeddings, task=task, options=audit_options,
     )
     require("sklearn")
-    # `reads`: measurements a rule uses when present (label-issues reads feature_leakage).
-    needed = {name for rule in rules for name in (*rule.requires, *getattr(rule, "reads", ()))}
-    m = run_measures(data, audit_options, needed)
-    report = Report(command="audit")
-    run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
+    m = run_measures(data, audit_options, rules.needs())
+    report = rules.judge(m)
     report.context.update(data.notes)
     report.context.update({
         "splits": data.sizes,

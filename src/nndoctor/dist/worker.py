@@ -116,12 +116,10 @@ def rank_record(distributed, report, *, exit_code: int = 0, crashed: bool = Fals
 
 
 def run_worker(options: WorkerOptions) -> int:
-    from nndoctor.core.config import load_config
+    from nndoctor.core.capability import Selection
     from nndoctor.live.script_runner import run_script
 
-    config = load_config()
-    chosen, ignored = config.rule_selection(options.select or None, options.ignore or None,
-                                            options.extend_select or None)
+    selection = Selection.resolve(options.select or None, options.ignore or None, options.extend_select or None)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -131,8 +129,7 @@ def run_worker(options: WorkerOptions) -> int:
     from nndoctor.torch.watch.session import Session
 
     rank = int(os.environ.get("RANK", 0))
-    session = Session(every=options.every, select=chosen, ignore=ignored, thresholds=config.merged_thresholds(None),
-                      live=rank == 0 and not options.quiet)
+    session = Session(every=options.every, selection=selection, live=rank == 0 and not options.quiet)
     request = session.preflight_request = PreflightRequest(lambda report: None) if options.preflight else None
     distributed = DistributedWatch(session)
     result = run_script(_DistributedWatcher(session, distributed), script=options.script, module=options.module,
@@ -148,7 +145,7 @@ def run_worker(options: WorkerOptions) -> int:
     records = rundir.wait_for_ranks(directory, rundir.expected_ranks(record["world_size"]), options.wait_seconds)
     from nndoctor.dist.merge import merge_ranks, print_merged
 
-    merged = merge_ranks(records, select=chosen, ignore=ignored, thresholds=config.merged_thresholds(None))
+    merged = merge_ranks(records, select=selection.select, ignore=selection.ignore, thresholds=selection.thresholds)
     rundir.remove_run_dir(directory)
     print_merged(merged, quiet=options.quiet, verbose=options.verbose, json_path=options.json_path)
     return result.script_exit_code

@@ -12,19 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from nndoctor.core.config import load_config
-from nndoctor.core.engine import run_rules
+from nndoctor.core.capability import Capability, RuleSet, Selection
 from nndoctor.core.errors import UsageError
 from nndoctor.core.plain import to_plain
-from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.data.extra import INSTALL_HINT, MissingExtraError, require
 from nndoctor.evaluation.inputs import EvalSplit, class_codes, as_array, prepare_split
-from nndoctor.evaluation.measure import measure_splits
+from nndoctor.evaluation.measure import MEASUREMENTS, measure_splits
 
 TEST_KEYS = ("y_true", "predictions", "probabilities", "sample_ids", "groups", "slices", "losses")
 # A slice smaller than this has a metric too noisy to call weak (Wilson ±17 points at 30 rows).
 SLICE_MIN_ROWS = 30
+CAPABILITY = Capability("evaluate", "evaluate", frozenset(MEASUREMENTS))
 
 
 def evaluate(
@@ -79,9 +78,7 @@ def evaluate(
     _require("pandas", "scipy")
     if slice_min_rows < 2:
         raise UsageError(f"slice_min_rows must be at least 2, got {slice_min_rows}")
-    config = load_config()
-    rules = load_rules().select(areas=["evaluation"], select=list(select or config.select) or None,
-                                ignore=[*(ignore or []), *config.ignore] or None)
+    rules = RuleSet(CAPABILITY, Selection.resolve(select, ignore, thresholds=thresholds))
     main = prepare_split(split, y_true, predictions, task=task, probabilities=probabilities, classes=classes,
                          sample_ids=sample_ids, losses=losses, slices=slices, groups=groups)
     splits = [main]
@@ -92,8 +89,7 @@ def evaluate(
         _require("sklearn")
     m, summary = measure_splits(splits, features=features, train_labels=coded_train, replicates=replicates,
                                 annotators=annotators, seed=seed, slice_min_rows=slice_min_rows)
-    report = Report(command="evaluate")
-    run_rules(m, rules, thresholds=config.merged_thresholds(thresholds), report=report)
+    report = rules.judge(m)
     report.context["evaluation"] = to_plain(summary)
     return report
 

@@ -28,6 +28,10 @@ from nndoctor.evaluation.toploss import top_loss_summary
 MAX_CONFUSION_CLASSES = 30  # beyond this the matrix is summarised by its top pairs only
 EXAMPLE_IDS = 5
 SLICES_SHOWN = 10
+# What `measure_splits` fills, one list entry per split (split_comparison: the two splits).
+PER_SPLIT_MEASUREMENTS = ("metrics", "baselines", "per_class", "confusion", "slices", "top_loss", "calibration",
+                          "prediction_distribution", "ceiling")
+MEASUREMENTS = (*PER_SPLIT_MEASUREMENTS, "split_comparison")
 
 
 def prediction_distribution(split: EvalSplit) -> dict[str, Any]:
@@ -100,9 +104,7 @@ def measure_splits(splits: list[EvalSplit], *, features: Any, train_labels: np.n
     m = Measurements()
     guard = _Faults(m)
     rng = np.random.default_rng(seed)
-    collected: dict[str, list[Any]] = {key: [] for key in (
-        "metrics", "baselines", "per_class", "confusion", "slices", "top_loss", "calibration",
-        "prediction_distribution", "ceiling")}
+    collected: dict[str, list[Any]] = {key: [] for key in PER_SPLIT_MEASUREMENTS}
     context: dict[str, Any] = {"task": splits[0].task, "classes": splits[0].classes, "splits": {}}
     computed: dict[str, SplitMetrics] = {}
     for split in splits:

@@ -16,22 +16,18 @@ from typing import Any
 import jax
 import numpy as np
 
-from nndoctor.core.registry import load_rules
+from nndoctor.core.capability import Capability, RuleSet, Selection
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
 from nndoctor.live.faults import FaultLog
-from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, RUN_AREAS, Judge
+from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS, Judge
 from nndoctor.live.recorder import FLOAT32_MAX, Recorder
 from nndoctor.live.report_series import add_series
+from nndoctor.live.recorder import MEASUREMENTS as RECORDED
 
 JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
-# What a JAX run measures; rules needing anything else are left out of its reports.
-JAX_LIVE_MEASUREMENTS = {
-    "loss_series", "eval_loss_series", "grad_norm_global", "grad_norm_per_layer", "weight_norm_per_layer",
-    "update_ratio_per_layer", "parameter_kinds", "non_finite", "internal_faults", "steps_observed",
-    "dropout_keys", "activation_rms", "activation_stats", "parameter_status",
-}
+# Why a measurement of a JAX run is absent, when nothing more specific is known.
 UNMEASURED_REASONS = {
     "eval_loss_series": "no validation loss was logged: call tx.log(val_loss=...) after evaluating",
     "update_ratio_per_layer": "optimizer.update was called without params, so update sizes are unknown "
@@ -42,6 +38,11 @@ UNMEASURED_REASONS = {
     "loss_series": "no training loss was seen: call tx.log(loss=...) every step",
     "parameter_status": "no optimizer update was observed",
 }
+# What a watched JAX run measures; rules needing anything else are left out of its reports.
+CAPABILITY = Capability(
+    "jax-run", "run",
+    frozenset({*RECORDED, "framework", "steps_observed", "dropout_keys", "parameter_status"}),
+    absent_reasons=UNMEASURED_REASONS)
 
 
 def parameter_kind(name: str, shape: tuple[int, ...]) -> str:
@@ -63,19 +64,12 @@ def module_type(name: str) -> str:
 
 
 class JaxDoctor:
-    def __init__(self, *, every: int, select: Any = None, ignore: Any = None,
-                 thresholds: dict[str, dict[str, Any]] | None = None, live: bool = True,
+    def __init__(self, *, every: int, selection: Selection | None = None, live: bool = True,
                  stop_on: str | None = None, command: str = "watch") -> None:
         self.every = every
         self.recorder = Recorder(every=every)
         self.faults = FaultLog()
-        self.judge = Judge(select=select, ignore=ignore, thresholds=thresholds, live=live, stop_on=stop_on,
-                           command=command)
-        # The rules of a run whose measurements this adapter takes (Judge's own default
-        # selection is the torch adapter's list of run measurements).
-        self.judge.rules = [rule for rule in load_rules().select(areas=RUN_AREAS, select=select or None,
-                                                                 ignore=ignore or None)
-                            if set(rule.requires) <= JAX_LIVE_MEASUREMENTS]
+        self.judge = Judge(RuleSet(CAPABILITY, selection), live=live, stop_on=stop_on, command=command)
         self.names: list[str] = []
         self.shapes: list[tuple[int, ...]] = []
         self.saw_params = False
@@ -103,20 +97,23 @@ class JaxDoctor:
             for order, (name, shape) in enumerate(zip(names, shapes))})
 
     # ----------------------------------------------------------------- device callbacks
-    def on_statistics(self, count: Any, grad_norms: Any, update_norms: Any, param_norms: Any, non_finite: Any,
-                      largest_parameter: Any, has_params: bool, names: list[str], shapes: list[tuple[int, ...]]) -> None:
-        """Per-leaf statistics of one sampled update (called from inside jit)."""
+    def on_statistics(self, count: Any, norms: Any, has_params: bool, names: list[str],
+                      shapes: list[tuple[int, ...]]) -> None:
+        """Per-leaf statistics of one sampled update: `norms` holds the gradient, update and
+        parameter L2 norm of every leaf, in that order (from inside jit, or the state)."""
         with self.faults.guard("optax wrapper statistics"), self._lock:
             if names != self.names:
                 self.describe_parameters(names, shapes)
             step = int(count)
-            grads = [float(v) for v in np.asarray(grad_norms)]
-            bad = [int(v) for v in np.asarray(non_finite)]  # 1 where the leaf's norm is NaN
+            grad_norms, update_norms, param_norms = np.split(np.asarray(norms, np.float64), 3)
+            grads = grad_norms.tolist()
+            bad = [int(v) for v in np.isnan(grad_norms)]  # 1 where the leaf's gradient holds a NaN
+            largest_parameter = float(param_norms.max()) if param_norms.size else 0.0  # ≥ every |param|
             # An Inf norm (without NaN) is huge values whose squares overflowed float32: it is
             # recorded as the largest float32, which every growth threshold counts as huge.
             grads = [FLOAT32_MAX if not math.isfinite(g) and not b else g for g, b in zip(grads, bad)]
             self.recorder.gradient_norms(step, dict(zip(self.names, grads)))
-            updates = np.asarray(update_norms, np.float64).tolist()
+            updates = update_norms.tolist()
             for name, grad, update in zip(self.names, grads, updates):
                 if any(bad):
                     break  # a step with NaN/Inf gradients says nothing about cut-off leaves
@@ -129,7 +126,7 @@ class JaxDoctor:
                 self.saw_params = True
                 if math.isfinite(float(largest_parameter)):
                     self.largest_parameter = float(largest_parameter)
-                params = np.asarray(param_norms, np.float64).tolist()
+                params = param_norms.tolist()
                 self.recorder.weight_norms(step, dict(zip(self.names, params)))
                 self.recorder.update_ratios(step, {
                     name: u / p for name, u, p, shape in zip(self.names, updates, params, self.shapes)
@@ -235,11 +232,11 @@ class JaxDoctor:
             for name in ("grad_norm_global", "grad_norm_per_layer", "parameter_status"):
                 m.mark_unavailable(name, "no optimizer statistics arrived: with mode='aux' (the default) pass "
                                          "opt_state=... to tx.log(...) (nnx: optimizer.opt_state)")
-        for name, reason in UNMEASURED_REASONS.items():
-            if m.get(name) is None:
-                if name in ("update_ratio_per_layer", "weight_norm_per_layer") and not self.recorder.updates:
-                    reason = "no optimizer update was observed"
-                m.mark_unavailable(name, reason)
+        if not self.recorder.updates:
+            for name in ("update_ratio_per_layer", "weight_norm_per_layer"):
+                if m.get(name) is None and name not in m.unavailable:
+                    m.mark_unavailable(name, "no optimizer update was observed")
+        CAPABILITY.explain_absent(m)
         return m
 
     def finish(self) -> Report:

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from nndoctor.core.capability import Selection
 from nndoctor.core.report import Report
 from nndoctor.jax.doctor import JaxDoctor
 from nndoctor.jax.optax_names import remember
@@ -255,12 +256,11 @@ def _caller_site() -> str:
     return "unknown"
 
 
-def run_jax_script(*, script: str | None, module: str | None, args: list[str], every: int, select: Any,
-                   ignore: Any, thresholds: dict[str, dict[str, Any]], live: bool, stop_on: str | None) -> Any:
+def run_jax_script(*, script: str | None, module: str | None, args: list[str], every: int, selection: Selection,
+                   live: bool, stop_on: str | None) -> Any:
     from nndoctor.live.script_runner import run_script
 
-    doctor = JaxDoctor(every=every, select=select, ignore=ignore, thresholds=thresholds, live=live,
-                       stop_on=stop_on, command="run")
+    doctor = JaxDoctor(every=every, selection=selection, live=live, stop_on=stop_on, command="run")
     return run_script(JaxRunWatcher(doctor), script=script, module=module, args=args)
 
 

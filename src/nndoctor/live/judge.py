@@ -1,49 +1,23 @@
-"""Turning the session's measurements into findings: rule selection, periodic judging,
-live one-line printing of new findings, `--stop-on`, and the final report."""
+"""Turning a live run's measurements into findings: periodic judging, live one-line
+printing of new findings, `--stop-on`, and the final report. Which rules run is the
+adapter's capability (nndoctor.core.capability.RuleSet), not decided here."""
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
 from typing import Any, TextIO
 
-from nndoctor.core.config import check_thresholds
-from nndoctor.core.engine import INTERNAL_ERROR, resolve_thresholds, run_rules
+from nndoctor.core.capability import RuleSet
+from nndoctor.core.engine import INTERNAL_ERROR
 from nndoctor.core.finding import SEVERITIES, Finding
-from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
-from nndoctor.core.rule import Measurements, Rule
+from nndoctor.core.rule import Measurements
 from nndoctor.live.faults import StopRun
 
-RUN_AREAS = ("code", "preflight", "dynamics")
-# Of the preflight experiments only this one is judged from a live run: it needs nothing
-# but the first observed loss.
-PREFLIGHT_RULES_IN_RUN = {"initial-loss-off"}
 # Judge every couple of seconds, and at once after a new event (a stale gradient, an
 # evaluation pass in training mode, a described loss call): those events are few and
 # bounded in number, so judging on each costs little and reports at the step it happened.
 JUDGE_INTERVAL_SECONDS = 2.0
-
-
-# What a run measures for the code rules. Code rules that need a preflight experiment
-# (batch mixing, determinism, …) are left out of a run rather than listed as skipped in
-# every report: `nndoctor run --preflight` runs them on the first step.
-RUN_CODE_MEASUREMENTS = {
-    "loss_calls", "parameter_status", "steps_observed", "stale_grad_updates",
-    "no_grad_forwards", "initial_loss", "internal_faults", "train_mode_steps", "step_order",
-    "accumulation", "optimizer_groups", "optimizer_coverage", "input_stats", "chance_loss",
-    "initial_eval_loss",
-}
-
-
-def select_rules(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[type[Rule]]:
-    registry = load_rules()
-    rules = registry.select(areas=RUN_AREAS, select=list(select or []), ignore=list(ignore or []))
-    return [
-        r for r in rules
-        if (r.area != "preflight" or r.id in PREFLIGHT_RULES_IN_RUN)
-        and (r.area != "code" or set(r.requires) <= RUN_CODE_MEASUREMENTS)
-    ]
 
 
 def finding_key(finding: Finding) -> tuple[str, str]:
@@ -53,10 +27,8 @@ def finding_key(finding: Finding) -> tuple[str, str]:
 class Judge:
     def __init__(
         self,
+        rules: RuleSet,
         *,
-        select: Iterable[str] | None = None,
-        ignore: Iterable[str] | None = None,
-        thresholds: dict[str, dict[str, Any]] | None = None,
         live: bool = True,
         stop_on: str | None = None,
         stream: TextIO | None = None,
@@ -64,12 +36,9 @@ class Judge:
     ) -> None:
         if stop_on is not None and stop_on not in SEVERITIES[:2]:
             raise ValueError(f"stop_on must be 'error' or 'warning', got {stop_on!r}")
-        self.rules = select_rules(select, ignore)
-        self.select, self.ignore = list(select or []) or None, list(ignore or []) or None
-        # Checked now, before training starts: a typo found at the final judgement would
-        # cost the whole run's diagnosis.
-        check_thresholds(thresholds, load_rules())
-        self.thresholds = resolve_thresholds(self.rules, thresholds)
+        self.rule_set = rules
+        self.rules = rules.rules
+        self.select, self.ignore = rules.selection.select, rules.selection.ignore
         self.live = live
         self.stop_on = stop_on
         self.stream = stream
@@ -90,14 +59,7 @@ class Judge:
         others one more model each) and merge."""
         self.last_time = time.monotonic()
         self.dirty = False
-        report = Report(command=self.command)
-        for index, measurements in enumerate(parts):
-            partial = run_rules(measurements, self.rules, thresholds=self.thresholds, command=self.command)
-            if index == 0:
-                report = partial
-            else:
-                report.extend(partial)
-        return report
+        return self.rule_set.judge(parts, report=Report(command=self.command))
 
     def announce(self, report: Report) -> None:
         """Print each finding the first time it fires; stop the run if asked to."""

@@ -27,6 +27,10 @@ from nndoctor.live.series import BoundedSeries, small_series
 
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
 FLOAT32_MAX = 3.4028234663852886e38
+# The names `Recorder.measurements()` returns (an adapter's capability is built from them).
+MEASUREMENTS = ("dynamics_every", "dynamics_updates", "loss_series", "eval_loss_series", "grad_norm_global",
+                "grad_norm_per_layer", "weight_norm_per_layer", "update_ratio_per_layer", "learning_rate_per_group",
+                "parameter_kinds", "activation_rms", "non_finite")
 
 
 def _series_for(store: dict[str, BoundedSeries], name: str) -> BoundedSeries:
@@ -136,6 +140,7 @@ class Recorder:
 
     # ----------------------------------------------------------------- results
     def measurements(self) -> dict[str, Any]:
+        """The names of MEASUREMENTS, each a plain value or None when not seen."""
         if self._eval_pending:
             self._close_eval()
         profiles = [*self._rms_head, *self._rms_recent]

@@ -35,6 +35,13 @@ def test_bce_expects_ln2_with_pos_weight():
     weight = torch.tensor([1.0, 2.0, 3.0])
     record = initial_loss_record("bce_with_logits", 0.7, logits, targets, 0, {"pos_weight": weight})
     assert record["expected"] == pytest.approx(float(F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)))
+    assert record["pos_weight"] == [1.0, 2.0, 3.0]
+    scale = torch.rand(10, 3)
+    record = initial_loss_record("bce_with_logits", 0.7, logits, targets, 0, {"pos_weight": weight, "weight": scale})
+    assert record["expected"] == pytest.approx(float(F.binary_cross_entropy_with_logits(
+        logits, targets, pos_weight=weight, weight=scale)), rel=1e-5)
+    half = initial_loss_record("bce_with_logits", 0.7, logits.half(), targets.bfloat16(), 0)
+    assert half["expected"] == pytest.approx(math.log(2))
 
 
 def test_regression_expects_loss_at_zero_and_target_variance():

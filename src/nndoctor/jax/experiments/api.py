@@ -15,11 +15,9 @@ from typing import Any
 
 import jax
 
-from nndoctor.core.config import load_config
-from nndoctor.core.engine import run_rules
+from nndoctor.core.capability import Capability, RuleSet, Selection, measuring
 from nndoctor.core.errors import UsageError
 from nndoctor.core.preflight_protocol import DEFAULT_STEPS
-from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
 from nndoctor.jax import idioms  # noqa: F401 — registers the JAX idiom table
@@ -27,9 +25,8 @@ from nndoctor.jax.layer_calls import LayerCalls
 from nndoctor.jax.model import functional_model, linen_optimizer
 from nndoctor.jax.optax_names import describe
 from nndoctor.jax.experiments import architecture, forward, probes, training
-from nndoctor.jax.experiments.bench import Batch, Bench, ExperimentUnavailable
+from nndoctor.jax.experiments.bench import Batch, Bench
 
-AREAS = ["code", "preflight", "architecture"]
 Experiment = Callable[[Bench, Measurements], None]
 # name → (function, measurements it produces). Order matters: input sensitivity compares
 # against the overfit run. Dropout is off in all but the architecture trace.
@@ -44,8 +41,16 @@ WITH_DROPOUT: dict[str, tuple[Experiment, tuple[str, ...]]] = {
     "architecture": (architecture.run, ("parameter_dtypes", "autocast_active", "dropout_normalization",
                                         "batchnorm_layers", "training_batch_size")),
 }
-PRODUCED = {"framework", "output_check", "loss_calls", "initial_loss", "internal_faults"}.union(
-    *(provides for _, provides in (*EXPERIMENTS.values(), *WITH_DROPOUT.values())))
+NOT_YET = "not measured by the JAX adapter yet"
+# What JAX preflight measures. Rules needing anything else are left out (live-loop rules
+# such as missing-zero-grad, torch-only probes), except the few it names as not measured
+# yet, which are listed as skipped with that reason.
+CAPABILITY = Capability(
+    "jax-preflight", "preflight",
+    frozenset({"framework", "output_check", "loss_calls", "initial_loss"}).union(
+        *(provides for _, provides in (*EXPERIMENTS.values(), *WITH_DROPOUT.values()))),
+    absent_reasons={name: NOT_YET for name in ("layer_activation_rms", "output_layer", "sigmoid_uses",
+                                               "lstm_forget_biases", "sharpness")})
 KNOWN_OPTIONS = ("steps", "seed", "select", "ignore", "thresholds")
 
 
@@ -67,12 +72,8 @@ def preflight(model: Any, params_or_state: Any, batch: Any, loss_fn: Any, optimi
         raise UsageError(f"unknown preflight option(s) {', '.join(unknown)}; known: {', '.join(KNOWN_OPTIONS)}")
     started = time.perf_counter()
     bench = _bench(model, params_or_state, batch, loss_fn, optimizer, options)
-    config = load_config()
-    rules = load_rules().select(areas=AREAS, select=list(options.get("select") or config.select) or None,
-                                ignore=[*(options.get("ignore") or []), *config.ignore] or None)
-    # Code rules that need a live loop (missing-zero-grad, …) or a torch-only probe are left
-    # out rather than listed as skipped in every report.
-    rules = [rule for rule in rules if rule.area != "code" or set(rule.requires) <= PRODUCED]
+    rules = RuleSet(CAPABILITY, Selection.resolve(options.get("select"), options.get("ignore"),
+                                                  thresholds=options.get("thresholds")))
     m = Measurements(framework="jax", internal_faults=[])
     timings: dict[str, float] = {}
     forward.run(bench, m)  # the user's errors surface here, as one-line UsageErrors
@@ -82,10 +83,7 @@ def preflight(model: Any, params_or_state: Any, batch: Any, loss_fn: Any, optimi
             _run_isolated(name, function, provides, bench, m, timings)
     for name, (function, provides) in WITH_DROPOUT.items():
         _run_isolated(name, function, provides, bench, m, timings)
-    for name in ("layer_activation_rms", "output_layer", "sigmoid_uses", "lstm_forget_biases"):
-        m.mark_unavailable(name, "not measured by the JAX adapter yet")
-    report = Report(command="preflight")
-    run_rules(m, rules, thresholds=config.merged_thresholds(options.get("thresholds")), report=report)
+    report = rules.judge(m)
     report.context.update({
         "framework": "jax",
         "model": f"{bench.model.class_name} (Flax {bench.model.kind})",
@@ -121,20 +119,12 @@ def _bench(model: Any, params_or_state: Any, batch: Any, loss_fn: Any, optimizer
 
 def _run_isolated(name: str, function: Experiment, provides: tuple[str, ...], bench: Bench, m: Measurements,
                   timings: dict[str, float]) -> None:
-    """A crash inside nndoctor becomes an internal fault; its measurements are marked
-    unavailable, so the rules needing them are listed as skipped, never silently passed."""
+    """Run one experiment, contained (nndoctor.core.capability.measuring)."""
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with measuring(m, provides, source=f"preflight experiment {name}", what=f"the {name} experiment"), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore")
             function(bench, m)
-    except (ExperimentUnavailable, UsageError) as reason:
-        for measurement in provides:
-            m.mark_unavailable(measurement, str(reason))
-    except Exception as error:  # noqa: BLE001 — isolation is the point
-        m["internal_faults"].append({"source": f"preflight experiment {name}", "exception": type(error).__name__,
-                                     "detail": str(error)[:300], "step": None, "count": 1})
-        for measurement in provides:
-            m.mark_unavailable(measurement, f"the {name} experiment failed (see internal-error)")
     finally:
         timings[name] = time.perf_counter() - started

@@ -17,13 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nndoctor.core.capability import MeasurementUnavailable
 from nndoctor.core.preflight_protocol import REFERENCE_LEARNING_RATE, stop_level, truncate_losses
 from nndoctor.jax.model import FunctionalModel
 
 CHUNK_STEPS = 25
 
 
-class ExperimentUnavailable(Exception):
+class ExperimentUnavailable(MeasurementUnavailable):
     """An experiment cannot say anything about this model (the reason is shown to the user)."""
 
 

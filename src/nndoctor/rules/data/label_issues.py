@@ -57,7 +57,7 @@ class LabelIssues(Rule):
     area = "data"
     requires = ("label_issues",)
     # Read when measured: a leaking column explains the model's disagreements (see below).
-    reads = ("feature_leakage",)
+    optional = ("feature_leakage",)
 
     def check(
         self,

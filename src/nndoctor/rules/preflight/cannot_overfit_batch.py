@@ -8,7 +8,7 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.preflight.target_scale import regression_target_rms
+from nndoctor.rules.preflight.target_scale import TARGET_RMS_MAX, regression_target_rms
 
 LABELS = {"batch": "the batch", "two_samples": "two samples"}
 OPTIMIZER_CAUSES = [
@@ -101,7 +101,7 @@ class CannotOverfitBatch(Rule):
         *,
         reference_progress_min: float = 0.5,  # healthy tiny MLP/CNN/LSTM/transformers measured 0.75–0.99 within the budget; broken wiring stays near 0 or at the label entropy
         user_progress_min: float = 0.1,  # your settings only need to move the loss clearly; slow-but-working SGD passes
-        target_rms_max: float = 10.0,  # Adam grows a fresh output by ~0.01–0.1 per step: larger targets are out of reach
+        target_rms_max: float = TARGET_RMS_MAX,  # Adam grows a fresh output by ~0.01–0.1 per step: larger targets are out of reach
         still_falling_share_min: float = 0.1,  # a stuck setup is flat at the end; a slow learner still closes ≥10% of the rest per quarter
     ) -> list[Finding]:
         runs = m["overfit"]["runs"]

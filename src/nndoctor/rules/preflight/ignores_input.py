@@ -7,7 +7,7 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
-from nndoctor.rules.preflight.target_scale import regression_target_rms
+from nndoctor.rules.preflight.target_scale import TARGET_RMS_MAX, regression_target_rms
 
 
 @register
@@ -56,7 +56,7 @@ class IgnoresInput(Rule):
         *,
         improvement_min: float = 0.1,  # real inputs must close ≥10% of the gap between the zero-input loss and the floor
         judgeable_gap_min: float = 0.05,  # the zero-input loss must stay ≥5% of the initial distance above the floor
-        target_rms_max: float = 10.0,  # beyond this, 50 Adam steps cannot fit the targets at all (cannot-overfit-batch says why)
+        target_rms_max: float = TARGET_RMS_MAX,  # beyond this, 50 Adam steps cannot fit the targets at all (target_scale says why)
         # A model that ignores its input follows the zero-input copy step for step. A healthy
         # fit on a batch whose inputs barely differ (16 neighbouring points of a 1-D curve,
         # x in [-2, -1.76]) learns the input direction slowly: the zero-input copy settles on

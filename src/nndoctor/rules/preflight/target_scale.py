@@ -11,7 +11,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-REGRESSION_KINDS = {"mse", "l1", "smooth_l1", "huber"}
+from nndoctor.core.loss_expectations import REGRESSION_KINDS
+
+# Targets with an RMS beyond this cannot be fitted by 50–200 Adam steps at all: Adam grows a
+# fresh output by ~0.01–0.1 per step. Read by cannot-overfit-batch and ignores-input, so that
+# one setting moves both (each has it as its `target_rms_max` threshold).
+TARGET_RMS_MAX = 10.0
 
 
 def regression_target_rms(m: Mapping[str, Any]) -> float | None:

@@ -26,6 +26,7 @@ from torch import nn
 
 from nndoctor.core.rule import Measurements
 from nndoctor.torch.architecture.forward_pass import ModelFailed, trace_forward
+from nndoctor.torch.architecture.measurements import FORWARD_MEASUREMENTS, MEASUREMENTS
 from nndoctor.torch.architecture.model_facts import autocast_state, lstm_forget_biases, parameter_dtypes
 from nndoctor.torch.architecture.output_layer import describe_output
 
@@ -42,8 +43,7 @@ def measure_architecture(
     """
     if batch_size is not None:
         m["training_batch_size"] = int(batch_size)
-    forward_names = ("layer_activation_rms", "dropout_normalization", "batchnorm_layers",
-                     "sigmoid_uses", "output_layer")
+    forward_names = FORWARD_MEASUREMENTS
     try:
         m["parameter_dtypes"] = parameter_dtypes(model)
         m["autocast_active"] = autocast_state()
@@ -70,4 +70,4 @@ def measure_architecture(
     m["autocast_active"] = sorted(set(m["autocast_active"]) | trace.autocast_in_forward)
 
 
-__all__ = ["measure_architecture"]
+__all__ = ["MEASUREMENTS", "measure_architecture"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from nndoctor.core.activation_regions import FLAT_PRE_ACTIVATION
+
 WEIGHT_LAYERS = (
     nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
     nn.ConvTranspose2d, nn.ConvTranspose3d, nn.RNNBase, nn.MultiheadAttention,
@@ -40,4 +42,4 @@ PASS_THROUGH_OPS = {
     "add", "radd", "sub", "rsub", "mul", "rmul", "div", "truediv", "rtruediv", "neg", "clamp",
 }
 FINAL_ACTIVATIONS = {"sigmoid", "softmax", "log_softmax"}
-SATURATION_LIMITS = {"tanh": 3.0, "sigmoid": 5.0}  # |x| beyond which the slope is < 1%
+SATURATION_LIMITS = FLAT_PRE_ACTIVATION  # |x| beyond which the slope is < 2% of its peak (as live)

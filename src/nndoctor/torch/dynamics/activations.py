@@ -32,10 +32,8 @@ from typing import Any
 
 import torch
 
-# Slope below 2 % of the peak slope = "flat region": tanh'(x) = 1 - y^2 <= 0.02 and
-# sigmoid'(x) = y(1 - y) <= 0.02 * 0.25.
-TANH_FLAT_ABS_OUTPUT = 0.98995
-SIGMOID_FLAT_SLOPE = 0.005
+from nndoctor.core.activation_regions import SIGMOID_FLAT_SLOPE, TANH_FLAT_ABS_OUTPUT
+
 _KINDS = {"ReluBackward0": "relu", "TanhBackward0": "tanh", "SigmoidBackward0": "sigmoid"}
 _NAME_SEARCH_NODES = 12  # how far below an activation to look for the layer feeding it
 

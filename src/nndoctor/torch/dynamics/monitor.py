@@ -52,6 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nndoctor.core.activation_regions import DEAD_WINDOW_MIN_ROWS, DEAD_WINDOW_SAMPLES
 from nndoctor.torch.dynamics.activations import InactiveStreaks, sample_activations
 from nndoctor.torch.dynamics.nonfinite import localise
 from nndoctor.live.series import BoundedSeries, small_series
@@ -61,12 +62,14 @@ _EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
 # Snapshot at most this many weight elements per sampled step (round-robin beyond): the
 # update ratio needs the old weights, and a copy of a billion-parameter model is not cheap.
 SNAPSHOT_BUDGET_ELEMENTS = 8_000_000
-DEAD_WINDOW_SAMPLES = 8  # a ReLU unit is dead if inactive in 8 sampled batches in a row
-DEAD_WINDOW_MIN_ROWS = 64  # ... covering at least 64 samples
 MIN_PARTIAL_WINDOW_SAMPLES = 3
 RMS_PROFILES_HEAD, RMS_PROFILES_RECENT = 4, 16
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 REFRESH_EVERY_SAMPLES = 50  # re-read the model's parameters/layers now and then, not every sample
+# The names `DynamicsMonitor.measurements()` returns (the run's capability is built from them).
+MEASUREMENTS = ("dynamics_every", "dynamics_updates", "loss_series", "eval_loss_series", "grad_norm_global",
+                "grad_norm_per_layer", "weight_norm_per_layer", "update_ratio_per_layer", "parameter_kinds",
+                "activation_stats", "activation_rms", "non_finite")
 
 
 class _Batch:
@@ -509,6 +512,7 @@ class DynamicsMonitor:
 
     # ----------------------------------------------------------------- results
     def measurements(self) -> dict[str, Any]:
+        """The names of MEASUREMENTS, each a plain value or None when not seen."""
         self._flush_losses()
         self._batch.flush()
         if self._eval_pending:

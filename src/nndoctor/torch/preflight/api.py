@@ -15,22 +15,19 @@ from typing import Any
 
 import torch
 
-from nndoctor.core.config import check_thresholds, load_config
-from nndoctor.core.engine import run_rules
-from nndoctor.core.errors import UsageError
-from nndoctor.core.registry import load_rules
+from nndoctor.core.capability import Capability, RuleSet, Selection, measuring
 from nndoctor.core.report import Report
 from nndoctor.core.rule import Measurements
+from nndoctor.torch.architecture.measurements import MEASUREMENTS as ARCHITECTURE_MEASUREMENTS
 from nndoctor.torch.preflight import (
     batch_mixing, custom_functions, determinism, forward, gradients, input_sensitivity, overfit, sharpness,
 )
 from nndoctor.torch.preflight.snapshot import StateSnapshot
 from nndoctor.torch.preflight.validation import (
-    check_batch, check_devices, check_loss_fn, check_model, check_optimizer, parse_options,
+    PreflightOptions, check_batch, check_devices, check_loss_fn, check_model, check_optimizer, parse_options,
 )
-from nndoctor.torch.preflight.workbench import ExperimentUnavailable, Workbench
+from nndoctor.torch.preflight.workbench import Workbench
 
-AREAS = ["code", "preflight", "architecture"]
 SMALL_MODEL_PARAMETERS = 20_000_000
 Experiment = Callable[[Workbench, Measurements], None]
 # name → (function, measurements it produces, experiments it needs first). The forward
@@ -45,9 +42,11 @@ EXPERIMENTS: dict[str, tuple[Experiment, tuple[str, ...], tuple[str, ...]]] = {
     "sharpness": (sharpness.run, ("sharpness",), ()),
 }
 
-PRODUCED = {"output_check", "loss_calls", "initial_loss", "internal_faults"}.union(
-    *(provides for _, provides, _ in EXPERIMENTS.values())
-)
+FORWARD_MEASUREMENTS = ("output_check", "loss_calls", "initial_loss")
+# What preflight measures; the rules needing only these run (the live-loop ones, such as
+# missing-zero-grad, need `nndoctor run`).
+CAPABILITY = Capability("torch-preflight", "preflight", frozenset(FORWARD_MEASUREMENTS).union(
+    *(provides for _, provides, _ in EXPERIMENTS.values()), ARCHITECTURE_MEASUREMENTS))
 
 
 def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **options: Any) -> Report:
@@ -64,21 +63,22 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
     Nothing is left changed: parameters, buffers, gradients, train/eval flags, optimizer
     state, RNG states and the input tensors are restored bit for bit.
     """
-    opts = parse_options(options)
+    return run_preflight(model, batch, loss_fn, optimizer, parse_options(options))
+
+
+def run_preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any, opts: PreflightOptions,
+                  selection: Selection | None = None) -> Report:
+    """`preflight` with parsed options; `selection` is the rules chosen by a running
+    command (`nndoctor run --preflight`), else resolved from the options and pyproject."""
     check_model(model)
     check_loss_fn(loss_fn)
     check_optimizer(optimizer)
     checked = check_batch(batch)
     device = check_devices(model, checked)
-    config = load_config()
-    registry = load_rules()
-    check_thresholds(opts.thresholds, registry)
-    chosen, ignored = config.rule_selection(opts.select, opts.ignore)
-    rules = registry.select(areas=AREAS, select=chosen, ignore=ignored)
-    # Live-run rules of the code area (missing-zero-grad, …) need a training loop to watch;
-    # preflight leaves them out rather than listing them as skipped in every report.
-    rules = [rule for rule in rules if rule.area != "code" or set(rule.requires) <= PRODUCED]
-    needed = {name for rule in rules for name in rule.requires}
+    if selection is None:
+        selection = Selection.resolve(opts.select, opts.ignore, thresholds=opts.thresholds)
+    rules = RuleSet(CAPABILITY, selection)
+    needed = rules.needs()
     m = Measurements()
     m["internal_faults"] = []
     bench = Workbench(model, checked, loss_fn, optimizer, opts)
@@ -93,13 +93,12 @@ def preflight(model: Any, batch: Any, loss_fn: Any, optimizer: Any = None, **opt
         timings["forward"] = time.perf_counter() - started
         for name in _experiments_for(needed):
             _run_isolated(name, bench, m, timings)
-        if any(rule.area == "architecture" for rule in rules):
+        if needed & set(ARCHITECTURE_MEASUREMENTS):
             _run_architecture(bench, m, timings)
     finally:
         torch.set_num_threads(threads)
         snapshot.restore()
-    report = Report(command="preflight")
-    run_rules(m, rules, thresholds=config.merged_thresholds(opts.thresholds), report=report)
+    report = rules.judge(m)
     report.context.update({
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -142,45 +141,29 @@ def _experiments_for(needed: set[str]) -> list[str]:
 
 
 def _run_isolated(name: str, bench: Workbench, m: Measurements, timings: dict[str, float]) -> None:
-    """Run one experiment; a crash becomes an internal fault and its measurements are
-    marked unavailable, so the rules that need them are listed as skipped, not silent."""
+    """Run one experiment, contained: an experiment that cannot run or crashes leaves its
+    measurements marked unavailable, so the rules that need them are listed as skipped."""
     function, provides, _ = EXPERIMENTS[name]
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        # ExperimentUnavailable, or a UsageError: the user's code worked on the batch but not
+        # in the experiment (e.g. a hard-coded batch size on a slice) — a reason, not a fault.
+        with measuring(m, provides, source=f"preflight experiment {name}", what=f"the {name} experiment"), \
+                warnings.catch_warnings():
             # The user's code already warned once in the real forward; repeating each
             # warning for every training step of every copy would only bury it.
             warnings.simplefilter("ignore")
             function(bench, m)
-    except (ExperimentUnavailable, UsageError) as reason:
-        # UsageError here: the user's code worked on the batch but not in the experiment
-        # (e.g. a hard-coded batch size on a slice) — a reason to skip, not a fault.
-        for measurement in provides:
-            m.mark_unavailable(measurement, str(reason))
-    except Exception as error:  # noqa: BLE001 — isolation is the point
-        _fault(m, f"preflight experiment {name}", error)
-        for measurement in provides:
-            m.mark_unavailable(measurement, f"the {name} experiment failed (see internal-error)")
     finally:
         timings[name] = time.perf_counter() - started
 
 
 def _run_architecture(bench: Workbench, m: Measurements, timings: dict[str, float]) -> None:
-    """PRE-B's architecture lints, measured on the real batch (optional module)."""
-    try:
-        from nndoctor.torch.architecture import measure_architecture
-    except ImportError:
-        return
+    """PRE-B's architecture lints, measured on the real batch."""
+    from nndoctor.torch.architecture import measure_architecture  # imports torch.preflight itself
+
     started = time.perf_counter()
-    try:
+    with measuring(m, ARCHITECTURE_MEASUREMENTS, source="preflight architecture measurements",
+                   what="the architecture measurement", unavailable=()):
         measure_architecture(bench.model, bench.batch.inputs, bench.batch.targets, m, batch_size=bench.batch.n_samples)
-    except Exception as error:  # noqa: BLE001
-        _fault(m, "preflight architecture measurements", error)
     timings["architecture"] = time.perf_counter() - started
-
-
-def _fault(m: Measurements, source: str, error: BaseException) -> None:
-    m["internal_faults"].append({
-        "source": source, "exception": type(error).__name__, "detail": str(error)[:300],
-        "step": None, "count": 1,
-    })

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nndoctor.core.capability import MeasurementUnavailable
 from nndoctor.torch.preflight.structures import call_model
 from nndoctor.torch.preflight.validation import Batch, PreflightOptions
 
@@ -22,7 +23,7 @@ from nndoctor.torch.preflight.validation import Batch, PreflightOptions
 REFERENCE_LR = 1e-3
 
 
-class ExperimentUnavailable(Exception):
+class ExperimentUnavailable(MeasurementUnavailable):
     """An experiment cannot run for a reason that is not a fault (the reason is shown)."""
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from torch import nn
 
-from nndoctor.core.config import check_thresholds, load_config
+from nndoctor.core.capability import Selection
+from nndoctor.core.config import check_thresholds
 from nndoctor.core.errors import UsageError
 from nndoctor.core.registry import load_rules
 from nndoctor.core.report import Report
@@ -50,11 +51,10 @@ class Doctor:
             # Inside `nndoctor run`: join its session instead of starting a second one.
             self._session = running
         else:
-            config = load_config()
             options = dict(self._options)
-            options["thresholds"] = config.merged_thresholds(options["thresholds"])
             # As everywhere: select= replaces pyproject's select, ignore= adds to its ignore.
-            options["select"], options["ignore"] = config.rule_selection(options["select"], options["ignore"])
+            options["selection"] = Selection.resolve(options.pop("select"), options.pop("ignore"),
+                                                     thresholds=options.pop("thresholds"))
             self._session = Session(discover=self._model is None, command="watch", **options)
             self._session.install()
             self._owns_session = True

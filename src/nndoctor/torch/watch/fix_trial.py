@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from nndoctor.core.capability import Selection
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import Report
 from nndoctor.live.script_runner import run_script
@@ -65,8 +66,10 @@ def seed_everything(seed: int) -> None:
 
 def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     seed = int(spec.get("seed", 0))
-    session = Session(every=int(spec.get("every", 10)), select=spec.get("select"), ignore=spec.get("ignore"),
-                      thresholds=spec.get("thresholds"), live=bool(spec.get("live")), stream=sys.stderr)
+    # The parent resolved the selection with the project's settings: taken as given here.
+    selection = Selection(select=spec.get("select"), ignore=spec.get("ignore"), thresholds=spec.get("thresholds") or {})
+    session = Session(every=int(spec.get("every", 10)), selection=selection, live=bool(spec.get("live")),
+                      stream=sys.stderr)
     request = None
     if spec.get("preflight"):
         from nndoctor.torch.watch.preflight_hook import PreflightRequest

@@ -166,9 +166,10 @@ class PreflightRequest:
         loss_fn = replay_loss(call["function"], call["kwargs"], call["shape"])
         for watched in session.models.values():
             watched.last_inputs = None
-        from nndoctor.torch.preflight import preflight
+        from nndoctor.torch.preflight.api import run_preflight
+        from nndoctor.torch.preflight.validation import parse_options
 
-        options = {} if self.steps is None else {"steps": self.steps}
+        options = parse_options({} if self.steps is None else {"steps": self.steps})
         session.suspended += 1
         try:
             which = "the first training step" if self.steps_seen <= 1 else f"training step {self.steps_seen}"
@@ -177,7 +178,9 @@ class PreflightRequest:
                 # The script's own warnings were shown at its own calls already; the
                 # experiments' repeats of them would only be noise.
                 warnings.simplefilter("ignore")
-                self.report = preflight(_unwrapped(model.module), batch, loss_fn, optimizer, **options)
+                # The run's own selection and thresholds (its --select/--ignore, pyproject).
+                self.report = run_preflight(_unwrapped(model.module), batch, loss_fn, optimizer, options,
+                                            selection=session.judge.rule_set.selection)
         except Exception as error:  # noqa: BLE001 — a preflight failure never stops training
             self._skip(f"preflight could not run on the intercepted step: {error}")
             return

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from nndoctor.core.capability import Capability
 from nndoctor.core.report import Report, SkippedCheck
 from nndoctor.core.rule import Measurements
 from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
 from nndoctor.live.report_series import add_series
+from nndoctor.torch.dynamics.monitor import MEASUREMENTS as DYNAMICS_MEASUREMENTS
 from nndoctor.torch.watch.iteration import train_mode_record
 
 
@@ -29,6 +31,15 @@ UNMEASURED_REASONS = {
     ),
 }
 
+# What `measurements()` hands the rules (or marks unavailable with a reason): the
+# session's own observations, then each model's dynamics monitor. A rule applies to a
+# watched run when these cover what it requires (nndoctor.core.capability).
+SESSION_MEASUREMENTS = (
+    "steps_observed", "loss_calls", "stale_grad_updates", "no_grad_forwards", "initial_loss", "initial_eval_loss",
+    "step_order", "accumulation", "optimizer_groups", "input_stats", "chance_loss", "parameter_status",
+    "train_mode_steps", "optimizer_coverage",
+)
+CAPABILITY = Capability("torch-run", "run", frozenset((*SESSION_MEASUREMENTS, *DYNAMICS_MEASUREMENTS)))
 
 ADVERSARIAL_MIN_STEPS = 10
 ADVERSARIAL_REASON = ("two optimizers take turns training different models (adversarial training, e.g. a GAN): "

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.optim import optimizer as optimizer_hooks
 
+from nndoctor.core.capability import RuleSet, Selection
 from nndoctor.torch.watch.backward_interception import BackwardTracking, patch_backward, unpatch_backward
 from nndoctor.torch.watch.eval_tracking import EvalPassTracking
 from nndoctor.live.faults import FaultLog, StopRun
@@ -35,7 +36,7 @@ from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
 from nndoctor.torch.watch.models import OptimizerInfo, WatchedModel
-from nndoctor.torch.watch.reporting import SessionReporting
+from nndoctor.torch.watch.reporting import CAPABILITY, SessionReporting
 from nndoctor.torch.watch.stale_grads import StaleGradTracker
 from nndoctor.torch.watch.update_tracking import UpdateTracking
 
@@ -55,9 +56,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self,
         *,
         every: int = 10,
-        select: Any = None,
-        ignore: Any = None,
-        thresholds: dict[str, dict[str, Any]] | None = None,
+        selection: Selection | None = None,
         live: bool = True,
         stop_on: str | None = None,
         stream: Any = None,
@@ -68,8 +67,10 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
             raise ValueError(f"every must be a positive number of steps, got {every}")
         self.every = every
         self.discover = discover
-        self.judge = Judge(select=select, ignore=ignore, thresholds=thresholds, live=live,
-                           stop_on=stop_on, stream=stream, command=command)
+        # selection: the user's rules and thresholds (pyproject merged with the command's
+        # options); None reads pyproject alone.
+        self.judge = Judge(RuleSet(CAPABILITY, selection), live=live, stop_on=stop_on, stream=stream,
+                           command=command)
         self.faults = FaultLog()
         self.step = 0
         self.optimizer_steps = 0
