@@ -37,7 +37,7 @@ UNMEASURED_REASONS = {
 SESSION_MEASUREMENTS = (
     "steps_observed", "loss_calls", "stale_grad_updates", "no_grad_forwards", "initial_loss", "initial_eval_loss",
     "step_order", "accumulation", "optimizer_groups", "input_stats", "chance_loss", "parameter_status",
-    "train_mode_steps", "optimizer_coverage",
+    "train_mode_steps", "optimizer_coverage", "grad_clipping",
 )
 CAPABILITY = Capability("torch-run", "run", frozenset((*SESSION_MEASUREMENTS, *DYNAMICS_MEASUREMENTS)))
 
