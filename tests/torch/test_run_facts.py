@@ -45,8 +45,8 @@ def watched(accumulate=1):
     try:
         train(accumulate)
     finally:
+        report = session.finish()  # patches come off in the reverse order, as `nndoctor run` does
         facts.uninstall()
-    report = session.finish()
     facts.describe(report)
     return report
 
@@ -94,8 +94,8 @@ def test_the_same_batches_give_the_same_fingerprint_and_other_batches_another():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     nn.functional.cross_entropy(model(torch.randn(4, 6)), torch.tensor([0, 1, 2, 0])).backward()
     optimizer.step()
-    facts.uninstall()
     report = session.finish()
+    facts.uninstall()
     facts.describe(report)
     other = report.context["data_fingerprints"]["first_batch"]["inputs"]["argument 0"]
     assert other["shape"] == [4, 6] and other["sha256"] != first["inputs"]["argument 0"]["sha256"]
