@@ -51,3 +51,16 @@ def test_real_divergence_under_per_sample_noise_still_fires():
     diverging = [loss * (1 + max(0, step - 600) / 100) for step, loss in enumerate(healthy)]
     assert fires_at_some_prefix(diverging)[0] <= 900
     assert fires_at_some_prefix(diverging[:600]) == []
+
+
+def test_loss_that_blows_up_in_its_first_steps_and_stays_up_fires():
+    # lr 100x too high: 3.9 (ln 50) at step 0, hundreds by step 3, settling near 70
+    losses = [3.9, 60.0, 400.0, 579.0] + [300.0 * 0.97 ** i + 68.0 for i in range(200)]
+    [finding] = LossDiverging().check({"loss_series": series(losses)})
+    assert finding.evidence["first"] == 3.9 and finding.step == 3
+    assert "blew up" in finding.message
+
+
+def test_loss_recovering_below_ten_times_its_first_value_is_not_a_blow_up():
+    losses = [3.9, 60.0, 400.0] + [300.0 * 0.9 ** i + 3.0 for i in range(200)]
+    assert LossDiverging().check({"loss_series": series(losses)}) == []

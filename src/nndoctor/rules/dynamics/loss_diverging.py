@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nndoctor.core.finding import Finding
-from nndoctor.core.numbers import num
+from nndoctor.core.numbers import num, times
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
 from nndoctor.rules.dynamics._series import (
@@ -70,6 +70,7 @@ class LossDiverging(Rule):
         rise_fraction: float = 0.5,  # losing half the progress made (or rising 50 % above the start) is not noise
         min_points: int = 50,  # losses needed: the first and last windows must not be the same steps
         window_points: int = 50,  # steps per level of the best window: a mean of 50 per-sample losses is stable
+        blowup_factor: float = 10.0,  # a loss that jumps within the first steps and stays 10x above its first value
     ) -> list[Finding]:
         series = m["loss_series"]
         if int(series.get("count", 0)) < min_points:
@@ -84,7 +85,7 @@ class LossDiverging(Rule):
         start, best, recent = levels["start"], levels["best"], levels["recent"]
         rise, limit, scale = loss_rise(levels, rise_fraction)
         if scale <= 0 or rise < limit:
-            return []
+            return self._blown_up(series, recent, blowup_factor)
         first = _first_rise(series, levels, best + limit)
         return [self.finding(
             f"the loss is back up to {num(recent)} (best {num(best)}, start {num(start)}): a rise of "
@@ -92,4 +93,24 @@ class LossDiverging(Rule):
             step=first,
             evidence={"start": rounded(start), "best": rounded(best), "best_step": levels["best_step"],
                       "recent": rounded(recent), "rise": rounded(rise), "limit": rounded(limit)},
+        )]
+
+    def _blown_up(self, series: Mapping[str, Any], recent: float, factor: float) -> list[Finding]:
+        """The loss exploded within the first steps (so the start window already holds the
+        blow-up and nothing looks like a rise from there) and never came back: the recent
+        level is still `factor` times the very first loss. Healthy runs end below it."""
+        head = series.get("head") or []
+        if not head:
+            return []
+        step0, first = head[0][0], float(head[0][1])
+        if not (first > 0 and recent >= factor * first):
+            return []
+        peak_step, peak = max(((int(s), float(v)) for s, v in head), key=lambda point: point[1])
+        return [self.finding(
+            f"the loss jumped from {num(first)} at step {step0} to {num(peak)} by step {peak_step} and is still "
+            f"{num(recent)} now, {times(recent / first, 2)} its first value (threshold {times(factor)}): training "
+            "blew up in its first steps and never recovered.",
+            step=peak_step,
+            evidence={"first": rounded(first), "peak": rounded(peak), "peak_step": peak_step, "recent": rounded(recent),
+                      "ratio_to_first": rounded(recent / first)},
         )]

@@ -92,7 +92,7 @@ class LossCallTracking:
                 if self.models:
                     self._eval_sum += mean_loss_value(kind, output, prediction, reduction)
                     self._eval_count += 1
-                if self.initial_eval_loss is None and not self.optimizer_steps:
+                if self.initial_eval_loss is None and not self.optimizer_steps and not self.backwards:
                     self._record_first_eval_loss(kind, output, prediction, target, reduction, kwargs)
             if ((self._described[grad_mode] < FIRST_DESCRIBED_CALLS or self.step % (self.every * 10) == 0)
                     and self._describe_due(grad_mode)):
