@@ -56,11 +56,21 @@ def test_real_divergence_under_per_sample_noise_still_fires():
 def test_loss_that_blows_up_in_its_first_steps_and_stays_up_fires():
     # lr 100x too high: 3.9 (ln 50) at step 0, hundreds by step 3, settling near 70
     losses = [3.9, 60.0, 400.0, 579.0] + [300.0 * 0.97 ** i + 68.0 for i in range(200)]
-    [finding] = LossDiverging().check({"loss_series": series(losses)})
-    assert finding.evidence["first"] == 3.9 and finding.step == 3
+    expectation = {"value": 3.9, "expected": 3.91, "expected_low": 3.85, "expected_basis": "ln(50)"}
+    [finding] = LossDiverging().check({"loss_series": series(losses), "initial_loss": expectation})
+    assert finding.evidence["first"] == 3.91 and finding.step == 3
     assert "blew up" in finding.message
+    assert LossDiverging().check({"loss_series": series(losses)}) == []  # no expectation: not judged
+
+
+def test_a_lucky_first_sample_is_not_the_reference():
+    # batch of one: the first loss is 0.002, the run then hovers at ln 2 like any per-sample run
+    losses = [0.002, 1.5, 4.0] + [0.7 + 0.3 * ((i * 7919) % 11) / 11 for i in range(300)]
+    expectation = {"value": 0.002, "expected": 0.693, "expected_low": 0.69, "expected_basis": "ln(2)"}
+    assert LossDiverging().check({"loss_series": series(losses), "initial_loss": expectation}) == []
 
 
 def test_loss_recovering_below_ten_times_its_first_value_is_not_a_blow_up():
     losses = [3.9, 60.0, 400.0] + [300.0 * 0.9 ** i + 3.0 for i in range(200)]
-    assert LossDiverging().check({"loss_series": series(losses)}) == []
+    expectation = {"value": 3.9, "expected": 3.91, "expected_low": 3.85, "expected_basis": "ln(50)"}
+    assert LossDiverging().check({"loss_series": series(losses), "initial_loss": expectation}) == []

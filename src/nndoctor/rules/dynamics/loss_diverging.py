@@ -62,6 +62,7 @@ class LossDiverging(Rule):
     severity = "warning"
     area = "dynamics"
     requires = ("loss_series",)
+    optional = ("initial_loss",)
 
     def check(
         self,
@@ -85,7 +86,7 @@ class LossDiverging(Rule):
         start, best, recent = levels["start"], levels["best"], levels["recent"]
         rise, limit, scale = loss_rise(levels, rise_fraction)
         if scale <= 0 or rise < limit:
-            return self._blown_up(series, recent, blowup_factor)
+            return self._blown_up(series, recent, blowup_factor, m.get("initial_loss"))
         first = _first_rise(series, levels, best + limit)
         return [self.finding(
             f"the loss is back up to {num(recent)} (best {num(best)}, start {num(start)}): a rise of "
@@ -95,15 +96,19 @@ class LossDiverging(Rule):
                       "recent": rounded(recent), "rise": rounded(rise), "limit": rounded(limit)},
         )]
 
-    def _blown_up(self, series: Mapping[str, Any], recent: float, factor: float) -> list[Finding]:
+    def _blown_up(self, series: Mapping[str, Any], recent: float, factor: float,
+                  initial: Mapping[str, Any] | None) -> list[Finding]:
         """The loss exploded within the first steps (so the start window already holds the
         blow-up and nothing looks like a rise from there) and never came back: the recent
-        level is still `factor` times the very first loss. Healthy runs end below it."""
+        level is still `factor` times the first loss. One first loss can be a lucky single
+        sample, so the reference is the larger of it and the analytic expectation at
+        initialisation (ln C for cross-entropy); without an expectation this is not judged."""
         head = series.get("head") or []
-        if not head:
+        expected = (initial or {}).get("expected")
+        if not head or not isinstance(expected, (int, float)) or not expected > 0:
             return []
-        step0, first = head[0][0], float(head[0][1])
-        if not (first > 0 and recent >= factor * first):
+        step0, first = head[0][0], max(float(head[0][1]), float(expected))
+        if not recent >= factor * first:
             return []
         peak_step, peak = max(((int(s), float(v)) for s, v in head), key=lambda point: point[1])
         return [self.finding(
