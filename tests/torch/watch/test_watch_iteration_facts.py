@@ -388,3 +388,33 @@ def test_ordinary_clipping_is_measured_and_clean():
     assert problems(report) == [] and "grad-clipped-to-nothing" in report.checks_run
     assert measured["grad_clipping"]["calls"] == 16
     assert (torch.nn.utils.clip_grad_norm_, torch.nn.utils.clip_grad.clip_grad_value_) == originals  # restored
+
+
+def test_a_new_optimizer_reusing_a_collected_optimizers_id_keeps_the_first_model_covered():
+    # Knowledge distillation: the teacher is trained by an Adam local to a function; the
+    # student's Adam may get the same id() once the first is garbage-collected.
+    import gc
+
+    teacher, student = model(), model()
+
+    def fit(net, steps):
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        for x, y in batches(steps):
+            optimizer.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            optimizer.step()
+        return id(optimizer)
+
+    with nndoctor.watch(live=False) as doctor:
+        first = fit(teacher, 8)
+        gc.collect()
+        session = doctor._session
+        reused = torch.optim.Adam(student.parameters(), lr=1e-3)
+        # Force the reuse the allocator makes by chance: register the student's optimizer under the old id.
+        session.optimizers[id(reused)] = session.optimizers.pop(first)
+        for x, y in batches(8):
+            reused.zero_grad()
+            F.cross_entropy(student(x), y).backward()
+            reused.step()
+    assert problems(doctor.report) == []
+    assert {row["in_any_optimizer"] for row in doctor._session.measurements()[0]["optimizer_coverage"]["models"]} == {4}

@@ -55,7 +55,9 @@ class UpdateTracking:
                              param_ids=param_ids, param_count=count, models=models,
                              stale_keys=self.stale.sample(named), models_version=self._models_version,
                              groups=OptimizerGroups(optimizer, names))
-        if previous is not None and previous.ref() is optimizer:
+        if previous is not None and previous.ref() is not optimizer:
+            self._retire(previous, id(optimizer))
+        elif previous is not None:
             info.steps = previous.steps
             if len(previous.groups.groups) == len(info.groups.groups):
                 info.groups = previous.groups  # same groups, a model was found: keep their history
@@ -68,6 +70,18 @@ class UpdateTracking:
                 and any(p.requires_grad and id(p) not in self.param_owner for p in params)):
             self._start_discovery()  # a new model appeared (a new fold, a second stage)
         return info
+
+    def _retire(self, info: OptimizerInfo, key: int) -> None:
+        """A garbage-collected optimizer's id was reused by a new one (a teacher trained
+        with its own optimizer in a function, then the student's): keep the old one's
+        record under a key of its own, so its models stay covered by the optimizer that
+        trained them."""
+        retired = -1 - sum(1 for k in self.optimizers if k < 0)
+        self.optimizers[retired] = info
+        for watched in info.models:
+            if key in watched.optimizer_ids:
+                watched.optimizer_ids.discard(key)
+                watched.optimizer_ids.add(retired)
 
     def _on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> Any:
         if self.suspended:
