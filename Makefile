@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
+# Test workers: one per core, at most 4 (the corpus test runs two scripts at once itself).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(1, min(4, os.cpu_count() or 1)))')
 
 .PHONY: demo test install install-dev docs clean
 
@@ -27,7 +29,7 @@ demo: install
 	$(VENV)/bin/nndoctor demo --html build/nndoctor-demo.html
 
 test: install-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 docs: install
 	$(PY) -m nndoctor.core.catalogue > docs/rules.md
