@@ -8,6 +8,7 @@ from nndoctor.core.numbers import count
 from nndoctor.core.ranks import ranks_phrase
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.distributed._wrappers import wrappers_over
 
 
 @register
@@ -54,16 +55,8 @@ class GradSyncSkipped(Rule):
         *,
         min_unsynced_steps: int = 1,  # a step on un-averaged gradients desynchronises the replicas at once
     ) -> list[Finding]:
-        hits: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for rank in m["ddp_wrappers"]:
-            for wrapper in rank["wrappers"]:
-                if wrapper["unsynced_steps"] >= min_unsynced_steps:
-                    hits.setdefault(wrapper["wrapper"], []).append((rank["rank"], wrapper))
         findings = []
-        for label, members in hits.items():
-            ranks = [rank for rank, _ in members]
-            worst = max((w for _, w in members), key=lambda w: w["unsynced_steps"])
-            first = min((w["unsynced_step_list"][0] for _, w in members if w["unsynced_step_list"]), default=None)
+        for label, ranks, worst, first in wrappers_over(m, "unsynced_steps", "unsynced_step_list", min_unsynced_steps):
             at = f", first at step {count(first)}" if first is not None else ""
             findings.append(self.finding(
                 f"{ranks_phrase(ranks, m['world_size']).capitalize()}: {count(worst['unsynced_steps'])} of "
