@@ -70,7 +70,6 @@ class RunFacts:
         self.schedulers: list[dict[str, Any]] = []
         self.seeds: list[dict[str, Any]] = []
         self.deterministic_calls: list[dict[str, Any]] = []
-        self.clipping: dict[str, dict[str, Any]] = {}
         self.autocast: dict[str, dict[str, Any]] = {}
         self.first_batch: dict[str, Any] | None = None
         self.faults: list[str] = []
@@ -93,10 +92,6 @@ class RunFacts:
                             (np.random, "default_rng")):
             self._patch(owner, name, self._seed_wrapper(f"{owner.__name__}.{name}"))
         self._patch(torch, "use_deterministic_algorithms", self._deterministic_wrapper)
-        for name in ("clip_grad_norm_", "clip_grad_value_"):
-            wrapper = self._clipping_wrapper(name)
-            self._patch(torch.nn.utils, name, wrapper)
-            self._patch(torch.nn.utils.clip_grad, name, wrapper)
         self._patch(torch.amp.autocast_mode.autocast, "__enter__", self._autocast_wrapper)
         self._patch(lr_scheduler.LRScheduler, "__init__", self._scheduler_wrapper)
         self._patch(lr_scheduler.ReduceLROnPlateau, "__init__", self._scheduler_wrapper)
@@ -147,22 +142,6 @@ class RunFacts:
                                                  "step": self._step()})
             return original(mode, *args, **kwargs)
         return deterministic
-
-    def _clipping_wrapper(self, name: str) -> Any:
-        def make(original: Any) -> Any:
-            def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
-                seen = self.clipping.get(name)
-                if seen is None:
-                    limit_name = "max_norm" if name == "clip_grad_norm_" else "clip_value"
-                    limit = args[0] if args else kwargs.get(limit_name)
-                    seen = self.clipping[name] = {"function": f"torch.nn.utils.{name}", limit_name: plain(limit),
-                                                  "calls": 0, "first_step": self._step()}
-                    if name == "clip_grad_norm_":
-                        seen["norm_type"] = plain(args[1] if len(args) > 1 else kwargs.get("norm_type", 2.0))
-                seen["calls"] += 1
-                return original(parameters, *args, **kwargs)
-            return clip
-        return make
 
     def _autocast_wrapper(self, original: Any) -> Any:
         def enter(autocast: Any) -> Any:
@@ -264,7 +243,8 @@ class RunFacts:
             "models": models,
             "batch_size": (self.first_batch or {}).get("batch_size"),
             "autocast": list(self.autocast.values()),
-            "gradient_clipping": list(self.clipping.values()),
+            # The session's clip wrappers (grad-clipped-to-nothing) also note each clip function's settings.
+            "gradient_clipping": list(getattr(getattr(session, "clipping", None), "settings", {}).values()),
             "backwards_per_step": accumulation["backwards_per_step"] if accumulation else None,
         }
         cudnn = torch.backends.cudnn

@@ -27,6 +27,18 @@ class ClipTracking:
     def __init__(self) -> None:
         self.calls = 0
         self.samples: list[dict[str, Any]] = []
+        # Per clip function: its settings at the first call and how often it ran (the run
+        # records' hyperparameters read this: one wrapper serves both).
+        self.settings: dict[str, dict[str, Any]] = {}
+
+    def note_settings(self, name: str, step: int, limit_name: str, limit: Any, **extra: Any) -> None:
+        seen = self.settings.get(name)
+        if seen is None:
+            from nndoctor.torch.run_facts import plain
+
+            seen = self.settings[name] = {"function": f"torch.nn.utils.{name}", limit_name: plain(limit),
+                                          "calls": 0, "first_step": step, **{k: plain(v) for k, v in extra.items()}}
+        seen["calls"] += 1
 
     def due(self, step: int, every: int) -> bool:
         return self.calls < FIRST_SAMPLED_CALLS or step % max(every, 1) == 0
@@ -87,6 +99,8 @@ def _wrap_norm(session: Any, original: Any) -> Any:
                 if tracking.due(session.step, session.every):
                     tracking.record(session.step, "norm", float(max_norm), float(total_norm))
                 tracking.count_call(session)
+                tracking.note_settings("clip_grad_norm_", session.step, "max_norm", max_norm,
+                                       norm_type=args[0] if args else kwargs.get("norm_type", 2.0))
             except Exception as error:  # noqa: BLE001 — the user's clip must go through
                 session.faults.record("gradient clipping check", error, session.step)
         return total_norm
@@ -112,6 +126,7 @@ def _wrap_value(session: Any, original: Any) -> Any:
                 if largest is not None:
                     tracking.record(session.step, "value", float(clip_value), largest)
                 tracking.count_call(session)
+                tracking.note_settings("clip_grad_value_", session.step, "clip_value", clip_value)
             except Exception as error:  # noqa: BLE001
                 session.faults.record("gradient clipping check", error, session.step)
         return result
