@@ -119,7 +119,11 @@ def test_nothing_judged_exits_2_and_a_script_failure_passes_through(project):
     assert result.returncode == 2
     assert "no training step was seen" in result.stderr
     write(project, "fails.py", "import sys; sys.exit(5)")
-    assert nndoctor("run", "fails.py", cwd=project).returncode == 5
+    failed = nndoctor("run", "fails.py", cwd=project)
+    assert failed.returncode == 5
+    # The script's own failure is named as such, with its exit code, not nndoctor's 2.
+    assert "the script stopped with exit code 5 before nndoctor saw a training step" in failed.stderr
+    assert "(exit code 2)" not in failed.stderr
 
 
 def test_quiet_still_names_each_finding(project):

@@ -65,3 +65,17 @@ def test_nothing_judged_is_not_called_no_problems():
     from nndoctor.report.html import render_html
 
     assert "Nothing could be judged" in render_html(skipped)
+
+
+def test_nothing_judged_speaks_the_frameworks_words_and_names_whose_exit_code() -> None:
+    from nndoctor.report.terminal import nothing_judged_line
+
+    torch_run = Report("run", context={"backwards_observed": 0})
+    assert "no backward() on a loss" in nothing_judged_line(torch_run)
+    assert nothing_judged_line(torch_run).endswith("(exit code 2).")
+    jax_run = Report("run", context={"backwards_observed": 0, "framework": "jax"})
+    assert "backward()" not in nothing_judged_line(jax_run)
+    assert "optax update" in nothing_judged_line(jax_run)
+    assert "exit code 1 before" in nothing_judged_line(jax_run, script_exit_code=1)
+    assert nothing_judged_line(torch_run, cannot_judge_exit=None).endswith("look at.")
+    assert nothing_judged_line(Report("run", context={"backwards_observed": 3})) is None

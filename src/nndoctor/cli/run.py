@@ -232,7 +232,7 @@ def _print_report(report, verbose: bool = False) -> None:
 
 
 def _print_outcome(result, quiet: bool, verbose: bool) -> None:
-    from nndoctor.report.terminal import quiet_lines
+    from nndoctor.report.terminal import nothing_judged_line, quiet_lines
 
     report = result.report
     if result.stopped_by is not None:
@@ -241,9 +241,9 @@ def _print_outcome(result, quiet: bool, verbose: bool) -> None:
     if result.interrupted:
         print(f"nndoctor: the run was interrupted at step {report.context.get('steps_observed', 0)}; "
               "the report covers the steps before it.", file=sys.stderr)
-    if not report.context.get("backwards_observed"):
-        print("nndoctor: no training step was seen (no backward() on a loss), so the training "
-              "checks had nothing to look at (exit code 2).", file=sys.stderr)
+    nothing_judged = nothing_judged_line(report, result.script_exit_code)
+    if nothing_judged:
+        print(nothing_judged, file=sys.stderr)
     if quiet:
         for line in quiet_lines(report):
             print(line, file=sys.stderr)

@@ -121,7 +121,7 @@ def _distributed_rules(merged: Report, records: list[dict[str, Any]], world: int
 
 
 def print_merged(report: Report, *, quiet: bool, verbose: bool, json_path: str | None) -> None:
-    from nndoctor.report.terminal import quiet_lines, render_report, stderr_console
+    from nndoctor.report.terminal import nothing_judged_line, quiet_lines, render_report, stderr_console
 
     if json_path is not None:
         try:
@@ -132,9 +132,9 @@ def print_merged(report: Report, *, quiet: bool, verbose: bool, json_path: str |
     if missing:
         print(f"nndoctor: no record from rank(s) {', '.join(map(str, missing))}: the report covers the others.",
               file=sys.stderr)
-    if not report.context.get("backwards_observed"):
-        print("nndoctor: no training step was seen (no backward() on a loss), so the training "
-              "checks had nothing to look at.", file=sys.stderr)
+    nothing_judged = nothing_judged_line(report, cannot_judge_exit=None)
+    if nothing_judged:
+        print(nothing_judged, file=sys.stderr)
     distributed = report.context.get("distributed", {})
     if distributed.get("world_size", 1) > 1 and not quiet:
         ranks = distributed.get("ranks_reported", [])

@@ -81,6 +81,21 @@ def quiet_lines(report: Report) -> list[str]:
     return lines
 
 
+def nothing_judged_line(report: Report, script_exit_code: int = 0, cannot_judge_exit: int | None = 2) -> str | None:
+    """What to say when no training step was seen (None when one was): the framework's own
+    words for a step, and whose exit code the command returns (`cannot_judge_exit`: the
+    command's own code for "nothing to judge", None when it has none)."""
+    if report.context.get("backwards_observed"):
+        return None
+    step = ("no optimizer update was seen (no optax update of a gradient)" if report.context.get("framework") == "jax"
+            else "no training step was seen (no backward() on a loss)")
+    if script_exit_code != 0:
+        return (f"nndoctor: the script stopped with exit code {script_exit_code} before nndoctor saw a training "
+                f"step: {step}, so the training checks had nothing to look at. The exit code is the script's.")
+    ending = "." if cannot_judge_exit is None else f" (exit code {cannot_judge_exit})."
+    return f"nndoctor: {step}, so the training checks had nothing to look at{ending}"
+
+
 def severity_counts(report: Report) -> str:
     return ", ".join(plural(len(report.by_severity(sev)), NOUN[sev]) for sev in SEVERITIES)
 
