@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
+import json
 import math
 import statistics
 import sys
@@ -54,13 +56,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lr_tasks import OPTIMIZERS, tasks  # noqa: E402
 
 import nndoctor.tune as tune  # noqa: E402
+import nndoctor.torch.tune.trainer as trainer_module  # noqa: E402
 from nndoctor.torch.tune.batches import collect_batches  # noqa: E402
 from nndoctor.torch.tune.trainer import TuningTrainer  # noqa: E402
 from nndoctor.tune.lr_curve import interpolated_minimum  # noqa: E402
 
 LOSS = torch.nn.functional.cross_entropy
 TRUTH_EXPONENTS = [e / 4 for e in range(-20, 3)]
+# Raw generator seeds: lr_range draws its orders from SeedSequence streams, none of these.
 TRUTH_ORDERS = (5000, 5001, 5002)
+TRUTH_CACHE = Path(__file__).resolve().parent.parent / "build" / "lr_truth"
 
 
 def geometric_median(values: list[float]) -> float:
@@ -69,6 +74,34 @@ def geometric_median(values: list[float]) -> float:
 
 def ratio(a: float | None, b: float) -> float:
     return math.inf if a is None else max(a / b, b / a)
+
+
+def truth_key(batch_list, make, optimizer_name: str, budget: int) -> str:
+    """Everything the truth sweep depends on: the batches, the initial weights, the
+    optimizer's settings, the sweep's grid, orders and budget, the trainer's code, torch."""
+    digest = hashlib.sha256()
+    for batch in batch_list:
+        for tensor in batch:
+            digest.update(tensor.numpy().tobytes())
+    model = make()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode() + tensor.numpy().tobytes())
+    defaults = OPTIMIZERS[optimizer_name](model.parameters()).defaults
+    digest.update(repr((sorted(defaults.items()), budget, TRUTH_EXPONENTS, TRUTH_ORDERS, torch.__version__)).encode())
+    digest.update(Path(trainer_module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_truth(task: str, batch_list, make, optimizer_name: str, budget: int) -> float:
+    """The truth, from build/lr_truth/ when that task's definition is unchanged (it does
+    not depend on lr_range, so reruns of the tool's side need not redo it)."""
+    path = TRUTH_CACHE / f"{task.replace('/', '_')}-{truth_key(batch_list, make, optimizer_name, budget)}.json"
+    if path.exists():
+        return json.loads(path.read_text())["best"]
+    best, scores = truth(batch_list, make, optimizer_name, budget)
+    TRUTH_CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"best": best, "scores": {str(k): v for k, v in scores.items()}}))
+    return best
 
 
 def truth(batch_list, make, optimizer_name: str, budget: int) -> tuple[float, dict[float, float]]:
@@ -122,6 +155,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="task names (e.g. cnn-images/sgd) to run alone")
     parser.add_argument("--no-baselines", action="store_true", help="leave torch-lr-finder out")
+    parser.add_argument("--fresh-truth", action="store_true", help="redo the truth sweeps instead of reading build/lr_truth/")
     args = parser.parse_args()
     torch.set_num_threads(1)
     try:
@@ -137,13 +171,17 @@ def main() -> int:
         budget = 100
         # One fixed list of batches: the truth and every seed share the held-out batches.
         batch_list = list(loader)[:64]
-        best, _ = truth(batch_list, make, optimizer_name, budget)
-        confirmed, suggestions, lightning = [], [], []
+        task = f"{data}/{optimizer_name}"
+        best = truth(batch_list, make, optimizer_name, budget)[0] if args.fresh_truth else \
+            cached_truth(task, batch_list, make, optimizer_name, budget)
+        confirmed, suggestions, lightning, errors, orders = [], [], [], [], []
         for seed in range(args.seeds):
             model = make()
             result = tune.lr_range(model, batch_list, LOSS, OPTIMIZERS[optimizer_name](model.parameters()),
                                    seed=seed, budget_steps=budget)
             confirmed.append(result.confirmed_lr)
+            errors.append(result.confirmed_lr_error)
+            orders.append(sum(result.sweep_orders.values()))
             suggestions.append(result.suggestion)
             lightning += [lightning_suggestion(result.range_schedule, raw) for raw in result.range_raw_losses[:1]]
         tlf = [torch_lr_finder_suggestion(loader, make, optimizer_name, seed) for seed in range(args.seeds)] if have_tlf else []
@@ -154,6 +192,7 @@ def main() -> int:
             "confirmed_x": ratio(centre, best),
             "spread": max(found) / min(found) if found else math.inf,
             "per_seed": [round(c, 5) if c else None for c in confirmed],
+            "errors": [round(e, 3) if e else None for e in errors], "runs": orders,
             "suggestion_x": ratio(geometric_median([s for s in suggestions if s]), best) if any(suggestions) else math.inf,
             "lightning_x": ratio(geometric_median([s for s in lightning if s]), best) if any(lightning) else math.inf,
             "lightning_spread": (max(s for s in lightning if s) / min(s for s in lightning if s)) if any(lightning) else math.inf,
@@ -182,7 +221,8 @@ def _line(row: dict) -> str:
         return "  -  " if value is None else ("  ∞  " if math.isinf(value) else f"{value:5.2f}")
 
     confirmed = f"{row['confirmed']:.3g}" if row["confirmed"] else "none"
-    return (f"{row['task']:22s} seeds {row['per_seed']}\n{'':22s} best {row['best']:8.3g}  confirmed {confirmed:>8s} ×{x(row['confirmed_x'])} "
+    return (f"{row['task']:22s} seeds {row['per_seed']}\n{'':22s} their error ×/÷ {row['errors']}, sweep runs "
+            f"{row['runs']}\n{'':22s} best {row['best']:8.3g}  confirmed {confirmed:>8s} ×{x(row['confirmed_x'])} "
             f"spread {x(row['spread'])} | suggestion ×{x(row['suggestion_x'])} | Lightning ×{x(row['lightning_x'])} "
             f"(spread {x(row['lightning_spread'])}) | torch-lr-finder ×{x(row['tlf_x'])} (spread {x(row['tlf_spread'])})")
 

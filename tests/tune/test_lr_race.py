@@ -8,8 +8,12 @@ from nndoctor.torch.tune.trainer import RunOutcome
 from nndoctor.tune.results import SweepPoint
 
 
+# The index of each confirmation order of seed 0 by its seed.
+ORDER_INDEX = {lr_range.order_seed(0, lr_range.CONFIRM_STREAM, i): i for i in range(200)}
+
+
 class ScriptedTrainer:
-    """`order(seed)` returns the order's number; `run` looks the score up."""
+    """`order(seed)` returns the order's seed; `run` looks the score up by its index."""
 
     def __init__(self, score):
         self.score = score
@@ -20,7 +24,7 @@ class ScriptedTrainer:
 
     def run(self, schedule, order, seed):
         self.runs += 1
-        value = self.score(schedule(0), order[0] - 1000)
+        value = self.score(schedule(0), ORDER_INDEX[order[0]])
         return RunOutcome([value], value, math.isfinite(value))
 
 
