@@ -1,12 +1,12 @@
 """The confirmed lr's precision: the standard error of the interpolated minimum (delta
 method), the extra batch orders for the three rates it rests on until that error is small
-(lr_range._refine_vertex, on a scripted trainer), and batch orders independent between seeds."""
+(lr_orders.refine_vertex, on a scripted trainer), and batch orders independent between seeds."""
 import math
 
 import numpy as np
 import pytest
 
-from nndoctor.torch.tune import lr_range
+from nndoctor.torch.tune import lr_orders
 from nndoctor.tune import lr_curve
 from nndoctor.tune.results import SweepPoint
 from test_lr_race import Result, ScriptedTrainer
@@ -48,11 +48,11 @@ def refine(score, exponents):
     trainer = ScriptedTrainer(score)
     points, scores = {}, {}
     for exponent in exponents:
-        scores[exponent] = [score(10**exponent, i) for i in range(lr_range.ORDERS)]
+        scores[exponent] = [score(10**exponent, i) for i in range(lr_orders.ORDERS)]
         mean = float(np.mean(scores[exponent]))
         points[exponent] = SweepPoint(10**exponent, mean, mean, stable=True, early_spike=False)
-    lr_range._refine_vertex(trainer, Result(), points, scores, seed=0)
-    return {e: len(scores[e]) for e in exponents}, lr_range._vertex_terms(Result(), points, scores)
+    lr_orders.refine_vertex(trainer, Result(), points, scores, seed=0)
+    return {e: len(scores[e]) for e in exponents}, lr_orders.vertex_terms(Result(), points, scores)
 
 
 GRID = [-3.0, -2.5, -2.0, -1.5, -1.0]
@@ -61,33 +61,33 @@ GRID = [-3.0, -2.5, -2.0, -1.5, -1.0]
 def test_a_flat_noisy_minimum_gets_orders_on_its_three_rates_until_the_vertex_is_known():
     counts, (trio, values, variances) = refine(noisy_parabola(-2.1, 0.08, lambda e: 0.01), GRID)
     assert trio == [-2.5, -2.0, -1.5]
-    assert counts[-3.0] == counts[-1.0] == lr_range.ORDERS  # the others are not where the vertex is
-    assert max(counts[e] for e in trio) > lr_range.ORDERS
+    assert counts[-3.0] == counts[-1.0] == lr_orders.ORDERS  # the others are not where the vertex is
+    assert max(counts[e] for e in trio) > lr_orders.ORDERS
     error = lr_curve.vertex_standard_error(0.5, values, variances)
-    assert error <= lr_range.VERTEX_ERROR_DECADES or max(counts.values()) == lr_range.VERTEX_MAX_ORDERS
+    assert error <= lr_orders.VERTEX_ERROR_DECADES or max(counts.values()) == lr_orders.VERTEX_MAX_ORDERS
 
 
 def test_a_sharp_minimum_needs_no_more_orders():
     counts, _ = refine(noisy_parabola(-2.1, 0.5, lambda e: 0.001), GRID)
-    assert set(counts.values()) == {lr_range.ORDERS}
+    assert set(counts.values()) == {lr_orders.ORDERS}
 
 
 def test_the_noisy_neighbour_gets_the_orders_and_the_quiet_one_none():
     counts, _ = refine(noisy_parabola(-2.0, 0.08, lambda e: 0.02 if e > -1.8 else 0.0), GRID)
-    assert counts[-2.5] == lr_range.ORDERS and counts[-1.5] > lr_range.ORDERS
+    assert counts[-2.5] == lr_orders.ORDERS and counts[-1.5] > lr_orders.ORDERS
 
 
 def test_pure_noise_stops_at_the_cap_and_a_best_at_the_edge_gets_nothing():
     counts, _ = refine(noisy_parabola(-2.0, 0.0, lambda e: 0.05), GRID)
-    assert max(counts.values()) <= lr_range.VERTEX_MAX_ORDERS
-    assert sum(counts.values()) <= 3 * lr_range.VERTEX_MAX_ORDERS + 2 * lr_range.ORDERS
+    assert max(counts.values()) <= lr_orders.VERTEX_MAX_ORDERS
+    assert sum(counts.values()) <= 3 * lr_orders.VERTEX_MAX_ORDERS + 2 * lr_orders.ORDERS
     counts, terms = refine(noisy_parabola(-3.5, 0.08, lambda e: 0.01), GRID)
-    assert terms is None and set(counts.values()) == {lr_range.ORDERS}
+    assert terms is None and set(counts.values()) == {lr_orders.ORDERS}
 
 
 def test_seeds_draw_independent_batch_orders():
     def orders(seed, stream):
-        return {lr_range.order_seed(seed, stream, i) for i in range(50)}
-    assert not orders(0, lr_range.CONFIRM_STREAM) & orders(1, lr_range.CONFIRM_STREAM)
-    assert not orders(0, lr_range.CONFIRM_STREAM) & orders(0, lr_range.RANGE_STREAM)
-    assert lr_range.order_seed(3, lr_range.CONFIRM_STREAM, 7) == lr_range.order_seed(3, lr_range.CONFIRM_STREAM, 7)
+        return {lr_orders.order_seed(seed, stream, i) for i in range(50)}
+    assert not orders(0, lr_orders.CONFIRM_STREAM) & orders(1, lr_orders.CONFIRM_STREAM)
+    assert not orders(0, lr_orders.CONFIRM_STREAM) & orders(0, lr_orders.RANGE_STREAM)
+    assert lr_orders.order_seed(3, lr_orders.CONFIRM_STREAM, 7) == lr_orders.order_seed(3, lr_orders.CONFIRM_STREAM, 7)

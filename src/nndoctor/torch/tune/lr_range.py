@@ -10,7 +10,8 @@ range test that is repeated, then confirmed by a short real sweep.
    the best is at its edge, and upwards until two rates in a row fail), all on the same
    batch orders, and score each on the held-out batches. `confirmed_lr` is the minimum of the
    held-out loss over the grid, interpolated between the lowest point and its neighbours;
-   those three get more batch orders until that minimum is known to VERTEX_ERROR_DECADES.
+   how many orders each rate gets is lr_orders' part: more for the rates tied with the
+   best, and for the three the minimum rests on until its position is known.
 3. Warm-up (003 §4.5.4): when the confirmed rate spikes early, or the next rate up
    diverges, it is tried again starting at η0/20 and rising linearly to η0 over ~10% of
    an epoch; the advice is given when that trains and scores better.
@@ -25,6 +26,7 @@ import numpy as np
 
 from nndoctor.core.errors import UsageError
 from nndoctor.torch.preflight.workbench import seed_everything
+from nndoctor.torch.tune import lr_orders
 from nndoctor.torch.tune.batches import collect_batches
 from nndoctor.torch.tune.trainer import RunOutcome, TuningTrainer, measured_on_copies
 from nndoctor.tune import lr_curve
@@ -47,41 +49,6 @@ WARMUP_START_SHARE, WARMUP_EPOCH_SHARE = 1 / 20, 0.1
 CURVE_POINTS = 40
 # The usable range: stable rates that keep at least half of the best rate's held-out drop.
 USABLE_SHARE = 0.5
-# Each rate of the sweep is trained on three batch orders and scored by the mean: the held-out
-# loss of one short run moves with the order enough to swap neighbouring grid points (on the
-# CNN/SGD benchmark task the confirmed rate's spread over seeds was 1.9× with two orders, 1.5× with three).
-ORDERS = 3
-# When the order moves a rate's score more than the rate does, three orders can miss a
-# rate that escapes a plateau on a third of the orders (the small transformer with SGD at
-# lr 0.3: the mean over 12 orders is the best, over 3 it is often not). The best rate and
-# the rates within RACE_Z standard errors of it get ORDERS more orders, the same for all of
-# them, until the best stands apart or they have RACE_MAX_ORDERS.
-# On a plateau (no rate lowers the held-out loss by PLATEAU_DROP_SHARE within the budget)
-# the escapes are rare events that a standard error of a few orders does not see coming:
-# every stable rate gets all RACE_MAX_ORDERS orders.
-RACE_Z = 2.0
-RACE_MAX_ORDERS = 12
-PLATEAU_DROP_SHARE = 0.2
-# Near a flat minimum the interpolated vertex moves with the order noise of its three points
-# (the LSTM/AdamW benchmark task: 0.2 decades of spread between seeds with 3–12 orders, its
-# held-out loss within 0.02 over half a decade while one order scatters it by 0.013). The
-# three get orders, each time to the one whose noise moves the vertex most, until the
-# vertex's standard error (delta method) is at most VERTEX_ERROR_DECADES (5% in lr), or each
-# has VERTEX_MAX_ORDERS. The estimate of that error is itself noisy and the stopping makes
-# the realised error about twice it (by simulation on the LSTM task's cached runs: 0.02 gives
-# 0.04 decades between seeds, five seeds within 1.5× of each other 95% of the time).
-VERTEX_ERROR_DECADES = 0.02
-VERTEX_MAX_ORDERS = 72
-# Batch orders come from independent streams per (seed, purpose, index): with `seed + i`
-# seeds 0 and 1 would share all orders but one.
-RANGE_STREAM, CONFIRM_STREAM = 1, 2
-
-
-def order_seed(seed: int, stream: int, index: int) -> int:
-    """The seed of batch order `index` of a stream for a `seed` of lr_range."""
-    return int(np.random.SeedSequence([seed % 2**64, stream, index]).generate_state(1, np.uint64)[0] % 2**63)
-
-
 def lr_range(model: Any, loader_or_batches: Any, loss_fn: Any, optimizer: Any, *, repeats: int = REPEATS,
              range_steps: int = RANGE_STEPS, budget_steps: int | None = None, max_batches: int = 64,
              confirm: bool = True, seed: int = 0, epoch_batches: int | None = None) -> LrRangeResult:
@@ -115,7 +82,7 @@ def _range_test(trainer: TuningTrainer, repeats: int, steps: int, budget: int, s
     lrs = lr_curve.exponential_schedule(start, end, steps)
     curves, readings = [], []
     for repeat in range(repeats):
-        repeat_seed = order_seed(seed, RANGE_STREAM, repeat)
+        repeat_seed = lr_orders.order_seed(seed, lr_orders.RANGE_STREAM, repeat)
         seed_everything(repeat_seed)
         model, optimizer = trainer.fresh()
         stop = lr_curve.DivergenceStop()
@@ -153,19 +120,6 @@ def _attach_curve(lrs: list[float], curves: list[list[float]], result: LrRangeRe
     result.range_losses = [median[i] for i in points]
 
 
-def _runs(trainer: TuningTrainer, schedule: Any, order_seeds: list[int], budget: int,
-          scores: list[float] | None = None) -> RunOutcome:
-    """The same rate on each batch order (of `budget` steps, drawn and run with its seed):
-    the first run's losses, the mean held-out score (a diverged order makes the rate
-    diverged); each order's score is appended to `scores`."""
-    outcomes = [trainer.run(schedule, trainer.order(s, budget), s) for s in order_seeds]
-    finite = all(o.finite for o in outcomes)
-    if scores is not None:
-        scores.extend(o.held_out if o.finite else math.inf for o in outcomes)
-    held_out = float(np.mean([o.held_out for o in outcomes])) if finite else math.inf
-    return RunOutcome(outcomes[0].train_losses, held_out, finite)
-
-
 def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: bool = False) -> SweepPoint:
     losses = outcome.train_losses
     early = losses[: max(2, int(EARLY_SHARE * budget) + 1)]
@@ -180,7 +134,7 @@ def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: 
 
 def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
     budget = result.budget_steps
-    orders = [order_seed(seed, CONFIRM_STREAM, i) for i in range(ORDERS)]
+    orders = [lr_orders.order_seed(seed, lr_orders.CONFIRM_STREAM, i) for i in range(lr_orders.ORDERS)]
     points: dict[float, SweepPoint] = {}
     scores: dict[float, list[float]] = {}
 
@@ -190,7 +144,7 @@ def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
             return
         lr = 10**exponent
         scores[exponent] = []
-        outcome = _runs(trainer, lambda step: lr, orders, budget, scores[exponent])
+        outcome = lr_orders.runs(trainer, lambda step: lr, orders, budget, scores[exponent])
         points[exponent] = _point(lr, outcome, result.initial_held_out_loss, budget)
 
     step = lr_curve.GRID_STEP_DECADES
@@ -216,108 +170,9 @@ def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
             measure(highest + step)
         if len(points) == count:
             break
-    _race(trainer, result, points, scores, seed)
-    _refine_vertex(trainer, result, points, scores, seed)
+    lr_orders.race(trainer, result, points, scores, seed)
+    lr_orders.refine_vertex(trainer, result, points, scores, seed)
     _summarise(trainer, result, points, scores, orders)
-
-
-def _standard_error(values: list[float]) -> float:
-    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.inf
-
-
-def _race(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
-          scores: dict[float, list[float]], seed: int) -> None:
-    """More batch orders for the best stable rate and those not yet told apart from it."""
-    start = result.initial_held_out_loss
-    while True:
-        stable = [e for e in points if points[e].stable]
-        if len(stable) < 2:
-            return
-        best = min(stable, key=lambda e: points[e].held_out_loss)
-        best_mean, best_error = points[best].held_out_loss, _standard_error(scores[best])
-        if best_mean > (1 - PLATEAU_DROP_SHARE) * start:
-            racing = [e for e in stable if len(scores[e]) < RACE_MAX_ORDERS]
-        else:
-            racing = [best] + [e for e in stable if e != best and points[e].held_out_loss - best_mean
-                               < RACE_Z * math.hypot(_standard_error(scores[e]), best_error)]
-            if len(racing) == 1 or any(len(scores[e]) >= RACE_MAX_ORDERS for e in racing):
-                return
-        if not racing:
-            return
-        for exponent in racing:
-            _add_orders(trainer, result, points, scores, exponent, seed)
-
-
-def _add_orders(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
-                scores: dict[float, list[float]], exponent: float, seed: int) -> None:
-    """ORDERS more batch orders for one rate: the next ones of the seed's stream, so every
-    rate with n orders has the same n; its mean and stability updated."""
-    done = len(scores[exponent])
-    lr = 10**exponent
-    seeds = [order_seed(seed, CONFIRM_STREAM, i) for i in range(done, done + ORDERS)]
-    outcome = _runs(trainer, lambda step: lr, seeds, result.budget_steps, scores[exponent])
-    point = points[exponent]
-    if not outcome.finite:
-        point.held_out_loss, point.stable = None, False
-        return
-    point.held_out_loss = float(np.mean(scores[exponent]))
-    point.stable = point.held_out_loss < (1 - lr_curve.MIN_DROP_SHARE) * result.initial_held_out_loss \
-        and not point.early_spike
-
-
-def _vertex_values(result: LrRangeResult, points: dict[float, SweepPoint]) -> tuple[list[float], list[float]]:
-    """The sweep's exponents and the values its minimum is interpolated on. Unstable rates
-    count as no progress (the held-out loss at the start, or worse): a run that spiked and
-    recovered by luck is not a rate to train at, and a diverged neighbour still bounds the
-    parabola."""
-    start = result.initial_held_out_loss
-    exponents = sorted(points)
-    return exponents, [points[e].held_out_loss if points[e].stable else max(start, points[e].held_out_loss or start)
-                       for e in exponents]
-
-
-def _vertex_terms(result: LrRangeResult, points: dict[float, SweepPoint],
-                  scores: dict[float, list[float]]) -> tuple[list[float], list[float], list[float]] | None:
-    """The best stable rate and its two neighbours on the grid: their exponents, values and
-    the variances of their means (none for an unstable neighbour: its value is a bound,
-    not a measurement); None when the best is at an edge of the sweep."""
-    exponents, values = _vertex_values(result, points)
-    stable = [i for i, e in enumerate(exponents) if points[e].stable]
-    if not stable:
-        return None
-    best = min(stable, key=lambda i: values[i])
-    if best == 0 or best == len(exponents) - 1:
-        return None
-    trio = exponents[best - 1: best + 2]
-    if any(abs(b - a - lr_curve.GRID_STEP_DECADES) > 1e-6 for a, b in zip(trio, trio[1:])):
-        return None
-    variances = [_standard_error(scores[e]) ** 2 if points[e].stable else 0.0 for e in trio]
-    return trio, values[best - 1: best + 2], variances
-
-
-def _refine_vertex(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
-                   scores: dict[float, list[float]], seed: int) -> None:
-    """More orders around the minimum until its interpolated position is known to
-    VERTEX_ERROR_DECADES: each time for the rate of the three whose noise moves the vertex
-    most per added order (its term g²·var shrinks by the factor n / (n + ORDERS))."""
-    step = lr_curve.GRID_STEP_DECADES
-    while True:
-        terms = _vertex_terms(result, points, scores)
-        if terms is None:
-            return
-        trio, values, variances = terms
-        open_ = [i for i, e in enumerate(trio) if points[e].stable and len(scores[e]) < VERTEX_MAX_ORDERS]
-        if not open_:
-            return
-        error = lr_curve.vertex_standard_error(step, values, variances)
-        if error <= VERTEX_ERROR_DECADES:
-            return
-        if math.isinf(error):  # a tie (no curvature) or a rate not yet scattered: the fewest orders first
-            pick = min(open_, key=lambda i: len(scores[trio[i]]))
-        else:
-            gradient = lr_curve.vertex_gradient(step, values)
-            pick = max(open_, key=lambda i: gradient[i] ** 2 * variances[i] / (len(scores[trio[i]]) + ORDERS))
-        _add_orders(trainer, result, points, scores, trio[pick], seed)
 
 
 def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
@@ -327,7 +182,7 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
     stable = [e for e in exponents if points[e].stable]
     user = trainer.user_lr
     if user > 0 and not any(abs(math.log10(user) - e) < 0.05 for e in exponents):
-        user_point = _point(user, _runs(trainer, lambda step: user, orders, budget), result.initial_held_out_loss, budget)
+        user_point = _point(user, lr_orders.runs(trainer, lambda step: user, orders, budget), result.initial_held_out_loss, budget)
     else:
         user_point = points[min(exponents, key=lambda e: abs(e - math.log10(user)))] if user > 0 else None
     result.user_held_out_loss = user_point.held_out_loss if user_point is not None else None
@@ -338,11 +193,11 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
                                 f"{result.initial_held_out_loss:.4g} in {budget} steps without diverging")
         return
     best = min(stable, key=lambda e: points[e].held_out_loss)
-    vertex = lr_curve.interpolated_minimum(*_vertex_values(result, points))
+    vertex = lr_curve.interpolated_minimum(*lr_orders.vertex_values(result, points))
     result.best_grid_lr = 10**best
     result.best_held_out_loss = points[best].held_out_loss
     result.confirmed_lr = 10 ** (vertex if vertex is not None else best)
-    terms = _vertex_terms(result, points, scores) if vertex is not None else None
+    terms = lr_orders.vertex_terms(result, points, scores) if vertex is not None else None
     if terms is not None:
         error = lr_curve.vertex_standard_error(lr_curve.GRID_STEP_DECADES, terms[1], terms[2])
         result.confirmed_lr_error = 10**error if math.isfinite(error) else None
@@ -379,7 +234,7 @@ def _warmup_probe(trainer: TuningTrainer, result: LrRangeResult, points: dict[fl
             return peak
         return peak * (WARMUP_START_SHARE + (1 - WARMUP_START_SHARE) * step / steps)
 
-    warmed = _point(peak, _runs(trainer, schedule, orders, budget), result.initial_held_out_loss, budget, warmup=True)
+    warmed = _point(peak, lr_orders.runs(trainer, schedule, orders, budget), result.initial_held_out_loss, budget, warmup=True)
     without = points[target]
     helps = warmed.stable and (without.held_out_loss is None or warmed.held_out_loss < without.held_out_loss) and \
         (result.best_held_out_loss is None or warmed.held_out_loss <= result.best_held_out_loss or target == best)
