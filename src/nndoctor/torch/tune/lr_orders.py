@@ -37,12 +37,15 @@ PLATEAU_DROP_SHARE = 0.2
 # held-out loss within 0.02 over half a decade while one order scatters it by 0.013). The
 # three get orders, each time to the one whose noise moves the vertex most, until the
 # vertex's standard error (delta method) is at most VERTEX_ERROR_DECADES (5% in lr), or each
-# has VERTEX_MAX_ORDERS. The estimate of that error is itself noisy and the stopping makes
-# the realised error about twice it (simulated on 40 cached orders of the LSTM task: 0.02
-# with up to 80 orders gave a scatter of 0.039 decades between seeds, five seeds within 1.5×
-# of each other 95% of the time; 0.03 with 36 orders only 78%). The benchmark's five seeds
-# then agreed within 1.14× there; a sharp minimum needs no extra orders at all.
+# has VERTEX_MAX_ORDERS. The estimate of that error is itself noisy, and stopping on it
+# makes the realised error larger: a scatter estimated from 3 orders can be small by luck
+# (2 degrees of freedom). So each rate's scatter is at least the pooled scatter of the
+# three, and none stops before VERTEX_MIN_ORDERS. Simulated on 40 cached orders per rate of
+# the LSTM benchmark tasks, five seeds agree within 1.5× 83% / 73% of the time (AdamW /
+# SGD) with each rate's own scatter and 3 orders, 98% / 97% pooled with 9 (~220 runs per
+# seed there; a sharp minimum stops at 9 orders).
 VERTEX_ERROR_DECADES = 0.02
+VERTEX_MIN_ORDERS = 9
 VERTEX_MAX_ORDERS = 72
 # Batch orders come from independent streams per (seed, purpose, index): with `seed + i`
 # seeds 0 and 1 would share all orders but one.
@@ -125,7 +128,8 @@ def vertex_values(result: LrRangeResult, points: dict[float, SweepPoint]) -> tup
 def vertex_terms(result: LrRangeResult, points: dict[float, SweepPoint],
                  scores: dict[float, list[float]]) -> tuple[list[float], list[float], list[float]] | None:
     """The best stable rate and its two neighbours on the grid: their exponents, values and
-    the variances of their means (none for an unstable neighbour: its value is a bound,
+    the variances of their means (a rate's scatter over orders, at least the three's pooled
+    one, over its number of orders; none for an unstable neighbour: its value is a bound,
     not a measurement); None when the best is at an edge of the sweep."""
     exponents, values = vertex_values(result, points)
     stable = [i for i, e in enumerate(exponents) if points[e].stable]
@@ -137,7 +141,13 @@ def vertex_terms(result: LrRangeResult, points: dict[float, SweepPoint],
     trio = exponents[best - 1: best + 2]
     if any(abs(b - a - lr_curve.GRID_STEP_DECADES) > 1e-6 for a, b in zip(trio, trio[1:])):
         return None
-    variances = [_standard_error(scores[e]) ** 2 if points[e].stable else 0.0 for e in trio]
+    measured = [e for e in trio if points[e].stable and len(scores[e]) > 1]
+    if not measured:
+        return trio, values[best - 1: best + 2], [math.inf if points[e].stable else 0.0 for e in trio]
+    pooled = sum(np.var(scores[e], ddof=1) * (len(scores[e]) - 1) for e in measured) / \
+        sum(len(scores[e]) - 1 for e in measured)
+    variances = [(max(float(np.var(scores[e], ddof=1)), pooled) / len(scores[e]) if e in measured else math.inf)
+                 if points[e].stable else 0.0 for e in trio]
     return trio, values[best - 1: best + 2], variances
 
 
@@ -156,10 +166,11 @@ def refine_vertex(trainer: TuningTrainer, result: LrRangeResult, points: dict[fl
         if not open_:
             return
         error = lr_curve.vertex_standard_error(step, values, variances)
-        if error <= VERTEX_ERROR_DECADES:
+        few = [i for i in open_ if len(scores[trio[i]]) < VERTEX_MIN_ORDERS]
+        if error <= VERTEX_ERROR_DECADES and not few:
             return
-        if math.isinf(error):  # a tie (no curvature) or a rate not yet scattered: the fewest orders first
-            pick = min(open_, key=lambda i: len(scores[trio[i]]))
+        if few or math.isinf(error):  # too few orders, a tie (no curvature): the fewest orders first
+            pick = min(few or open_, key=lambda i: len(scores[trio[i]]))
         else:
             gradient = lr_curve.vertex_gradient(step, values)
             pick = max(open_, key=lambda i: gradient[i] ** 2 * variances[i] / (len(scores[trio[i]]) + ORDERS))
