@@ -1,15 +1,19 @@
-"""The confirmation's racing of batch orders (lr_range._race), on a scripted trainer whose
+"""The confirmation's racing of batch orders (lr_orders.race), on a scripted trainer whose
 held-out score per (rate, order) is known: more orders go to rates not yet told apart from
 the best, all of them on a plateau, none when the best stands apart."""
 import math
 
-from nndoctor.torch.tune import lr_range
+from nndoctor.torch.tune import lr_orders
 from nndoctor.torch.tune.trainer import RunOutcome
 from nndoctor.tune.results import SweepPoint
 
 
+# The index of each confirmation order of seed 0 by its seed.
+ORDER_INDEX = {lr_orders.order_seed(0, lr_orders.CONFIRM_STREAM, i): i for i in range(200)}
+
+
 class ScriptedTrainer:
-    """`order(seed)` returns the order's number; `run` looks the score up."""
+    """`order(seed)` returns the order's seed; `run` looks the score up by its index."""
 
     def __init__(self, score):
         self.score = score
@@ -20,7 +24,7 @@ class ScriptedTrainer:
 
     def run(self, schedule, order, seed):
         self.runs += 1
-        value = self.score(schedule(0), order[0] - 1000)
+        value = self.score(schedule(0), ORDER_INDEX[order[0]])
         return RunOutcome([value], value, math.isfinite(value))
 
 
@@ -32,10 +36,10 @@ def race(score, exponents):
     trainer = ScriptedTrainer(score)
     points, scores = {}, {}
     for exponent in exponents:
-        scores[exponent] = [score(10**exponent, i) for i in range(lr_range.ORDERS)]
+        scores[exponent] = [score(10**exponent, i) for i in range(lr_orders.ORDERS)]
         mean = sum(scores[exponent]) / len(scores[exponent])
         points[exponent] = SweepPoint(10**exponent, mean, mean, stable=True, early_spike=False)
-    lr_range._race(trainer, Result(), points, scores, seed=0)
+    lr_orders.race(trainer, Result(), points, scores, seed=0)
     return points, scores, trainer.runs
 
 
@@ -43,7 +47,7 @@ def test_on_a_plateau_every_stable_rate_gets_all_orders_and_a_rare_escape_wins()
     def score(lr, order):  # lr 0.3 escapes the plateau on orders 6 and later only
         return 0.3 if lr > 0.1 and order >= 6 else (1.0 if lr < 0.1 else 1.02)
     points, scores, _ = race(score, [-2.0, -0.5])
-    assert len(scores[-2.0]) == len(scores[-0.5]) == lr_range.RACE_MAX_ORDERS
+    assert len(scores[-2.0]) == len(scores[-0.5]) == lr_orders.RACE_MAX_ORDERS
     assert min(points, key=lambda e: points[e].held_out_loss) == -0.5
 
 
@@ -51,7 +55,7 @@ def test_a_best_that_stands_apart_gets_no_extra_orders():
     def score(lr, order):
         return (0.5 if lr < 0.1 else 0.8) + 0.001 * order
     _, scores, runs = race(score, [-2.0, -0.5])
-    assert runs == 0 and len(scores[-2.0]) == lr_range.ORDERS
+    assert runs == 0 and len(scores[-2.0]) == lr_orders.ORDERS
 
 
 def test_rates_within_noise_of_the_best_are_raced_until_told_apart():
@@ -59,7 +63,7 @@ def test_rates_within_noise_of_the_best_are_raced_until_told_apart():
         noise = (-1) ** order * 0.05
         return (0.50 if lr < 0.1 else 0.52) + noise
     _, scores, runs = race(score, [-2.0, -0.5])
-    assert runs > 0 and len(scores[-2.0]) == len(scores[-0.5]) > lr_range.ORDERS
+    assert runs > 0 and len(scores[-2.0]) == len(scores[-0.5]) > lr_orders.ORDERS
 
 
 def test_a_rate_that_diverges_on_a_later_order_is_no_longer_stable():

@@ -24,6 +24,8 @@ def test_tune_lr_teaches_and_writes_json(tmp_path):
     measured = data["context"]["lr_range"]
     assert measured["confirmed_lr"] is not None and measured["optimizer"] == "Adam"
     assert measured["user_lr"] == 1e-3 and len(measured["suggestions"]) == 2
+    assert sum(measured["sweep_orders"].values()) >= 3 * len(measured["sweep"])  # three batch orders per rate at least
+    assert measured["confirmed_lr_error"] is None or f"×/÷ {measured['confirmed_lr_error']:.2f}" in result.stdout
     assert {"no-usable-lr-valley", "lr-far-from-best", "lr-needs-warmup"} <= set(data["checks_run"])
 
 

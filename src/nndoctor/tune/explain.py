@@ -69,7 +69,9 @@ def lr_summary(result: dict[str, Any], *, batches: str) -> list[str]:
             lines.append(f"  {fmt_lr(point['lr']):>7s}  {'' if held is None else f'{held:.4g}':>7s}  {bar}{mark}{spike}")
     if result["confirmed_lr"] is not None:
         stable = fmt_lr(result["largest_stable_lr"]) + (" (the highest tried)" if result["largest_stable_is_limit"] else "")
-        lines += ["", f"Best lr {fmt_lr(result['confirmed_lr'])} (lowest held-out loss {result['best_held_out_loss']:.4g}, "
+        error = result.get("confirmed_lr_error")
+        known = f" ×/÷ {error:.2f} (one standard error over the batch orders)" if error else ""
+        lines += ["", f"Best lr {fmt_lr(result['confirmed_lr'])}{known} (lowest held-out loss {result['best_held_out_loss']:.4g}, "
                       f"interpolated between grid points); largest usable (no divergence, ≥ half the best's gain): {stable}."]
         if result["user_held_out_loss"] is not None:
             lines.append(f"Your lr {fmt_lr(result['user_lr'])} reaches {result['user_held_out_loss']:.4g}.")

@@ -151,3 +151,25 @@ def interpolated_minimum(exponents: list[float], values: list[float]) -> float |
     if a <= 0:
         return float(xs[best])
     return float(xs[best] - b / (2 * a))
+
+
+def vertex_standard_error(step: float, values: list[float], variances: list[float]) -> float:
+    """The standard error (in exponent units) of the vertex of the parabola through three
+    equally spaced points, `step` apart, whose means `values` have the given variances
+    (each mean's variance: its scatter over batch orders / their number), by the delta
+    method: x* = step·(y0 − y2) / (2·(y0 − 2·y1 + y2)) relative to the middle point.
+    Infinite when the three do not curve upwards (no vertex to be sure of)."""
+    y0, y1, y2 = values
+    curvature = y0 - 2 * y1 + y2
+    if not curvature > 0 or not all(map(math.isfinite, (*values, *variances))):
+        return math.inf
+    gradient = vertex_gradient(step, values)
+    return float(math.sqrt(sum(g * g * v for g, v in zip(gradient, variances))))
+
+
+def vertex_gradient(step: float, values: list[float]) -> list[float]:
+    """∂x*/∂y_i of that vertex: how much each of the three means moves it."""
+    y0, y1, y2 = values
+    curvature, slope = y0 - 2 * y1 + y2, y0 - y2
+    square = 2 * curvature * curvature
+    return [step * (curvature - slope) / square, step * 2 * slope / square, step * (-curvature - slope) / square]

@@ -45,6 +45,10 @@ class LrRangeResult:
     confirmed_lr: float | None = None
     best_grid_lr: float | None = None
     best_held_out_loss: float | None = None
+    # The standard error of confirmed_lr as a factor (×/÷), from the order scatter of the
+    # three rates its minimum is interpolated on; None when it is a grid point (best at an edge).
+    confirmed_lr_error: float | None = None
+    sweep_orders: dict[float, int] = field(default_factory=dict)  # batch orders per rate of the sweep
     # The largest stable rate keeping ≥ half of the best's held-out drop (003's start for a
     # schedule that divides the rate by 10 at each plateau).
     largest_stable_lr: float | None = None

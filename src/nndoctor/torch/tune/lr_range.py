@@ -9,7 +9,9 @@ range test that is repeated, then confirmed by a short real sweep.
    `budget_steps` at the 10^0.5-grid rates around the suggestion (the window widens while
    the best is at its edge, and upwards until two rates in a row fail), all on the same
    batch orders, and score each on the held-out batches. `confirmed_lr` is the minimum of the
-   held-out loss over the grid, interpolated between the lowest point and its neighbours.
+   held-out loss over the grid, interpolated between the lowest point and its neighbours;
+   how many orders each rate gets is lr_orders' part: more for the rates tied with the
+   best, and for the three the minimum rests on until its position is known.
 3. Warm-up (003 §4.5.4): when the confirmed rate spikes early, or the next rate up
    diverges, it is tried again starting at η0/20 and rising linearly to η0 over ~10% of
    an epoch; the advice is given when that trains and scores better.
@@ -24,6 +26,7 @@ import numpy as np
 
 from nndoctor.core.errors import UsageError
 from nndoctor.torch.preflight.workbench import seed_everything
+from nndoctor.torch.tune import lr_orders
 from nndoctor.torch.tune.batches import collect_batches
 from nndoctor.torch.tune.trainer import RunOutcome, TuningTrainer, measured_on_copies
 from nndoctor.tune import lr_curve
@@ -46,23 +49,6 @@ WARMUP_START_SHARE, WARMUP_EPOCH_SHARE = 1 / 20, 0.1
 CURVE_POINTS = 40
 # The usable range: stable rates that keep at least half of the best rate's held-out drop.
 USABLE_SHARE = 0.5
-# Each rate of the sweep is trained on three batch orders and scored by the mean: the held-out
-# loss of one short run moves with the order enough to swap neighbouring grid points (on the
-# CNN/SGD benchmark task the confirmed rate's spread over seeds was 1.9× with two orders, 1.5× with three).
-ORDERS = 3
-# When the order moves a rate's score more than the rate does, three orders can miss a
-# rate that escapes a plateau on a third of the orders (the small transformer with SGD at
-# lr 0.3: the mean over 12 orders is the best, over 3 it is often not). The best rate and
-# the rates within RACE_Z standard errors of it get ORDERS more orders, the same for all of
-# them, until the best stands apart or they have RACE_MAX_ORDERS.
-# On a plateau (no rate lowers the held-out loss by PLATEAU_DROP_SHARE within the budget)
-# the escapes are rare events that a standard error of a few orders does not see coming:
-# every stable rate gets all RACE_MAX_ORDERS orders.
-RACE_Z = 2.0
-RACE_MAX_ORDERS = 12
-PLATEAU_DROP_SHARE = 0.2
-
-
 def lr_range(model: Any, loader_or_batches: Any, loss_fn: Any, optimizer: Any, *, repeats: int = REPEATS,
              range_steps: int = RANGE_STEPS, budget_steps: int | None = None, max_batches: int = 64,
              confirm: bool = True, seed: int = 0, epoch_batches: int | None = None) -> LrRangeResult:
@@ -96,10 +82,11 @@ def _range_test(trainer: TuningTrainer, repeats: int, steps: int, budget: int, s
     lrs = lr_curve.exponential_schedule(start, end, steps)
     curves, readings = [], []
     for repeat in range(repeats):
-        seed_everything(seed + repeat)
+        repeat_seed = lr_orders.order_seed(seed, lr_orders.RANGE_STREAM, repeat)
+        seed_everything(repeat_seed)
         model, optimizer = trainer.fresh()
         stop = lr_curve.DivergenceStop()
-        losses = trainer.train(model, optimizer, lambda step: lrs[step], trainer.order(seed + repeat, steps), stop.should_stop)
+        losses = trainer.train(model, optimizer, lambda step: lrs[step], trainer.order(repeat_seed, steps), stop.should_stop)
         curves.append(losses)
         readings.append(lr_curve.read_curve(lrs, losses))
     suggestions = [r.suggestion for r in readings]
@@ -133,18 +120,6 @@ def _attach_curve(lrs: list[float], curves: list[list[float]], result: LrRangeRe
     result.range_losses = [median[i] for i in points]
 
 
-def _runs(trainer: TuningTrainer, schedule: Any, orders: list[list[int]], seed: int,
-          scores: list[float] | None = None) -> RunOutcome:
-    """The same rate on each batch order: the first run's losses, the mean held-out score
-    (a diverged order makes the rate diverged); each order's score is appended to `scores`."""
-    outcomes = [trainer.run(schedule, order, seed + i) for i, order in enumerate(orders)]
-    finite = all(o.finite for o in outcomes)
-    if scores is not None:
-        scores.extend(o.held_out if o.finite else math.inf for o in outcomes)
-    held_out = float(np.mean([o.held_out for o in outcomes])) if finite else math.inf
-    return RunOutcome(outcomes[0].train_losses, held_out, finite)
-
-
 def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: bool = False) -> SweepPoint:
     losses = outcome.train_losses
     early = losses[: max(2, int(EARLY_SHARE * budget) + 1)]
@@ -159,7 +134,7 @@ def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: 
 
 def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
     budget = result.budget_steps
-    orders = [trainer.order(seed + 1000 + i, budget) for i in range(ORDERS)]
+    orders = [lr_orders.order_seed(seed, lr_orders.CONFIRM_STREAM, i) for i in range(lr_orders.ORDERS)]
     points: dict[float, SweepPoint] = {}
     scores: dict[float, list[float]] = {}
 
@@ -169,7 +144,7 @@ def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
             return
         lr = 10**exponent
         scores[exponent] = []
-        outcome = _runs(trainer, lambda step: lr, orders, seed, scores[exponent])
+        outcome = lr_orders.runs(trainer, lambda step: lr, orders, budget, scores[exponent])
         points[exponent] = _point(lr, outcome, result.initial_held_out_loss, budget)
 
     step = lr_curve.GRID_STEP_DECADES
@@ -195,54 +170,19 @@ def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:
             measure(highest + step)
         if len(points) == count:
             break
-    _race(trainer, result, points, scores, seed)
-    _summarise(trainer, result, points, orders, seed)
-
-
-def _standard_error(values: list[float]) -> float:
-    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.inf
-
-
-def _race(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
-          scores: dict[float, list[float]], seed: int) -> None:
-    """More batch orders for the best stable rate and those not yet told apart from it."""
-    budget, start = result.budget_steps, result.initial_held_out_loss
-    while True:
-        stable = [e for e in points if points[e].stable]
-        if len(stable) < 2:
-            return
-        best = min(stable, key=lambda e: points[e].held_out_loss)
-        best_mean, best_error = points[best].held_out_loss, _standard_error(scores[best])
-        if best_mean > (1 - PLATEAU_DROP_SHARE) * start:
-            racing = [e for e in stable if len(scores[e]) < RACE_MAX_ORDERS]
-        else:
-            racing = [best] + [e for e in stable if e != best and points[e].held_out_loss - best_mean
-                               < RACE_Z * math.hypot(_standard_error(scores[e]), best_error)]
-            if len(racing) == 1 or any(len(scores[e]) >= RACE_MAX_ORDERS for e in racing):
-                return
-        if not racing:
-            return
-        for exponent in racing:
-            done = len(scores[exponent])
-            extra = [trainer.order(seed + 1000 + i, budget) for i in range(done, done + ORDERS)]
-            lr = 10**exponent
-            outcome = _runs(trainer, lambda step: lr, extra, seed + done, scores[exponent])
-            point = points[exponent]
-            if not outcome.finite:
-                point.held_out_loss, point.stable = None, False
-                continue
-            point.held_out_loss = float(np.mean(scores[exponent]))
-            point.stable = point.held_out_loss < (1 - lr_curve.MIN_DROP_SHARE) * start and not point.early_spike
+    lr_orders.race(trainer, result, points, scores, seed)
+    lr_orders.refine_vertex(trainer, result, points, scores, seed)
+    _summarise(trainer, result, points, scores, orders)
 
 
 def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint],
-               orders: list[list[int]], seed: int) -> None:
+               scores: dict[float, list[float]], orders: list[int]) -> None:
     budget = result.budget_steps
     exponents = sorted(points)
     stable = [e for e in exponents if points[e].stable]
     user = trainer.user_lr
     if user > 0 and not any(abs(math.log10(user) - e) < 0.05 for e in exponents):
-        user_point = _point(user, _runs(trainer, lambda step: user, orders, seed), result.initial_held_out_loss, budget)
+        user_point = _point(user, lr_orders.runs(trainer, lambda step: user, orders, budget), result.initial_held_out_loss, budget)
     else:
         user_point = points[min(exponents, key=lambda e: abs(e - math.log10(user)))] if user > 0 else None
     result.user_held_out_loss = user_point.held_out_loss if user_point is not None else None
@@ -253,16 +193,15 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
                                 f"{result.initial_held_out_loss:.4g} in {budget} steps without diverging")
         return
     best = min(stable, key=lambda e: points[e].held_out_loss)
-    # Unstable rates count as no progress (the held-out loss at the start, or worse): a run
-    # that spiked and recovered by luck is not a rate to train at, and a diverged neighbour
-    # still bounds the parabola.
-    start = result.initial_held_out_loss
-    values = [points[e].held_out_loss if points[e].stable else max(start, points[e].held_out_loss or start)
-              for e in exponents]
-    vertex = lr_curve.interpolated_minimum(exponents, values)
+    vertex = lr_curve.interpolated_minimum(*lr_orders.vertex_values(result, points))
     result.best_grid_lr = 10**best
     result.best_held_out_loss = points[best].held_out_loss
     result.confirmed_lr = 10 ** (vertex if vertex is not None else best)
+    terms = lr_orders.vertex_terms(result, points, scores) if vertex is not None else None
+    if terms is not None:
+        error = lr_curve.vertex_standard_error(lr_curve.GRID_STEP_DECADES, terms[1], terms[2])
+        result.confirmed_lr_error = 10**error if math.isfinite(error) else None
+    result.sweep_orders = {10**e: len(scores[e]) for e in exponents}
     # "Not diverging" for a long run also means keeping most of the best rate's progress:
     # a rate that ends barely below the start is at the edge, not in the usable range.
     drop = result.initial_held_out_loss - points[best].held_out_loss
@@ -271,11 +210,11 @@ def _summarise(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
     result.largest_stable_is_limit = usable[-1] == exponents[-1]
     if result.suggestion is not None:
         result.suggestion_error = result.suggestion / result.confirmed_lr
-    result.warmup = _warmup_probe(trainer, result, points, best, orders, seed)
+    result.warmup = _warmup_probe(trainer, result, points, best, orders)
 
 
 def _warmup_probe(trainer: TuningTrainer, result: LrRangeResult, points: dict[float, SweepPoint], best: float,
-                  orders: list[list[int]], seed: int) -> dict[str, Any] | None:
+                  orders: list[int]) -> dict[str, Any] | None:
     """The confirmed rate if it spiked early, else the first rate above the stable range
     if it diverged early: retried with 003's warm-up."""
     budget = result.budget_steps
@@ -295,7 +234,7 @@ def _warmup_probe(trainer: TuningTrainer, result: LrRangeResult, points: dict[fl
             return peak
         return peak * (WARMUP_START_SHARE + (1 - WARMUP_START_SHARE) * step / steps)
 
-    warmed = _point(peak, _runs(trainer, schedule, orders, seed), result.initial_held_out_loss, budget, warmup=True)
+    warmed = _point(peak, lr_orders.runs(trainer, schedule, orders, budget), result.initial_held_out_loss, budget, warmup=True)
     without = points[target]
     helps = warmed.stable and (without.held_out_loss is None or warmed.held_out_loss < without.held_out_loss) and \
         (result.best_held_out_loss is None or warmed.held_out_loss <= result.best_held_out_loss or target == best)
