@@ -81,13 +81,14 @@ class Recording:
         return {"git_commit": git["commit"], "git_dirty": None if git["dirty"] is None else int(git["dirty"]),
                 "git_diff_hash": git["diff_hash"], "environment": environment}
 
-    def _progress(self) -> tuple[int | None, list[dict[str, Any]] | None]:
+    def _progress(self) -> tuple[int | None, list[tuple[str, str, int | None, str]] | None]:
         session = self.session
         if session is None:
             return None, None
         fired = getattr(getattr(session, "judge", None), "fired", None)
         # A copy first: the training thread may add a finding while this thread reads.
-        findings = [f.to_dict() for f in list(fired.values())] if isinstance(fired, dict) else None
+        findings = [(f.rule, f.severity, f.step, f.message) for f in list(fired.values())] \
+            if isinstance(fired, dict) else None
         return getattr(session, "step", None), findings
 
     # ------------------------------------------------------------ command thread
