@@ -40,7 +40,7 @@ def make_finding(index: int) -> Finding:
 
 
 def fake_session(findings: int) -> SimpleNamespace:
-    fired = {(f"dead-relu", f"['layers.{i}.act']"): make_finding(i) for i in range(findings)}
+    fired = {("dead-relu", f"['layers.{i}.act']"): make_finding(i) for i in range(findings)}
     return SimpleNamespace(step=0, judge=SimpleNamespace(fired=fired))
 
 
