@@ -18,6 +18,7 @@ pytest.importorskip("optax")
 
 from nndoctor.jax.run_facts import checksum  # noqa: E402
 from nndoctor.records import schema, store  # noqa: E402
+from nndoctor.records.compare import flatten_hyperparameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LINEN_EXAMPLE = ROOT / "examples" / "jax" / "linen_regressor.py"
@@ -138,6 +139,10 @@ def test_an_nnx_run_records_a_chain_with_clipping_and_a_schedule(tmp_path, recor
     assert hyper["gradient_clipping"] == [{"function": "optax.clip_by_global_norm", "max_norm": 1.0}]
     assert hyper["models"] == [{"class": "Classifier", "parameters": 8 * 16 + 16 + 16 * 2 + 2, "parameter_arrays": 4}]
     assert {"call": "flax.nnx.Rngs", "seed": {"params": 0, "dropout": 1}} in row["seeds"]["seeds"]
+    flat = flatten_hyperparameters(hyper)  # what compare and export name the settings
+    assert flat["optimizer"] == "chain(clip_by_global_norm, adamw)" and flat["weight_decay"] == 0.05
+    assert flat["learning_rate"].startswith("warmup_cosine_decay_schedule(")
+    assert flat["gradient clipping (clip_by_global_norm) max_norm"] == 1.0 and flat["batch size"] == 32
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 8)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.int32).ravel()
@@ -151,6 +156,7 @@ def test_an_nnx_run_records_a_chain_with_clipping_and_a_schedule(tmp_path, recor
                               text=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), timeout=120)
     assert compared.returncode == 0, compared.stderr
     assert "the first batch differs" in compared.stdout and "the data is identical" not in compared.stdout
+    assert "the same versions (python" in compared.stdout and "jax " in compared.stdout
 
 
 def test_an_unrecorded_jax_run_notes_no_facts(tmp_path):

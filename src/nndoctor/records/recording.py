@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from nndoctor.records.environment import git_state, torch_details, versions
+from nndoctor.records.environment import git_state, jax_details, torch_details, versions
 from nndoctor.records.location import project_root
 from nndoctor.records.writer import RecordWriter
 
@@ -98,7 +98,10 @@ class Recording:
             data = report.to_dict() if report is not None else None
             context = data["context"] if data is not None else {}
             environment = dict(self.writer.row.get("environment") or versions())
-            environment.update(torch_details())
+            if context.get("framework") == "jax":
+                environment.update(framework="jax", **jax_details())
+            else:
+                environment.update(torch_details())
             fields: dict[str, Any] = {
                 "status": status_of(report, exit_code), "exit_code": int(exit_code), "ended_at": time.time(),
                 "environment": environment, "steps": context.get("steps_observed"),

@@ -13,6 +13,9 @@ RATIO_WORTH_SAYING = 1.5
 # computed rather than its size, group sizes, and initial_lr (a scheduler's copy of lr).
 SECONDARY_SETTINGS = {"foreach", "fused", "capturable", "differentiable", "maximize", "params", "values",
                       "initial_lr", "base_lrs"}
+# The limit of a clipping function: torch's clip_grad_norm_/clip_grad_value_, optax's
+# clip_by_global_norm/clip/clip_by_block_rms/adaptive_grad_clip.
+CLIP_LIMITS = ("max_norm", "clip_value", "max_delta", "threshold", "clipping")
 
 
 def flatten_hyperparameters(hp: dict[str, Any]) -> dict[str, Any]:
@@ -27,6 +30,10 @@ def flatten_hyperparameters(hp: dict[str, Any]) -> dict[str, Any]:
             where = "" if len(groups) == 1 else f" of param group {group_index}"
             for key, value in group.items():
                 flat[f"{prefix}{key}{where}"] = value
+        if optimizer.get("settings") is not None:  # an optax optimizer (JAX)
+            label, settings = _optax(optimizer)
+            flat[f"{prefix}optimizer" if index == 0 else f"optimizer {index + 1}"] = label
+            flat.update({f"{prefix}{key}": value for key, value in settings.items()})
     for index, scheduler in enumerate(hp.get("schedulers") or []):
         name = "scheduler" if index == 0 else f"scheduler {index + 1}"
         flat[name] = scheduler.get("class")
@@ -43,9 +50,30 @@ def flatten_hyperparameters(hp: dict[str, Any]) -> dict[str, Any]:
     for entry in hp.get("autocast") or []:
         flat[f"autocast on {entry.get('device')}"] = entry.get("dtype")
     for entry in hp.get("gradient_clipping") or []:
-        limit = "max_norm" if "max_norm" in entry else "clip_value"
+        limit = next((key for key in CLIP_LIMITS if key in entry), "clip_value")
         flat[f"gradient clipping ({entry.get('function', '?').rsplit('.', 1)[-1]}) {limit}"] = entry.get(limit)
     return flat
+
+
+def _optax(optimizer: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An optax optimizer's label and settings; a chain's are those of its parts (a setting
+    two parts share is named after its part the second time; clipping is listed apart)."""
+    settings = optimizer.get("settings") or {}
+    parts = settings.get("transformations")
+    if optimizer.get("class") != "chain" or not isinstance(parts, list):
+        return str(optimizer.get("class")), dict(settings)
+    names, flat = [], {}
+    for part in parts:
+        if not isinstance(part, dict):
+            names.append(str(part))
+            continue
+        names.append(str(part.get("class")))
+        part_settings = part.get("settings") or {}
+        if "function" in part_settings:
+            continue
+        for key, value in part_settings.items():
+            flat[key if key not in flat else f"{part.get('class')}'s {key}"] = value
+    return f"chain({', '.join(names)})", flat
 
 
 def hyperparameter_changes(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, bool]]:

@@ -56,6 +56,7 @@ def seed_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def version_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     lines = [f"B ran {key} {b.get(key)} (A: {a.get(key)})" for key in VERSION_KEYS if a.get(key) != b.get(key)]
     if not lines:
-        same = ", ".join(f"{key} {a[key]}" for key in ("python", "torch", "device") if a.get(key))
+        framework = "jax" if a.get("framework") == "jax" else "torch"
+        same = ", ".join(f"{key} {a[key]}" for key in ("python", framework, "device") if a.get(key))
         lines.append(f"the same versions ({same})" if same else "the same versions")
     return lines
