@@ -1,6 +1,7 @@
 """`nndoctor run` on JAX scripts records what the torch runs record: the optax optimizer
 and every setting, clipping, schedules, seeds, the model, and the first batch's shape,
-dtype and checksum — read back from the records database after real tiny runs."""
+dtype and content hash — read back from the records database after real tiny runs."""
+import hashlib
 import importlib.util
 import json
 import os
@@ -16,7 +17,6 @@ pytest.importorskip("jax")
 pytest.importorskip("flax")
 pytest.importorskip("optax")
 
-from nndoctor.jax.run_facts import checksum  # noqa: E402
 from nndoctor.records import schema, store  # noqa: E402
 from nndoctor.records.compare import flatten_hyperparameters  # noqa: E402
 
@@ -87,8 +87,8 @@ def last_run(path):
 
 
 def expected(values) -> str:
-    low, high = (int(v) for v in np.asarray(checksum(values)))
-    return f"{high:08x}{low:08x}"
+    """sha256 of the values' bytes, as numpy holds them (all fewer than HASHED_ELEMENTS)."""
+    return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()[:16]
 
 
 def test_a_linen_run_records_its_optimizer_model_seeds_and_first_batch(tmp_path, records_db, monkeypatch):
@@ -117,8 +117,8 @@ def test_a_linen_run_records_its_optimizer_model_seeds_and_first_batch(tmp_path,
     batch = row["data_fingerprints"]["first_batch"]
     assert batch["batch_size"] == 64
     assert batch["inputs"] == {  # the loss closure's xb and yb; the dropout key is no batch
-        "xb": {"shape": [64, 3], "dtype": "float32", "checksum": expected(x[:64])},
-        "yb": {"shape": [64, 1], "dtype": "float32", "checksum": expected(y[:64])}}
+        "xb": {"shape": [64, 3], "dtype": "float32", "sha256": expected(x[:64])},
+        "yb": {"shape": [64, 1], "dtype": "float32", "sha256": expected(y[:64])}}
 
 
 def test_an_nnx_run_records_a_chain_with_clipping_and_a_schedule(tmp_path, records_db):
@@ -147,8 +147,8 @@ def test_an_nnx_run_records_a_chain_with_clipping_and_a_schedule(tmp_path, recor
     x = rng.normal(size=(256, 8)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.int32).ravel()
     assert row["data_fingerprints"]["first_batch"] == {"batch_size": 32, "inputs": {
-        "batch['x']": {"shape": [32, 8], "dtype": "float32", "checksum": expected(x[:32])},
-        "batch['y']": {"shape": [32], "dtype": "int32", "checksum": expected(y[:32])}}}
+        "batch['x']": {"shape": [32, 8], "dtype": "float32", "sha256": expected(x[:32])},
+        "batch['y']": {"shape": [32], "dtype": "int32", "sha256": expected(y[:32])}}}
 
     # The same script on other data: compare tells the first batches apart.
     run(tmp_path, script, "--data-seed", "1")
@@ -164,3 +164,18 @@ def test_an_unrecorded_jax_run_notes_no_facts(tmp_path):
     report, _ = run(tmp_path, LINEN_EXAMPLE, "--steps", "5", env_extra={"NNDOCTOR_RECORDS": "off"})
     assert "hyperparameters" not in report["context"] and "data_fingerprints" not in report["context"]
     assert report["context"]["steps_observed"] == 5
+
+
+@pytest.mark.parametrize("values", [
+    np.arange(12, dtype=np.float32).reshape(3, 4), np.array([True, False, True]), np.arange(-5, 5, dtype=np.int8),
+    np.linspace(0, 1, 7, dtype=np.float32).astype("bfloat16"), np.arange(3000, dtype=np.int32).reshape(30, 100)])
+def test_the_words_sent_from_jit_hash_to_the_bytes_numpy_holds(values):
+    """What leaves the traced step (uint32 words) hashes like the first HASHED_ELEMENTS values'
+    bytes in numpy, for every width of dtype."""
+    import jax
+
+    from nndoctor.jax.run_facts import HASHED_ELEMENTS, leading_words, words_digest
+
+    words = np.asarray(jax.jit(leading_words)(values))
+    first = np.ascontiguousarray(values).ravel()[:HASHED_ELEMENTS]
+    assert words_digest(words, values.dtype.itemsize) == hashlib.sha256(first.tobytes()).hexdigest()[:16]

@@ -34,7 +34,7 @@ def _digests(fingerprint: Any) -> Any:
         return fingerprint["sha256"]
     inputs = fingerprint.get("inputs")
     if isinstance(inputs, dict):
-        return tuple(sorted((name, _hash(t), tuple(t.get("shape") or [])) for name, t in inputs.items()))
+        return tuple(sorted((name, t.get("sha256"), tuple(t.get("shape") or [])) for name, t in inputs.items()))
     return None
 
 
@@ -44,11 +44,6 @@ def _shape_text(fingerprint: Any) -> str:
     inputs = fingerprint.get("inputs")
     if isinstance(inputs, dict) and inputs:
         first = next(iter(inputs.values()))
-        return f"{'×'.join(str(d) for d in first.get('shape', []))} {first.get('dtype', '')}, hash {_hash(first)}"
+        return f"{'×'.join(str(d) for d in first.get('shape', []))} {first.get('dtype', '')}, hash {first.get('sha256')}"
     return f"{fingerprint.get('bytes', '?'):,} bytes, hash {fingerprint.get('sha256')}" \
         if isinstance(fingerprint.get("bytes"), int) else f"hash {fingerprint.get('sha256')}"
-
-
-def _hash(tensor: dict[str, Any]) -> Any:
-    """A batch input's content hash: sha256 (torch), or the checksum a JAX run takes."""
-    return tensor.get("sha256") or tensor.get("checksum")
