@@ -23,6 +23,23 @@ Printed per model: the median step time of each mode and its ratio to plain (the
 for nndoctor at default settings is <= 1.05 on the mean), and the mean ratio, which includes
 the sampled steps (every 10th by default) where the costlier statistics are taken.
 
+Recording's cost, accounted where it is spent (RecordingAccount: every run-facts hook and
+wrapper call timed on the training thread, the writer thread's own CPU, the one-off start
+and end), measured 2026-12-02 on the shared 2-core machine with
+`benchmarks/overhead.py --modes watch,record --rounds 20 --steps 30` (heartbeats every
+0.25 s here, 20x nndoctor's, so that short blocks write some):
+
+    model           while training (hooks + heartbeats)   once per run (start + end)   A/B median
+    mlp             0.31% of training-thread CPU          20.9 ms                      1.036
+    cnn             0.20%                                 23.7 ms                      1.020
+    transformer     0.18%                                 33.1 ms                      0.959
+    lstmcell-lbfgs  0.17%                                 27.9 ms                      0.990
+
+So recording costs <= 1% of the mean step everywhere (at the real 5 s heartbeat the
+heartbeats' share is ~0.01%); the fixed ~20-35 ms per run (git, versions, the final
+write) is <= 1% of any run longer than ~3.5 s. The A/B ratio (median of per-round
+with/without ratios) stays within this machine's +-5% noise and cannot show 1% by itself.
+
 Timing uses the CPU time of the training thread (`time.thread_time`) with one torch
 thread by default: on a shared machine, wall-clock step times mostly measure the other
 processes. `--clock wall --threads 0` gives wall-clock times with torch's own threading.
