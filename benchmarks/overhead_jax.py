@@ -14,6 +14,14 @@ For each model one process compiles the same Flax Linen train step around
               leaves jax's C++ fast dispatch path, which costs ~1 ms per step on CPU
               whether or not the branch is taken: use it only where aux cannot be read;
 
+* run       — what `nndoctor run` does to the same unchanged script (nndoctor.jax.run:
+              optax.adam and jax.value_and_grad patched while the step is traced; the
+              loss leaves jit by a callback at every step);
+* record    — run plus what recording adds (nndoctor.jax.run_facts): the batch's first
+              1024 values of each array copied into the loss's callback (hashed on the
+              host at the first step). Printed: record - run as the median over many
+              alternating short blocks;
+
 and runs blocks of steps of each, interleaved round by round so that machine load hits
 every mode alike. Printed: mean step time per mode and its ratio to plain (target at
 defaults: <= 1.05). Steps end with `block_until_ready`, so the time is the step's, not
@@ -77,15 +85,18 @@ def run_block(mode: str, runner: dict, batches: list, clock) -> float:
         params, opt_state, loss = step(params, opt_state, x, y)
         if mode == "callback":
             tx.log(loss=loss)
+        elif mode in ("run", "record"):
+            runner["doctor"].maybe_judge()
         elif mode == "aux":
             tx.log(loss=loss, opt_state=opt_state)
         jax.block_until_ready(loss)
+    jax.effects_barrier()  # this block's callbacks are this block's time
     elapsed = clock() - started
     runner["params"], runner["opt_state"] = params, opt_state
     return elapsed / len(batches)
 
 
-def bench(name: str, steps: int, rounds: int, clock) -> None:
+def bench(name: str, steps: int, rounds: int, clock, ab_rounds: int = 60) -> None:
     module_class, shape = MODELS[name]
     model = module_class()
     rng = np.random.default_rng(0)
@@ -98,19 +109,54 @@ def bench(name: str, steps: int, rounds: int, clock) -> None:
             optax.adam(1e-3), mode=mode, live=False)
         runners[mode] = {"tx": tx, "params": params, "opt_state": tx.init(params), "step": make_step(model, tx)}
         run_block(mode, runners[mode], batches[:12], clock)  # compile and warm up
+    for mode in ("run", "record"):
+        runners[mode] = run_mode_runner(model, params, batches, mode == "record", clock)
     times: dict[str, list[float]] = {mode: [] for mode in runners}
     for _ in range(rounds):
         for mode in runners:
             times[mode].append(run_block(mode, runners[mode], batches, clock))
     plain = statistics.mean(times["plain"])
     print(f"{name}: plain {plain * 1e3:.3f} ms/step")
-    for mode in ("callback", "aux"):
+    for mode in ("callback", "aux", "run", "record"):
         mean = statistics.mean(times[mode])
         print(f"  {mode:9s} {mean * 1e3:.3f} ms/step  ratio {mean / plain:.3f}  "
               f"(rounds: {', '.join(f'{t / p:.3f}' for t, p in zip(times[mode], times['plain']))})")
+    # Recording's own cost: run and record alternate in many short blocks (machine load
+    # drifts slower than a block), and the median of the per-pair differences is kept.
+    pairs = []
+    for index in range(ab_rounds):
+        order = ("run", "record") if index % 2 else ("record", "run")
+        block = {mode: run_block(mode, runners[mode], batches[:20], clock) for mode in order}
+        pairs.append((block["run"], block["record"]))
+    extra = statistics.median(r - w for w, r in pairs)
+    run_step = statistics.median(w for w, _ in pairs)
+    print(f"  recording's cost: record - run, median of {ab_rounds} alternating 20-step pairs = {extra * 1e6:+.1f} µs "
+          f"= {extra / run_step:+.2%} of a run-mode step")
     for mode in ("callback", "aux"):
         report = runners[mode]["tx"].report()
         assert report.context["steps_observed"] > 0
+    facts = runners["record"]["facts"]
+    assert facts.first_batch is not None and facts.first_batch["batch_size"] == shape[0], facts.first_batch
+
+
+def run_mode_runner(model: nn.Module, params, batches: list, record: bool, clock) -> dict:
+    """The step as `nndoctor run` traces it (with the run's facts when `record`)."""
+    from nndoctor.jax.doctor import JaxDoctor
+    from nndoctor.jax.run import JaxRunWatcher
+    from nndoctor.jax.run_facts import JaxRunFacts
+
+    doctor = JaxDoctor(every=10, live=False, command="run")
+    facts = JaxRunFacts() if record else None
+    watcher = JaxRunWatcher(doctor, facts)
+    watcher.install()
+    try:
+        tx = optax.adam(1e-3)  # the patched constructor, as the script would call it
+        runner = {"tx": tx, "params": params, "opt_state": tx.init(params), "step": make_step(model, tx),
+                  "doctor": doctor, "facts": facts}
+        run_block("run", runner, batches[:12], clock)  # traced while patched, as in a run
+    finally:
+        watcher.uninstall()
+    return runner
 
 
 def main() -> None:
@@ -118,13 +164,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--ab-rounds", type=int, default=60, help="alternating run/record pairs")
     parser.add_argument("--clock", choices=("process", "wall"), default="process")
     args = parser.parse_args()
     clock = time.process_time if args.clock == "process" else time.perf_counter
     print(f"jax {jax.__version__} on {jax.default_backend()}, clock={args.clock}, "
           f"{args.steps} steps x {args.rounds} rounds per mode")
     for name in args.models:
-        bench(name, args.steps, args.rounds, clock)
+        bench(name, args.steps, args.rounds, clock, args.ab_rounds)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def _run_jax(script, module_name, args, paths, every, fail_on, selection, stop_o
         if preflight:
             fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
         result = run_jax_script(script=script, module=module_name, args=args, every=every, selection=selection,
-                                live=not quiet, stop_on=stop_on)
+                                live=not quiet, stop_on=stop_on, recording=recording)
     except UsageError as error:
         fail(str(error))
     json_path, html_path = paths

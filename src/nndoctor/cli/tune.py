@@ -29,8 +29,10 @@ def _say(text: str) -> None:
     print(f"nndoctor: {text}", file=sys.stderr, flush=True)
 
 
-def capture_script(target: str | None, module: bool, args: list[str], max_batches: int) -> Any:
-    """Run the script until `max_batches` training batches are seen (or it ends)."""
+def capture_script(target: str | None, module: bool, args: list[str], max_batches: int) -> tuple[Any, Any]:
+    """Run the script until `max_batches` training batches are seen (or it ends); the
+    capture, and the run's facts (the optimizer and model settings tuned, for the record)."""
+    from nndoctor.torch.run_facts import RunFacts
     from nndoctor.torch.tune.script_capture import ScriptCapture
     from nndoctor.torch.watch.runner import run_target
     from nndoctor.torch.watch.session import Session
@@ -41,10 +43,13 @@ def capture_script(target: str | None, module: bool, args: list[str], max_batche
     session = Session(live=False)
     session.preflight_request = capture
     _say(f"running {target} until {max_batches} training batches are seen (the script is then ended) …")
+    facts = RunFacts(session).install()
     try:
         result = run_target(session, script=None if module else target, module=target if module else None, args=args)
     except UsageError as error:
         fail(str(error))
+    finally:
+        facts.uninstall()
     if capture.model is None or capture.optimizer is None:
         reason = capture.message or ("the script ended before its first optimizer.step()"
                                      if result.script_exit_code == 0 else
@@ -52,15 +57,17 @@ def capture_script(target: str | None, module: bool, args: list[str], max_batche
         fail(f"nothing to tune: {reason}")
     if len(capture.batches) < 2:
         fail(f"nothing to tune: only {len(capture.batches)} training batch was seen (at least 2 are needed, one held out)")
-    return capture
+    return capture, facts
 
 
 def _finish(report: Any, lines: list[str], json_path: Path | None, fail_on: str, extra: dict[str, Any],
-            recording: Any = None, html_path: Path | None = None) -> None:
+            recording: Any = None, html_path: Path | None = None, facts: Any = None) -> None:
     from nndoctor.report.terminal import render_report, stderr_console
 
     print("\n".join(lines), flush=True)
     report.context.update(extra)
+    if facts is not None:  # the script's optimizer, model and batch as tuned: hyperparameters, seeds, first batch
+        facts.describe(report, series=False)
     if report.findings:
         print(flush=True)
         render_report(report, stderr_console())
@@ -108,7 +115,7 @@ def tune_lr(
     if batches < 2 or budget < 1 or repeats < 1:
         fail("--batches needs at least 2, --budget and --repeats at least 1")
     recording = begin_recording("tune lr", no_record, script=target)
-    capture = capture_script(target, module, list(ctx.args), batches)
+    capture, facts = capture_script(target, module, list(ctx.args), batches)
     held_out = len(collect_batches(capture.batches, max_batches=len(capture.batches), caller="tune lr").held_out)
     _say("measuring on copies (the script's model is not trained) …")
     try:
@@ -118,7 +125,7 @@ def tune_lr(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), lr_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"lr_range": data, "script": target}, recording, html_path)
+            {"lr_range": data, "script": target}, recording, html_path, facts)
 
 
 @tune_app.command("batch-size", context_settings=CONTEXT)
@@ -139,7 +146,7 @@ def tune_batch_size(
 
     fail_on = check_fail_on(fail_on)
     recording = begin_recording("tune batch-size", no_record, script=target)
-    capture = capture_script(target, module, list(ctx.args), max(batches, 1))
+    capture, facts = capture_script(target, module, list(ctx.args), max(batches, 1))
     _say("measuring gradients on a copy (the script's model is not trained) …")
     try:
         result = noise_scale(capture.model, capture.batches, capture.loss_fn, micro_batches=micro_batches,
@@ -149,7 +156,7 @@ def tune_batch_size(
     data = result.to_dict()
     text = f"{len(capture.batches)} batches of {result.user_batch_size} from the script"
     _finish(result.report(), noise_scale_summary(data, batches=text), json_path, fail_on,
-            {"noise_scale": data, "script": target}, recording, html_path)
+            {"noise_scale": data, "script": target}, recording, html_path, facts)
 
 
 @tune_app.command("weight-decay", context_settings=CONTEXT)
@@ -171,7 +178,7 @@ def tune_weight_decay(
 
     fail_on = check_fail_on(fail_on)
     recording = begin_recording("tune weight-decay", no_record, script=target)
-    capture = capture_script(target, module, list(ctx.args), batches)
+    capture, facts = capture_script(target, module, list(ctx.args), batches)
     held_out = len(collect_batches(capture.batches, max_batches=len(capture.batches), caller="tune weight-decay").held_out)
     _say("measuring on copies (the script's model is not trained) …")
     try:
@@ -181,4 +188,4 @@ def tune_weight_decay(
         fail(str(error))
     data = result.to_dict()
     _finish(result.report(), weight_decay_summary(data, batches=_batches_text(capture, held_out)), json_path, fail_on,
-            {"weight_decay": data, "script": target}, recording, html_path)
+            {"weight_decay": data, "script": target}, recording, html_path, facts)

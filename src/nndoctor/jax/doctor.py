@@ -88,6 +88,11 @@ class JaxDoctor:
         self.finished: Report | None = None
         self._next_judge = 0.0
 
+    @property
+    def step(self) -> int:
+        """Training steps seen so far (what a recording's heartbeats report)."""
+        return max(self.recorder.updates, self.losses_logged)
+
     # ----------------------------------------------------------------- set-up
     def describe_parameters(self, names: list[str], shapes: list[tuple[int, ...]]) -> None:
         self.names, self.shapes = names, shapes

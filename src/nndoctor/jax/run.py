@@ -7,7 +7,9 @@
   loss of every call to the host, and — only when the loss or a gradient is NaN/Inf —
   that call's arguments, so the step can be replayed under jax_debug_nans;
 * `jax.random.bernoulli` (what Flax Dropout draws its masks with) reports the key it was
-  given, so a dropout key reused step after step is seen (dropout-key-reused).
+  given, so a dropout key reused step after step is seen (dropout-key-reused);
+* when the run is recorded, nndoctor.jax.run_facts notes the optimizers' settings, seeds,
+  the model and the first batch's fingerprint (`facts`).
 
 Everything is restored when the script ends.
 """
@@ -66,8 +68,9 @@ def _call_text(name: str, args: tuple, kwargs: dict[str, Any]) -> str:
 
 
 class JaxRunWatcher:
-    def __init__(self, doctor: JaxDoctor) -> None:
+    def __init__(self, doctor: JaxDoctor, facts: Any = None) -> None:
         self.doctor = doctor
+        self.facts = facts
         self._saved: list[tuple[Any, str, Any]] = []
         self._captured: dict[str, Any] | None = None
 
@@ -86,8 +89,12 @@ class JaxRunWatcher:
         self._patch(nnx, "grad", self._grad(nnx.value_and_grad, nested=True))
         self._patch(jax.random, "bernoulli", self._bernoulli(jax.random.bernoulli))
         self.doctor.replay = self._replay
+        if self.facts is not None:
+            self.facts.install()
 
     def uninstall(self) -> None:
+        if self.facts is not None:
+            self.facts.uninstall()
         for namespace, name, original in reversed(self._saved):
             setattr(namespace, name, original)
         self._saved.clear()
@@ -98,7 +105,7 @@ class JaxRunWatcher:
 
     # ----------------------------------------------------------------- optimizers
     def _constructor(self, name: str, original: Any) -> Any:
-        doctor = self.doctor
+        doctor, facts = self.doctor, self.facts
 
         def make(*args: Any, **kwargs: Any) -> Any:
             tx = original(*args, **kwargs)
@@ -106,6 +113,8 @@ class JaxRunWatcher:
                 return tx
             wrapped = watched(tx, doctor, every=doctor.every, mode="callback")
             remember(wrapped, _call_text(name, args, kwargs))
+            if facts is not None:
+                facts.on_optimizer(name, original, args, kwargs, wrapped)
             return wrapped
 
         make.__wrapped__ = original  # type: ignore[attr-defined]
@@ -119,15 +128,31 @@ class JaxRunWatcher:
         if getattr(loss, "ndim", None) != 0 or _PAUSED["depth"] or _PAUSED["grads"]:
             return
         doctor = self.doctor
-        jax.debug.callback(doctor.on_loss, loss)
+        # A loss closure usually holds the batch of the traced step (`lambda m: loss(m(x), y)`):
+        # those cells travel too, so the function can be rebuilt around concrete arrays.
+        cells = list(getattr(function, "__closure__", None) or ())
+        words = self._batch_words(function, args, argnums, cells)
+        if words is None:
+            jax.debug.callback(doctor.on_loss, loss)
+        else:
+            # The first batch's leading values travel in the loss's own callback, packed with
+            # it in one uint32 array: a second callback argument cost ~0.25 ms a step on CPU,
+            # the packed one nothing measurable (benchmarks/overhead_jax.py).
+            facts = self.facts
+            bits = jax.lax.bitcast_convert_type(loss.astype(jnp.float32), jnp.uint32)
+            packed = jnp.concatenate([bits.reshape(1), words])
+
+            def loss_and_batch(values: Any) -> None:
+                values = np.asarray(values, np.uint32)
+                doctor.on_loss(values[:1].view(np.float32))
+                facts.on_batch_words(values[1:])
+
+            jax.debug.callback(loss_and_batch, packed)
         if self._captured is not None:
             return
         # NNX modules travel as (static graph, array state) and are merged again to replay.
         graphs = {i: nnx.split(arg) for i, arg in enumerate(args) if isinstance(arg, nnx.Module)}
         data = [nnx.to_pure_dict(graphs[i][1]) if i in graphs else arg for i, arg in enumerate(args)]
-        # A loss closure usually holds the batch of the traced step (`lambda m: loss(m(x), y)`):
-        # those cells travel too, so the function can be rebuilt around concrete arrays.
-        cells = list(getattr(function, "__closure__", None) or ())
         traced = [i for i, cell in enumerate(cells) if _holds_arrays(cell)]
         flat, treedef = jax.tree_util.tree_flatten((data, kwargs, [cells[i].cell_contents for i in traced]))
         arrays = [i for i, leaf in enumerate(flat) if isinstance(leaf, (jax.Array, np.ndarray))]
@@ -146,6 +171,24 @@ class JaxRunWatcher:
                                   "graphs": {i: graph for i, (graph, _) in graphs.items()}, "traced_cells": traced}
 
         jax.lax.cond(finite, lambda: None, lambda: jax.debug.callback(keep, *[flat[i] for i in arrays]))
+
+    def _batch_words(self, function: Any, args: tuple, argnums: Any, cells: list[Any]) -> Any:
+        facts = self.facts
+        if facts is None:
+            return None
+        for arg in args:
+            if isinstance(arg, nnx.Module):
+                facts.note_model(type(arg).__name__)
+        names = getattr(getattr(function, "__code__", None), "co_freevars", ())
+        closure = []
+        for name, cell in zip(names, cells):
+            try:
+                closure.append((name, cell.cell_contents))
+            except ValueError:  # an empty cell
+                continue
+        with self.doctor.faults.guard("first batch fingerprint"):
+            return facts.batch_words(function, args, argnums, closure)
+        return None
 
     def _replay(self) -> dict[str, Any] | None:
         captured = self._captured
@@ -257,11 +300,22 @@ def _caller_site() -> str:
 
 
 def run_jax_script(*, script: str | None, module: str | None, args: list[str], every: int, selection: Selection,
-                   live: bool, stop_on: str | None) -> Any:
+                   live: bool, stop_on: str | None, recording: Any = None) -> Any:
+    """Run the script watched; when `recording` is a started Recording, its heartbeats
+    follow the run and the report's context gets the run's facts (nndoctor.jax.run_facts)."""
     from nndoctor.live.script_runner import run_script
 
     doctor = JaxDoctor(every=every, selection=selection, live=live, stop_on=stop_on, command="run")
-    return run_script(JaxRunWatcher(doctor), script=script, module=module, args=args)
+    facts = None
+    if getattr(recording, "id", None) is not None:
+        from nndoctor.jax.run_facts import JaxRunFacts
+
+        facts = JaxRunFacts()
+        recording.follow(doctor)
+    result = run_script(JaxRunWatcher(doctor, facts), script=script, module=module, args=args)
+    if facts is not None:
+        facts.describe(result.report, doctor)
+    return result
 
 
 __all__ = ["JaxRunWatcher", "paused", "run_jax_script"]

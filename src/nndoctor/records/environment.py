@@ -121,3 +121,18 @@ def torch_details() -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 — a broken driver must not lose the record
         details["device_error"] = f"{type(error).__name__}: {error}"[:200]
     return details
+
+
+def jax_details() -> dict[str, Any]:
+    """The JAX version and its device, for a command that ran JAX (initialises no backend
+    that the command did not: call it only after a JAX run)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return {}
+    details: dict[str, Any] = {"jax": str(jax.__version__)}
+    try:
+        devices = jax.devices()
+        details["device"] = f"{devices[0].platform} ({len(devices)} visible)" if devices else None
+    except Exception as error:  # noqa: BLE001 — a broken backend must not lose the record
+        details["device_error"] = f"{type(error).__name__}: {error}"[:200]
+    return details

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from nndoctor.records.environment import git_state, torch_details, versions
+from nndoctor.records.environment import git_state, jax_details, torch_details, versions
 from nndoctor.records.location import project_root
 from nndoctor.records.writer import RecordWriter
 
@@ -81,13 +81,14 @@ class Recording:
         return {"git_commit": git["commit"], "git_dirty": None if git["dirty"] is None else int(git["dirty"]),
                 "git_diff_hash": git["diff_hash"], "environment": environment}
 
-    def _progress(self) -> tuple[int | None, list[dict[str, Any]] | None]:
+    def _progress(self) -> tuple[int | None, list[tuple[str, str, int | None, str]] | None]:
         session = self.session
         if session is None:
             return None, None
         fired = getattr(getattr(session, "judge", None), "fired", None)
         # A copy first: the training thread may add a finding while this thread reads.
-        findings = [f.to_dict() for f in list(fired.values())] if isinstance(fired, dict) else None
+        findings = [(f.rule, f.severity, f.step, f.message) for f in list(fired.values())] \
+            if isinstance(fired, dict) else None
         return getattr(session, "step", None), findings
 
     # ------------------------------------------------------------ command thread
@@ -97,7 +98,10 @@ class Recording:
             data = report.to_dict() if report is not None else None
             context = data["context"] if data is not None else {}
             environment = dict(self.writer.row.get("environment") or versions())
-            environment.update(torch_details())
+            if context.get("framework") == "jax":
+                environment.update(framework="jax", **jax_details())
+            else:
+                environment.update(torch_details())
             fields: dict[str, Any] = {
                 "status": status_of(report, exit_code), "exit_code": int(exit_code), "ended_at": time.time(),
                 "environment": environment, "steps": context.get("steps_observed"),

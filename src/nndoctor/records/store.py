@@ -63,15 +63,26 @@ def insert_run(connection: sqlite3.Connection, row: dict[str, Any]) -> None:
     connection.execute(f"INSERT OR IGNORE INTO runs ({columns}) VALUES ({marks})", tuple(values.values()))
 
 
-def heartbeat(connection: sqlite3.Connection, run_id: str, steps: int | None,
-              findings: list[dict[str, Any]] | None) -> None:
-    """Progress of a running run, in one transaction (findings so far replace the last ones)."""
+FindingRow = tuple[str, str, "int | None", str]  # (rule, severity, step, message): what the findings table holds
+
+
+def heartbeat(connection: sqlite3.Connection, run_id: str, steps: int | None, *,
+              findings: list[FindingRow] | None = None, added: list[FindingRow] = (),
+              removed: list[FindingRow] = ()) -> None:
+    """Progress of a running run, in one transaction: `findings` replace the last ones, or
+    (the usual heartbeat, whose findings barely change) `added` and `removed` amend them."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.execute("UPDATE runs SET heartbeat_at = ?, steps = COALESCE(?, steps) WHERE id = ? "
                            "AND status = 'running'", (time.time(), steps, run_id))
         if findings is not None:
-            _replace_findings(connection, run_id, findings)
+            connection.execute("DELETE FROM findings WHERE run_id = ?", (run_id,))
+            added = findings
+        connection.executemany("DELETE FROM findings WHERE rowid IN (SELECT rowid FROM findings WHERE run_id = ? "
+                               "AND rule = ? AND severity = ? AND step IS ? AND message = ? LIMIT 1)",
+                               [(run_id, *row) for row in removed])
+        connection.executemany("INSERT INTO findings (run_id, rule, severity, step, message) VALUES (?, ?, ?, ?, ?)",
+                               [(run_id, *row) for row in added])
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

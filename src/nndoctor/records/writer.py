@@ -5,12 +5,18 @@ work to a bounded queue and goes on. The writer opens the file, inserts the run 
 refreshes it every `heartbeat_seconds` from a `progress()` callable, and completes it at
 the end. Any failure — a locked or read-only file, a full disk, a schema from a newer
 nndoctor — is caught here and kept as a fault, for the command to report in one line.
+
+The thread counts its own CPU time (`cpu_seconds`, by phase: start, heartbeats, finish):
+it bounds what recording takes from the machine, and the time it can hold the GIL
+against the training thread (benchmarks/overhead.py reports it).
 """
 from __future__ import annotations
 
+import collections
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +62,7 @@ def ignore_records_directory(directory: Path) -> None:
 
 class RecordWriter(threading.Thread):
     def __init__(self, path: Path, row: dict[str, Any], *, start_details: Callable[[], dict[str, Any]] | None = None,
-                 progress: Callable[[], tuple[int | None, list[dict[str, Any]] | None]] | None = None,
+                 progress: Callable[[], tuple[int | None, list[store.FindingRow] | None]] | None = None,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
         super().__init__(name="nndoctor-records", daemon=True)
         self.path = path
@@ -69,6 +75,13 @@ class RecordWriter(threading.Thread):
         self.notes: list[str] = []
         self.inserted = False
         self.finished = False
+        # This thread's CPU seconds per phase, and how many heartbeats it wrote.
+        self.cpu_seconds = {"start": 0.0, "heartbeats": 0.0, "finish": 0.0}
+        self.heartbeats = 0
+        # The findings rows the last heartbeat committed (None: not known, rewrite them all).
+        # Findings fire once and stay, so a heartbeat usually writes none: its cost does not
+        # grow with how many have fired.
+        self._written: collections.Counter[store.FindingRow] | None = None
         self._connection: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------ command thread
@@ -88,13 +101,17 @@ class RecordWriter(threading.Thread):
 
     # ------------------------------------------------------------ writer thread
     def run(self) -> None:
+        clock = time.thread_time()
         try:
             self._start()
+            clock = self._count("start", clock)
             while True:
                 try:
                     item = self.queue.get(timeout=self.heartbeat_seconds)
                 except queue.Empty:
                     self._heartbeat()
+                    self.heartbeats += 1
+                    clock = self._count("heartbeats", clock)  # with the wait before it: nothing is left out
                     continue
                 if item is _STOP:
                     break
@@ -103,9 +120,16 @@ class RecordWriter(threading.Thread):
                     self._guarded(self._discard)
                 else:
                     self._guarded(lambda: self._finish(fields, report))
+                clock = self._count("finish", clock)
         finally:
             if self._connection is not None:
                 self._connection.close()
+            self._count("finish", clock)
+
+    def _count(self, phase: str, since: float) -> float:
+        now = time.thread_time()
+        self.cpu_seconds[phase] += now - since
+        return now
 
     def _start(self) -> None:
         if self.start_details is not None:
@@ -135,7 +159,17 @@ class RecordWriter(threading.Thread):
 
     def _progress(self) -> None:
         steps, findings = self.progress() if self.progress is not None else (None, None)
-        store.heartbeat(self._connect(), self.row["id"], steps, findings)
+        if findings is None:
+            store.heartbeat(self._connect(), self.row["id"], steps)
+            return
+        now = collections.Counter(findings)
+        if self._written is None:
+            store.heartbeat(self._connect(), self.row["id"], steps, findings=findings)
+        else:
+            added, removed = now - self._written, self._written - now
+            store.heartbeat(self._connect(), self.row["id"], steps, added=list(added.elements()),
+                            removed=list(removed.elements()))
+        self._written = now
 
     def _finish(self, fields: dict[str, Any], report: dict[str, Any] | None) -> None:
         if not self.inserted:
@@ -154,6 +188,7 @@ class RecordWriter(threading.Thread):
         try:
             work()
         except (sqlite3.Error, OSError, ValueError) as error:
+            self._written = None  # rolled back: what the file holds is known no more
             if self._connection is not None:
                 try:
                     self._connection.close()
@@ -163,5 +198,6 @@ class RecordWriter(threading.Thread):
             if final:
                 self.faults.append(describe_error(error))
         except Exception as error:  # noqa: BLE001 — nothing here may reach the command
+            self._written = None
             if final:
                 self.faults.append(f"{type(error).__name__}: {error}"[:300])

@@ -214,16 +214,17 @@ class RunFacts:
         return None
 
     # ---------------------------------------------------------------- results
-    def describe(self, report: Any) -> None:
+    def describe(self, report: Any, *, series: bool = True) -> None:
         """The facts into `report.context` (plain JSON, also in `--json`); a fault here is
-        noted in the context, never raised into the finished run's report."""
+        noted in the context, never raised into the finished run's report. `series=False`:
+        not the run's curves (a tune command's report is about its measurement)."""
         try:
-            self._describe(report)
+            self._describe(report, series)
         except Exception as error:  # noqa: BLE001
             self.faults.append(f"describing the run: {type(error).__name__}: {error}")
             report.context["run_facts_faults"] = self.faults[:5]
 
-    def _describe(self, report: Any) -> None:
+    def _describe(self, report: Any, series: bool) -> None:
         session = self.session
         models = []
         for watched in getattr(session, "models", {}).values():
@@ -260,5 +261,5 @@ class RunFacts:
             report.context.setdefault("data_fingerprints", {})["first_batch"] = self.first_batch
         if self.faults:
             report.context["run_facts_faults"] = self.faults[:5]
-        if session is not None and "series" not in report.context:
+        if series and session is not None and "series" not in report.context:
             attach_series(report, session)
