@@ -155,23 +155,28 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
         updates, inner_state = inner_update(*operands)
         return updates, WatchState(state.count + 1, inner_state, stats)
 
-    reading = {"last_step": -1, "last_time": time.monotonic(), "state": None}
+    reading: dict[str, Any] = {"last_step": -1, "last_time": time.monotonic(), "stats": None}
 
-    def read_state(opt_state: Any, force: bool = False) -> None:
-        """aux mode: record the samples held in `opt_state` that are new, every
-        SAMPLES_KEPT × `every` log calls or READ_SECONDS (reading is a device-to-host copy:
-        one for up to SAMPLES_KEPT samples)."""
-        reading["state"] = opt_state  # report() reads the last one
+    def read_state(opt_state: Any) -> None:
+        """aux mode: at every `every`-th log call, find the statistics in `opt_state`; read
+        the new samples every SAMPLES_KEPT × `every` calls or READ_SECONDS (reading is a
+        device-to-host copy: one for up to SAMPLES_KEPT samples)."""
         logged = doctor.losses_logged
-        if not force and (logged % every or (logged % (every * SAMPLES_KEPT)
-                                             and time.monotonic() - reading["last_time"] < READ_SECONDS)):
+        if logged % every:
             return
         found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, WatchState))
                  if isinstance(s, WatchState) and not isinstance(s.stats, tuple)]
         if not found:
             return
+        # Only this small array is kept (for report()), never the state: holding the
+        # optimizer state would keep a second copy of it alive.
+        reading["stats"] = found[0].stats
+        if logged % (every * SAMPLES_KEPT) == 0 or time.monotonic() - reading["last_time"] >= READ_SECONDS:
+            record(reading["stats"])
+
+    def record(stats: Any) -> None:
         reading["last_time"] = time.monotonic()
-        rows = np.asarray(found[0].stats)  # the one device-to-host copy of these samples
+        rows = np.asarray(stats)  # the one device-to-host copy of these samples
         steps = rows[:, 0].copy().view(np.int32)
         for index in np.argsort(steps):
             step = int(steps[index])
@@ -182,9 +187,12 @@ def watched(inner: Any, doctor: JaxDoctor, *, every: int, mode: str) -> WatchedO
                                      doctor.shapes)
 
     def read_last_state() -> None:
-        if mode == "aux" and reading["state"] is not None:
+        """The samples not read yet, from the statistics last found (unless the script
+        donated that state to a later step, which deletes its arrays)."""
+        stats = reading["stats"]
+        if mode == "aux" and stats is not None and not stats.is_deleted():
             with doctor.faults.guard("optax wrapper statistics"):
-                read_state(reading["state"], force=True)
+                record(stats)
 
     update.doctor = doctor  # type: ignore[attr-defined]
     update.read_state = read_state  # type: ignore[attr-defined]
