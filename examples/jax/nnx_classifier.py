@@ -3,6 +3,7 @@
     python examples/jax/nnx_classifier.py                  # healthy
     nndoctor run examples/jax/nnx_classifier.py --bug lr-high
     python examples/jax/nnx_classifier.py --bug bf16 --preflight
+    nndoctor run --preflight examples/jax/nnx_classifier.py --bug bf16
 
 Bugs: lr-high (SGD at lr=30), bf16 (matrix products in bfloat16), reused-dropout-key (one
 key passed to dropout at every step), nan-log (log of a ReLU output that is 0),
@@ -42,7 +43,8 @@ def make_data(n: int = 512, features: int = 16, classes: int = 4, seed: int = 0)
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 2.0, (classes, features))
     labels = rng.integers(0, classes, n)
-    return (centres[labels] + rng.normal(0, 1.0, (n, features))).astype(np.float32), labels.astype(np.int32)
+    x = centres[labels] + rng.normal(0, 1.0, (n, features))
+    return ((x - x.mean(0)) / x.std(0)).astype(np.float32), labels.astype(np.int32)  # standardised, as usual
 
 
 def loss_fn(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -11,11 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "jax"
 
 
-def _run(tmp_path, script, *args):
+def _run(tmp_path, script, *args, preflight=False):
     report = tmp_path / "report.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "nndoctor", "run", "--quiet", "--json", str(report),
-                           str(EXAMPLES / script), *args], capture_output=True, text=True, env=env, timeout=600)
+                           *(["--preflight"] if preflight else []), str(EXAMPLES / script), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
     return done, json.loads(report.read_text())
 
 
@@ -50,3 +51,49 @@ def test_the_healthy_nnx_example_runs_without_nndoctor():
     done = subprocess.run([sys.executable, str(EXAMPLES / "nnx_classifier.py"), "--steps", "5"], capture_output=True, text=True,
                           env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def _final_line(stdout):
+    return next(line for line in stdout.splitlines() if line.startswith("final"))
+
+
+def test_preflight_runs_on_the_first_step_of_a_healthy_nnx_script_and_leaves_training_alone(tmp_path):
+    done, report = _run(tmp_path, "nnx_classifier.py", "--steps", "40", preflight=True)
+    assert done.returncode == 0, done.stderr
+    assert report["findings"] == []
+    assert "preflight" not in {s["rule"] for s in report["checks_skipped"]}
+    ran = report["context"]["preflight"]["checks_run"]
+    assert {"cannot-overfit-batch", "initial-loss-off", "batch-mixing", "low-precision"} <= set(ran)
+    assert "initial-loss-off" not in {s["rule"] for s in report["checks_skipped"]}  # the optax loss was seen
+    assert report["context"]["steps_observed"] == 40
+    plain = subprocess.run([sys.executable, str(EXAMPLES / "nnx_classifier.py"), "--steps", "40"], capture_output=True,
+                           text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert _final_line(done.stdout) == _final_line(plain.stdout)  # same training, step for step
+
+
+def test_preflight_finds_bf16_compute_in_a_linen_script(tmp_path):
+    done, report = _run(tmp_path, "linen_regressor.py", "--steps", "20", "--bug", "bf16", preflight=True)
+    assert done.returncode == 0, done.stderr  # a note, not a warning
+    finding = next(f for f in report["findings"] if f["rule"] == "low-precision")
+    assert "bfloat16" in finding["message"]
+    assert report["context"]["preflight"]["findings"] >= 1
+
+
+def test_preflight_says_why_it_did_not_run(tmp_path):
+    script = tmp_path / "eager_loop.py"
+    script.write_text(
+        "import jax, jax.numpy as jnp, optax\n"
+        "w = jnp.ones(3)\n"
+        "tx = optax.sgd(0.1)\n"
+        "state = tx.init(w)\n"
+        "for step in range(3):  # no jit: nothing to intercept\n"
+        "    loss, g = jax.value_and_grad(lambda p: jnp.sum(p ** 2))(w)\n"
+        "    updates, state = tx.update(g, state)\n"
+        "    w = optax.apply_updates(w, updates)\n")
+    report_path = tmp_path / "report.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "nndoctor", "run", "--quiet", "--preflight", "--json", str(report_path),
+                           str(script)], capture_output=True, text=True, env=env, timeout=300)
+    report = json.loads(report_path.read_text())
+    skipped = next(s for s in report["checks_skipped"] if s["rule"] == "preflight")
+    assert "no jitted training step" in skipped["reason"], done.stderr

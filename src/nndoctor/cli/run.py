@@ -187,14 +187,13 @@ def _run_jax(script, module_name, args, paths, every, fail_on, selection, stop_o
     """A script that imports jax/flax/optax (and not torch) runs under the JAX adapter.
     `paths`: the (--json, --html) paths."""
     from nndoctor.jax._deps import require_jax
-    from nndoctor.jax.run import run_jax_script
-
     try:
         require_jax()
-        if preflight:
-            fail("--preflight is not available for JAX scripts yet: call nndoctor.jax.preflight(...) in the script")
+        from nndoctor.jax.run import preflight_capture, run_jax_script
+
+        capture = preflight_capture(_print_report if not quiet else _ignore) if preflight else None
         result = run_jax_script(script=script, module=module_name, args=args, every=every, selection=selection,
-                                live=not quiet, stop_on=stop_on, recording=recording)
+                                live=not quiet, stop_on=stop_on, recording=recording, preflight=capture)
     except UsageError as error:
         fail(str(error))
     json_path, html_path = paths

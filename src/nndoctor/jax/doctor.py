@@ -79,6 +79,9 @@ class JaxDoctor:
         self.dropout_keys: dict[bytes, int] = {}
         self.dropout_sites: dict[bytes, str] = {}
         self.replay: Any = None  # a callable that replays the first non-finite step (set by run mode)
+        # A callable reading the statistics not yet read from the optimizer state (set by the
+        # aux-mode wrapper, which reads them in batches): called before deciding where a NaN began.
+        self.pull_statistics: Any = None
         # Per leaf over the sampled updates: was any gradient / update non-zero?
         self.leaf_nonzero_grad: dict[str, bool] = {}
         self.leaf_moved: dict[str, bool] = {}
@@ -178,8 +181,12 @@ class JaxDoctor:
         gradients — and, in run mode, replay that step under jax_debug_nans to name the
         first primitive that produced it. Runs on the host, outside the training step."""
         recorder = self.recorder
+        if recorder.non_finite["found"]:
+            return
+        if recorder.first_non_finite_loss_step is not None and self.pull_statistics is not None:
+            self.pull_statistics()  # the gradients of the steps before the loss went bad
         loss_step, grads = recorder.first_non_finite_loss_step, self.worst_grad_leaf
-        if recorder.non_finite["found"] or (loss_step is None and grads is None):
+        if loss_step is None and grads is None:
             return
         if loss_step is not None and (grads is None or loss_step <= grads[0]):
             step, origin = loss_step, {"origin": "loss", "module": None, "trigger": "loss",

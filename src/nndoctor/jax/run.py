@@ -32,6 +32,7 @@ from nndoctor.jax.doctor import JaxDoctor
 from nndoctor.jax.optax_names import remember
 from nndoctor.jax.optax_watch import watched
 from nndoctor.jax.replay import replay
+from nndoctor.jax.run_preflight import PreflightCapture
 
 OPTAX_CONSTRUCTORS = (
     "adam", "adamw", "sgd", "rmsprop", "adagrad", "adabelief", "adamax", "adamaxw", "amsgrad", "lamb", "lars",
@@ -67,10 +68,15 @@ def _call_text(name: str, args: tuple, kwargs: dict[str, Any]) -> str:
     return f"{name}({', '.join(shown)})"
 
 
+def is_paused() -> bool:
+    return _PAUSED["depth"] > 0
+
+
 class JaxRunWatcher:
-    def __init__(self, doctor: JaxDoctor, facts: Any = None) -> None:
+    def __init__(self, doctor: JaxDoctor, facts: Any = None, preflight: PreflightCapture | None = None) -> None:
         self.doctor = doctor
         self.facts = facts
+        self.preflight = preflight
         self._saved: list[tuple[Any, str, Any]] = []
         self._captured: dict[str, Any] | None = None
 
@@ -91,6 +97,10 @@ class JaxRunWatcher:
         self.doctor.replay = self._replay
         if self.facts is not None:
             self.facts.install()
+        if self.preflight is not None:
+            self.preflight.selection = self.doctor.judge.rule_set.selection
+            self._patch(jax, "jit", self.preflight.jit_constructor(jax.jit))
+            self._patch(nnx, "jit", self.preflight.jit_constructor(nnx.jit))
 
     def uninstall(self) -> None:
         if self.facts is not None:
@@ -115,6 +125,9 @@ class JaxRunWatcher:
             remember(wrapped, _call_text(name, args, kwargs))
             if facts is not None:
                 facts.on_optimizer(name, original, args, kwargs, wrapped)
+            if self.preflight is not None:
+                self.preflight.optimizer = tx  # the last built is the outermost (chain)
+                remember(tx, _call_text(name, args, kwargs))
             return wrapped
 
         make.__wrapped__ = original  # type: ignore[attr-defined]
@@ -128,6 +141,8 @@ class JaxRunWatcher:
         if getattr(loss, "ndim", None) != 0 or _PAUSED["depth"] or _PAUSED["grads"]:
             return
         doctor = self.doctor
+        if self.preflight is not None:
+            self.preflight.on_training_grad()
         # A loss closure usually holds the batch of the traced step (`lambda m: loss(m(x), y)`):
         # those cells travel too, so the function can be rebuilt around concrete arrays.
         cells = list(getattr(function, "__closure__", None) or ())
@@ -211,6 +226,11 @@ class JaxRunWatcher:
         found["largest_input"] = max((float(np.abs(leaf).max()) for leaf in floats), default=None)
         return found
 
+    def _stop_for_preflight(self, function: Any, has_aux: bool, args: tuple, kwargs: dict[str, Any]) -> None:
+        """In preflight's eager replay of the training step: stop at its gradient call."""
+        if self.preflight is not None and self.preflight.armed and not (_PAUSED["depth"] or _PAUSED["grads"]):
+            self.preflight.stop(function, has_aux, args, kwargs)
+
     def _value_and_grad(self, original: Any, nested: bool = False) -> Any:
         watcher = self
 
@@ -218,6 +238,7 @@ class JaxRunWatcher:
             transformed = original(fun, argnums=argnums, has_aux=has_aux, **options)
 
             def watched_value_and_grad(*args: Any, **kwargs: Any) -> Any:
+                watcher._stop_for_preflight(fun, has_aux, args, kwargs)
                 with paused(("grads",) if nested else ()):
                     value, grads = transformed(*args, **kwargs)
                 with watcher.doctor.faults.guard("loss capture"):
@@ -236,6 +257,7 @@ class JaxRunWatcher:
             transformed = original_value_and_grad(fun, argnums=argnums, has_aux=has_aux, **options)
 
             def watched_grad(*args: Any, **kwargs: Any) -> Any:
+                watcher._stop_for_preflight(fun, has_aux, args, kwargs)
                 with paused(("grads",) if nested else ()):
                     value, grads = transformed(*args, **kwargs)
                 with watcher.doctor.faults.guard("loss capture"):
@@ -300,9 +322,11 @@ def _caller_site() -> str:
 
 
 def run_jax_script(*, script: str | None, module: str | None, args: list[str], every: int, selection: Selection,
-                   live: bool, stop_on: str | None, recording: Any = None) -> Any:
+                   live: bool, stop_on: str | None, recording: Any = None,
+                   preflight: PreflightCapture | None = None) -> Any:
     """Run the script watched; when `recording` is a started Recording, its heartbeats
-    follow the run and the report's context gets the run's facts (nndoctor.jax.run_facts)."""
+    follow the run and the report's context gets the run's facts (nndoctor.jax.run_facts);
+    with `preflight` (see nndoctor.jax.run_preflight) its report joins the run's."""
     from nndoctor.live.script_runner import run_script
 
     doctor = JaxDoctor(every=every, selection=selection, live=live, stop_on=stop_on, command="run")
@@ -312,10 +336,16 @@ def run_jax_script(*, script: str | None, module: str | None, args: list[str], e
 
         facts = JaxRunFacts()
         recording.follow(doctor)
-    result = run_script(JaxRunWatcher(doctor, facts), script=script, module=module, args=args)
+    result = run_script(JaxRunWatcher(doctor, facts, preflight), script=script, module=module, args=args)
+    if preflight is not None:
+        preflight.merge_into(result.report)
     if facts is not None:
         facts.describe(result.report, doctor)
     return result
 
 
-__all__ = ["JaxRunWatcher", "paused", "run_jax_script"]
+def preflight_capture(printer: Any) -> PreflightCapture:
+    return PreflightCapture(printer, paused, is_paused)
+
+
+__all__ = ["JaxRunWatcher", "paused", "preflight_capture", "run_jax_script"]

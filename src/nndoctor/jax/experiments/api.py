@@ -70,10 +70,16 @@ def preflight(model: Any, params_or_state: Any, batch: Any, loss_fn: Any, optimi
     unknown = sorted(set(options) - set(KNOWN_OPTIONS))
     if unknown:
         raise UsageError(f"unknown preflight option(s) {', '.join(unknown)}; known: {', '.join(KNOWN_OPTIONS)}")
+    selection = Selection.resolve(options.get("select"), options.get("ignore"), thresholds=options.get("thresholds"))
+    return run_preflight(model, params_or_state, batch, loss_fn, optimizer, options, selection)
+
+
+def run_preflight(model: Any, params_or_state: Any, batch: Any, loss_fn: Any, optimizer: Any,
+                  options: dict[str, Any], selection: Selection) -> Report:
+    """`preflight` with the rule selection made (`nndoctor run --preflight` passes the run's)."""
     started = time.perf_counter()
     bench = _bench(model, params_or_state, batch, loss_fn, optimizer, options)
-    rules = RuleSet(CAPABILITY, Selection.resolve(options.get("select"), options.get("ignore"),
-                                                  thresholds=options.get("thresholds")))
+    rules = RuleSet(CAPABILITY, selection)
     m = Measurements(framework="jax", internal_faults=[])
     timings: dict[str, float] = {}
     forward.run(bench, m)  # the user's errors surface here, as one-line UsageErrors

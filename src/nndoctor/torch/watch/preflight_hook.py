@@ -25,14 +25,13 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from nndoctor.core.report import Report, SkippedCheck
+from nndoctor.core.report import Report
 from nndoctor.torch.preflight.structures import CallArguments, iter_tensors
 
 # A closure optimizer (LBFGS) runs its first backward inside its first step, and a model
 # first seen through the global forward hook (which gets no keyword arguments) has its
 # inputs recorded from its next forward: a few steps are worth waiting for.
 WAIT_STEPS = 3
-SKIPPED_RULE = "preflight"
 
 
 def _output_tensors(outputs: Any) -> list[torch.Tensor]:
@@ -189,26 +188,11 @@ class PreflightRequest:
         self.printer(self.report)
 
     def merge_into(self, report: Report) -> None:
-        """The preflight findings and checks join the run's report (findings once per rule
-        and place); a preflight that did not run is listed first among the skipped checks."""
-        if self.report is None:
-            reason = self.message or ("preflight did not run: the script ended before its first "
-                                      "training step (no backward() followed by an update)")
-            report.context["preflight"] = reason
-            report.checks_skipped.insert(0, SkippedCheck(rule=SKIPPED_RULE, reason=reason))
-            return
-        present = {(f.rule, repr(f.where)) for f in report.findings}
-        report.findings.extend(f for f in self.report.findings if (f.rule, repr(f.where)) not in present)
-        for rule in self.report.checks_run:
-            if rule not in report.checks_run:
-                report.checks_run.append(rule)
-        known = {skipped.rule for skipped in report.checks_skipped}
-        report.checks_skipped.extend(s for s in self.report.checks_skipped if s.rule not in known)
-        report.checks_skipped = [s for s in report.checks_skipped if s.rule not in report.checks_run]
-        report.context["preflight"] = {"checks_run": self.report.checks_run,
-                                       "findings": len(self.report.findings)}
-        if "preflight_curves" in self.report.context:  # drawn in the HTML report
-            report.context["preflight_curves"] = self.report.context["preflight_curves"]
+        from nndoctor.live.preflight_merge import merge_preflight
+
+        merge_preflight(report, self.report, self.message or (
+            "preflight did not run: the script ended before its first training step (no backward() "
+            "followed by an update)"))
 
     def _skip(self, reason: str) -> None:
         self.message = reason
