@@ -1,7 +1,7 @@
 """Recording's cost on JAX runs (`nndoctor run` with and without run records), beside the optax wrapper modes (the wrapper's own target lives in overhead_jax.py).
 
-    .venv/bin/python benchmarks/overhead_jax.py                 # MLP and CNN, both modes
-    .venv/bin/python benchmarks/overhead_jax.py --steps 400 --rounds 5 --models cnn
+    .venv/bin/python benchmarks/records_overhead_jax.py                 # MLP and CNN, both modes
+    .venv/bin/python benchmarks/records_overhead_jax.py --steps 400 --rounds 5 --models cnn
 
 For each model one process compiles the same Flax Linen train step around
 
