@@ -19,8 +19,7 @@ SGD+momentum and AdamW; synthetic data, see lr_tasks.py):
 
 Pass: confirmed within 2× of the best on ≥ 6/8 and within 4× on all; spread ≤ 1.5×.
 Run: OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/lr_finder.py [--seeds 5] [--only TASK …]
-Caveat: the two optimizers of a dataset share one shuffled loader, so a task's 64 batches
-depend on the tasks run before it (--only gives the first epoch's); compare full runs.
+Each task builds its own seeded loader, so --only TASK gives the same batches as a full run.
 
 Measured 2026-12-02, full run (all 8 rows new, 818 s): independent batch orders per seed,
 and the confirmation's vertex refinement (the three rates of the interpolated minimum get

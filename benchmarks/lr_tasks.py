@@ -141,9 +141,11 @@ OPTIMIZERS = {
 
 
 def tasks() -> list[tuple[str, str, DataLoader, Callable[[], nn.Module]]]:
+    """Each task builds its own data and loader (seeded), so its batches are the same whether
+    it runs alone (--only) or after the others."""
     out = []
     for data_name, make in DATASETS.items():
-        loader, model = make()
         for optimizer_name in OPTIMIZERS:
+            loader, model = make()
             out.append((data_name, optimizer_name, loader, model))
     return out

@@ -3,12 +3,13 @@ diagnosis". Each test runs `python -m nndoctor` as a user would, on a tiny train
 import json
 import os
 import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+import warm_launcher
 
 TRAIN = """
     import sys
@@ -50,8 +51,8 @@ def nndoctor(*args, cwd, env=None):
     # This checkout's sources first, whatever is installed.
     path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
     environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "nndoctor", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=environment)
+    return warm_launcher.run([sys.executable, "-m", "nndoctor", *map(str, args)], capture_output=True,
+                             text=True, timeout=300, cwd=cwd, env=environment)
 
 
 @pytest.fixture()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import warm_launcher
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DYNAMICS = {"loss-diverging", "update-ratio-high", "non-finite", "exploding-gradients",
@@ -48,9 +50,12 @@ CASES = [
 ]
 
 
-def nndoctor_run(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "nndoctor", "run", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+def nndoctor_run(*args, cwd=None, env=None, warm=False):
+    """`python -m nndoctor run ARGS…`; warm: through a warm server (tests/warm_launcher.py) for
+    the tests that judge the report, a real subprocess for those that judge the process."""
+    return (warm_launcher.run if warm else subprocess.run)(
+        [sys.executable, "-m", "nndoctor", "run", *map(str, args)], capture_output=True, text=True, timeout=300,
+        cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +66,7 @@ def example_runs(tmp_path_factory):
     def run(case):
         script, bug, extra, _, _ = case
         report = out / f"{script}-{bug}.json"
-        result = nndoctor_run("--quiet", "--json", report, EXAMPLES / script, "--bug", bug, *extra)
+        result = nndoctor_run("--quiet", "--json", report, EXAMPLES / script, "--bug", bug, *extra, warm=True)
         return case, result, json.loads(report.read_text()) if report.exists() else None
 
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import warm_launcher
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -18,7 +20,7 @@ def try_fixes(tmp_path, script, *args, steps, fixes=None):
                "--json", str(report)]
     if fixes:
         command += ["--fix", fixes]
-    result = subprocess.run([*command, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=600)
+    result = warm_launcher.run([*command, str(EXAMPLES / script), *args], capture_output=True, timeout=600)
     assert report.exists(), result.stderr
     return result, json.loads(report.read_text())["context"]["try_fixes"]
 

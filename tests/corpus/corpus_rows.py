@@ -19,13 +19,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tests") not in sys.path:  # run alone as `python tests/corpus/corpus_table.py`
+    sys.path.insert(0, str(REPO / "tests"))
+import warm_launcher  # noqa: E402
 CORPUS_DIR = REPO / "examples" / "corpus"
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 ROW_TIMEOUT_SECONDS = 300
@@ -341,28 +343,27 @@ def environment() -> dict[str, str]:
     return env
 
 
+def preload_for(row: Row) -> tuple[str, ...]:
+    """What the row's warm server imports before forking it (see tests/warm_launcher.py)."""
+    if "lightning" in row.needs:
+        return warm_launcher.LIGHTNING
+    return warm_launcher.HF if "transformers" in row.needs else warm_launcher.TORCH
+
+
 def run_row(row: Row) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="nndoctor-corpus-") as tmp:
-        json_path, stderr_path = Path(tmp) / "report.json", Path(tmp) / "stderr.txt"
+        json_path = Path(tmp) / "report.json"
         started = time.monotonic()
-        with open(stderr_path, "w") as stderr_file:
-            process = subprocess.Popen(command_for(row, json_path), cwd=tmp, env=environment(),
-                                       stdout=subprocess.DEVNULL, stderr=stderr_file)
-            # A timer ends a hung run; wait4 gives this child's own CPU time (rows run in parallel).
-            timer = threading.Timer(ROW_TIMEOUT_SECONDS, process.kill)
-            timer.start()
-            try:
-                _, status, usage = os.wait4(process.pid, 0)
-            finally:
-                timer.cancel()
-            process.returncode = exit_code = os.waitstatus_to_exitcode(status)
+        try:
+            finished = warm_launcher.run(command_for(row, json_path), cwd=tmp, env=environment(), capture_output=True,
+                                         timeout=ROW_TIMEOUT_SECONDS, preload=preload_for(row))
+            exit_code, stderr, cpu = finished.returncode, finished.stderr, finished.cpu_seconds
+        except subprocess.TimeoutExpired:
+            exit_code, stderr, cpu = -9, f"killed after {ROW_TIMEOUT_SECONDS} s", 0.0
         seconds = time.monotonic() - started
-        stderr = stderr_path.read_text(errors="replace")
-        if exit_code < 0:
-            stderr += f"\nkilled after {ROW_TIMEOUT_SECONDS} s"
         report = json.loads(json_path.read_text()) if json_path.is_file() else None
     outcome = Outcome(row, exit_code, seconds, report, "\n".join(stderr.strip().splitlines()[-6:]),
-                      cpu_seconds=usage.ru_utime + usage.ru_stime)
+                      cpu_seconds=cpu)
     outcome.problems = judge(outcome)
     return outcome
 

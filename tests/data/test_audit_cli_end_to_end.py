@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import warm_launcher
+
 
 def nndoctor(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nndoctor", "audit", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+    return warm_launcher.run([sys.executable, "-m", "nndoctor", "audit", *map(str, args)],
+                             capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 """The demo gallery: every case shows what it promises, end to end through the CLI too."""
-import subprocess
 import sys
 
 import pytest
 import torch
 
 from nndoctor.demo.gallery import CASES, case_names, missing_expectations, run_case
+
+import warm_launcher
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +33,8 @@ def test_case_names_are_unique_and_both_kinds_exist():
 
 
 def nndoctor(*args):
-    return subprocess.run([sys.executable, "-m", "nndoctor", "demo", *args],
-                          capture_output=True, text=True, timeout=300)
+    return warm_launcher.run([sys.executable, "-m", "nndoctor", "demo", *args],
+                             capture_output=True, text=True, timeout=300)
 
 
 def test_cli_one_broken_case_shows_its_rules():

@@ -4,7 +4,6 @@ nonzero size and shapes drawn), the page must log no console error or exception 
 request nothing but itself (offline), and a screenshot per kind is written under tmp_path.
 A user string (`<script>` as a layer name, a column, a path) stays text."""
 import json
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -22,6 +21,8 @@ import nndoctor
 from nndoctor.core.report import Report
 from nndoctor.report.html import write_html
 from nndoctor.report.html_compare import render_compare_html
+
+import warm_launcher
 
 SCRIPT_NAME = "<script>document['title']='pwned'</script>"
 # A training script whose hidden layer is named with a script tag; lr from argv (3.0 diverges).
@@ -54,8 +55,8 @@ TRAIN = textwrap.dedent(f'''
 
 
 def nndoctor_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "nndoctor", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return warm_launcher.run([sys.executable, "-m", "nndoctor", *map(str, args)], capture_output=True, text=True,
+                             timeout=300, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,18 @@
 """`nndoctor tune …` end to end on the bundled example script: the script runs unchanged
 until its first batches are intercepted, then it is ended and the copies are measured."""
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+import warm_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_classifier.py"
 
 
 def tune(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nndoctor", "tune", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
+    return warm_launcher.run([sys.executable, "-m", "nndoctor", "tune", *map(str, args)], capture_output=True,
+                             text=True, timeout=300, cwd=cwd)
 
 
 def test_tune_lr_teaches_and_writes_json(tmp_path):

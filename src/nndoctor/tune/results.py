@@ -17,8 +17,9 @@ class SweepPoint:
     held_out_loss: float | None  # None: the run diverged (non-finite)
     final_train_loss: float | None
     stable: bool  # finite, no early spike, and the held-out loss ended ≥ 5% below its start
-    early_spike: bool  # the loss rose sharply within the first tenth of the budget
+    early_spike: bool  # on most of its batch orders the loss rose sharply within the first tenth of the budget
     warmup: bool = False
+    spiked_orders: int = 0  # how many of its batch orders spiked early
 
 
 @dataclass

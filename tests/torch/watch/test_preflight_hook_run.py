@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import warm_launcher
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TIMEOUT = 240  # seconds: a hang fails the test instead of blocking the suite
 
@@ -128,7 +130,8 @@ def run_preflight(tmp_path, name, script, *args, launcher=()):
         path.write_text(textwrap.dedent(script))
     report_path = tmp_path / f"{name}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
+    # A launcher (torch.distributed.run) runs as a real subprocess; the rest through a warm server.
+    result = (subprocess.run if launcher else warm_launcher.run)(
         [sys.executable, *launcher, "-m", "nndoctor", "run", "--preflight", "--json", str(report_path), str(path), *args],
         capture_output=True, text=True, timeout=TIMEOUT, env=env,
     )

@@ -42,8 +42,6 @@ REPEATS = 3
 # most this many rates (the window widens while its best is at an edge).
 WINDOW_POINTS_EACH_SIDE = 2
 MAX_SWEEP_RUNS = 10
-# An early spike: within the first tenth of the budget the loss exceeds twice its start.
-EARLY_SHARE, SPIKE_FACTOR = 0.1, 2.0
 # 003 §4.5.4: warm up from η0/20 to η0 over about 10% of an epoch.
 WARMUP_START_SHARE, WARMUP_EPOCH_SHARE = 1 / 20, 0.1
 CURVE_POINTS = 40
@@ -122,14 +120,12 @@ def _attach_curve(lrs: list[float], curves: list[list[float]], result: LrRangeRe
 
 def _point(lr: float, outcome: RunOutcome, initial: float, budget: int, warmup: bool = False) -> SweepPoint:
     losses = outcome.train_losses
-    early = losses[: max(2, int(EARLY_SHARE * budget) + 1)]
-    spike = not outcome.finite and len(losses) <= len(early) or any(
-        not math.isfinite(v) or v > SPIKE_FACTOR * losses[0] for v in early[1:])
+    spike = lr_orders.mostly_spiked(outcome.spiked_orders, outcome.orders)
     held = outcome.held_out if outcome.finite else None
     final = losses[-1] if losses and math.isfinite(losses[-1]) else None
     return SweepPoint(lr=lr, held_out_loss=held, final_train_loss=final,
                       stable=held is not None and held < (1 - lr_curve.MIN_DROP_SHARE) * initial and not spike,
-                      early_spike=spike, warmup=warmup)
+                      early_spike=spike, warmup=warmup, spiked_orders=outcome.spiked_orders)
 
 
 def _confirm(trainer: TuningTrainer, result: LrRangeResult, seed: int) -> None:

@@ -27,11 +27,26 @@ Schedule = Callable[[int], float]
 SCORE_POINTS = (0.8, 0.9, 1.0)
 
 
+# An early spike: within the first tenth of the budget the loss exceeds twice its start.
+EARLY_SHARE, SPIKE_FACTOR = 0.1, 2.0
+
+
 @dataclass
 class RunOutcome:
     train_losses: list[float]
     held_out: float
     finite: bool
+    # Of the batch orders this outcome summarises, how many spiked early (see `spiked`).
+    spiked_orders: int = 0
+    orders: int = 1
+
+
+def spiked(losses: list[float], finite: bool, budget: int) -> bool:
+    """The run's loss rose above SPIKE_FACTOR × its first value (or stopped being finite)
+    within the first EARLY_SHARE of the budget."""
+    early = losses[: max(2, int(EARLY_SHARE * budget) + 1)]
+    return (not finite and len(losses) <= len(early)) or any(
+        not math.isfinite(v) or v > SPIKE_FACTOR * losses[0] for v in early[1:])
 
 
 class TuningTrainer:
