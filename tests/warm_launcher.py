@@ -244,15 +244,16 @@ def _warm_argv(command: list[str]) -> list[str] | None:
 def run(command: list[Any], *, cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
         capture_output: bool = False, stdout: str | os.PathLike | None = None,
         stderr: str | os.PathLike | None = None, timeout: float | None = None,
-        preload: tuple[str, ...] = TORCH, text: bool = True) -> Finished:
+        preload: tuple[str, ...] | None = TORCH, text: bool = True) -> Finished:
     """Like subprocess.run(command, capture_output=…, text=True, …), through a warm server
-    when the command allows it. `stdout`/`stderr` name files to write instead of capturing
+    when the command allows it (preload None: never; JAX is not safe to fork once imported). `stdout`/`stderr` name files to write instead of capturing
     (None without capture_output: discarded)."""
     command = [str(part) for part in command]
     env = dict(os.environ if env is None else env)
     cwd = str(cwd or os.getcwd())
     argv = _warm_argv(command)
-    server = None if argv is None or os.environ.get("NNDOCTOR_TEST_COLD") == "1" else _server(preload, env)
+    cold = argv is None or preload is None or os.environ.get("NNDOCTOR_TEST_COLD") == "1"
+    server = None if cold else _server(preload, env)
     with tempfile.TemporaryDirectory(prefix="nndoctor-warm-") as scratch:
         out = str(stdout) if stdout is not None else (os.path.join(scratch, "out") if capture_output else os.devnull)
         err = str(stderr) if stderr is not None else (os.path.join(scratch, "err") if capture_output else os.devnull)

@@ -90,6 +90,7 @@ class Row:
 
 LIGHTNING = ("lightning",)
 HF = ("transformers", "accelerate")
+FLAX = ("jax", "flax", "optax")
 
 ROWS: tuple[Row, ...] = (
     # CNN with BatchNorm, dropout and OneCycleLR (pytorch/examples mnist loop)
@@ -300,6 +301,15 @@ ROWS: tuple[Row, ...] = (
     Row("poly_regression.py", "no-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=2),)),
     Row("poly_regression.py", "lr-100x", expect=(Expect(("update-ratio-high", "loss-diverging")),)),
 
+    # google/flax examples/mnist/train.py (NNX): nnx.jit train/eval steps, BatchNorm, Dropout, MultiMetric
+    Row("flax_mnist_nnx.py", needs=FLAX),
+    Row("flax_mnist_nnx.py", "lr-100x", args=("--epochs", "1"), needs=FLAX,
+        expect=(Expect("non-finite", "error", message_contains=("update",)),)),
+    Row("flax_mnist_nnx.py", "fresh-rngs", args=("--epochs", "1"), needs=FLAX,
+        expect=(Expect("dropout-key-reused", "error"),)),
+    Row("flax_mnist_nnx.py", "few-steps", needs=FLAX, expect=(Expect("eval-worse-than-untrained", by_step=10),),
+        forbid=("overfitting",)),
+
     # explicit callbacks (nndoctor.integrations.*.NNDoctorCallback)
     Row("lightning_callback.py", needs=LIGHTNING, callback=True),
     Row("lightning_callback.py", "softmax-ce", needs=LIGHTNING, callback=True,
@@ -343,8 +353,10 @@ def environment() -> dict[str, str]:
     return env
 
 
-def preload_for(row: Row) -> tuple[str, ...]:
+def preload_for(row: Row) -> tuple[str, ...] | None:
     """What the row's warm server imports before forking it (see tests/warm_launcher.py)."""
+    if "jax" in row.needs:
+        return None  # a real subprocess: XLA's threads do not survive a fork
     if "lightning" in row.needs:
         return warm_launcher.LIGHTNING
     return warm_launcher.HF if "transformers" in row.needs else warm_launcher.TORCH

@@ -97,3 +97,70 @@ def test_preflight_says_why_it_did_not_run(tmp_path):
     report = json.loads(report_path.read_text())
     skipped = next(s for s in report["checks_skipped"] if s["rule"] == "preflight")
     assert "no jitted training step" in skipped["reason"], done.stderr
+
+
+CORPUS = ROOT / "examples" / "corpus"
+# A Linen train step that computes its metrics with the optax loss after the gradient (as
+# Flax's older examples do), and a jitted eval step: only the eval step's losses are
+# validation losses.
+METRICS_AFTER_GRAD = '''
+import jax, jax.numpy as jnp, numpy as np, optax
+from flax import linen as nn
+
+x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+y = (x[:, 0] > 0).astype(np.int32)
+model = nn.Dense(2)
+params = model.init(jax.random.key(0), x)
+tx = optax.sgd(0.1)
+state = tx.init(params)
+
+@jax.jit
+def train_step(params, state):
+    def loss_fn(p):
+        return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, x), y).mean()
+    grads = jax.grad(loss_fn)(params)
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    metric = optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x), y).mean()
+    return params, state, metric
+
+@jax.jit
+def eval_step(params):
+    return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x[:32]), y[:32]).mean()
+
+for epoch in range(3):
+    for _ in range(10):
+        params, state, metric = train_step(params, state)
+    print("eval", float(eval_step(params)))
+'''
+
+
+def test_validation_losses_come_from_jitted_steps_without_gradients(tmp_path):
+    script = tmp_path / "metrics_after_grad.py"
+    script.write_text(METRICS_AFTER_GRAD)
+    report = tmp_path / "report.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "nndoctor", "run", "--quiet", "--json", str(report), str(script)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    printed = [float(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("eval")]
+    context = json.loads(report.read_text())["context"]
+    assert context["steps_observed"] == 30  # jax.grad once per step (it was counted twice)
+    series = context["series"]["val_loss"]
+    assert [step for step, _ in series["head"]] == [10, 20, 30]  # one per evaluation, none from the metrics
+    assert [round(v, 5) for _, v in series["head"]] == [round(v, 5) for v in printed]
+
+
+def test_flax_mnist_batchnorm_eval_losses_are_seen_and_a_diverged_update_is_not_blamed_on_the_batch(tmp_path):
+    report = tmp_path / "report.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    script = str(CORPUS / "flax_mnist_nnx.py")
+    done = subprocess.run([sys.executable, "-m", "nndoctor", "run", "--quiet", "--json", str(report), script,
+                           "--bug", "lr-100x", "--batch-size", "64", "--epochs", "1"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    finding = next(f for f in json.loads(report.read_text())["findings"] if f["rule"] == "non-finite")
+    # The parameters (here BatchNorm's running variance) went non-finite after finite steps:
+    # the update did it, not the (finite) input batch, and not the validation pass.
+    assert finding["evidence"]["origin"] == "gradient", finding
+    assert "batch_norm" in finding["where"] and "BatchNorm running statistics" in finding["evidence"]["detail"]
+    assert done.returncode == 1

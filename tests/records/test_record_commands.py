@@ -211,3 +211,29 @@ def test_audits_record_a_content_hash_per_split_and_compare_names_the_split_that
     assert first["data_fingerprints"]["test"]["sha256"] != second["data_fingerprints"]["test"]["sha256"]
     out = " ".join(nndoctor(capsys, "compare", "last~1", "last")[1].split())
     assert "the data differs: the test differs" in out and "identical: train" in out
+
+
+def test_report_show_and_compare_draw_recorded_runs_as_html(two_runs, tmp_path, capsys):
+    # `nndoctor report RUN_OR_JSON`: a run reference is read from the records.
+    code, out, _ = nndoctor(capsys, "report", "last", "--html", tmp_path / "b.html")
+    assert code == 0 and "non-finite" in out
+    page = (tmp_path / "b.html").read_text()
+    assert "<svg" in page and "non-finite" in page
+    code, _, err = nndoctor(capsys, "show", "last~1", "--html", tmp_path / "a.html")
+    assert code == 0 and "<svg" in (tmp_path / "a.html").read_text() and "wrote" in err
+    code, out, _ = nndoctor(capsys, "compare", "last~1", "last", "--json", "--html", tmp_path / "ab.html")
+    assert code == 0 and json.loads(out)["headline"]  # stdout stays JSON
+    both = (tmp_path / "ab.html").read_text()
+    assert both.count("<svg") >= 2 and "non-finite" in both
+    # a file that exists is a file, even when its name looks like a run id
+    (tmp_path / "last").write_text("{}")
+    assert nndoctor(capsys, "report", tmp_path / "last")[0] == 2
+
+
+def test_report_of_a_run_that_never_finished_says_so(records_db, tmp_path, capsys):
+    connection = schema.connect(records_db)
+    store.insert_run(connection, {"id": "feed0001feed0001", "command": "run", "command_line": ["nndoctor", "run"],
+                                  "script": "train.py", "status": "running", "started_at": time.time(),
+                                  "pid": os.getpid(), "host": "here"})
+    code, _, err = nndoctor(capsys, "report", "feed0001", "--html", tmp_path / "x.html")
+    assert code == 2 and "did not finish" in err and not (tmp_path / "x.html").exists()

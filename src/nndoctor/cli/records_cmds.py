@@ -50,6 +50,27 @@ def _run(connection: Any, ref: str) -> Any:
         fail(str(error.args[0]))
 
 
+def stored_report(run: Any) -> Any:
+    """The run's final Report; a clear error when it has none (it did not finish)."""
+    from nndoctor.core.report import Report
+
+    if run.report is None:
+        fail(f"run {run['id'][:8]} did not finish ({run.get('status')}), so it has no final report to draw; "
+             f"`nndoctor show {run['id'][:8]}` lists the findings of its last heartbeat")
+    try:
+        return Report.from_dict(run.report)
+    except UsageError as error:
+        fail(f"run {run['id'][:8]}'s stored report cannot be read: {error}")
+
+
+def write_page(html: Path, page: str) -> None:
+    try:
+        html.write_text(page, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {html}: {error.strerror or error}")
+    typer.echo(f"nndoctor: wrote {html}", err=True)
+
+
 def parse_since(text: str) -> float:
     """'2026-12-01', '2026-12-01T14:00', or '3d' / '12h' / '30m' / '2w' ago → a timestamp."""
     relative = RELATIVE_SINCE.match(text.strip())
@@ -169,11 +190,12 @@ def show_command(
     run_ref: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the run's JSON report (as --json wrote it)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped check."),
+    html: Path = typer.Option(None, "--html", help="Also write the run's report as a self-contained HTML page."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Show a recorded run's report again.
 
-    Example: nndoctor show last
+    Example: nndoctor show last --html last.html
     """
     from nndoctor.core.report import Report
     from nndoctor.records.store import run_findings
@@ -198,13 +220,13 @@ def show_command(
             step = f" (step {finding['step']})" if finding.get("step") is not None else ""
             console.print(f"  {finding['severity']}: [{finding['rule']}]{step} {finding['message']}", markup=False)
         raise typer.Exit(EXIT_CLEAN)
+    from nndoctor.report.html import render_html
     from nndoctor.report.terminal import render_report
 
-    try:
-        report = Report.from_dict(run.report)
-    except UsageError as error:
-        fail(f"run {run['id'][:8]}'s stored report cannot be read: {error}")
+    report = stored_report(run)
     render_report(report, console, verbose=verbose)
+    if html is not None:
+        write_page(html, render_html(report))
     raise typer.Exit(EXIT_CLEAN)
 
 
@@ -213,27 +235,36 @@ def compare_command(
     run_a: str = typer.Argument(..., metavar="RUN_A", help=RUN_HELP),
     run_b: str = typer.Argument(..., metavar="RUN_B", help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    html: Path = typer.Option(None, "--html", help="Also write both runs overlaid as a self-contained HTML page."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """What changed between two recorded runs, and how their losses and findings differ.
 
-    Example: nndoctor compare last~1 last
+    Example: nndoctor compare last~1 last --html compare.html
     """
     from nndoctor.records.compare import compare_runs
 
     connection = _connection(db)
     first, second = _run(connection, run_a), _run(connection, run_b)
     comparison = compare_runs(first, second)
+    page = None
+    if html is not None:
+        from nndoctor.report.html_compare import render_compare_html
+
+        page = render_compare_html(stored_report(first), stored_report(second),
+                                   labels=(f"A {first['id'][:8]}", f"B {second['id'][:8]}"))
     if as_json:
         print(json.dumps(comparison.to_dict(), indent=2))
-        raise typer.Exit(EXIT_CLEAN)
-    console = Console(highlight=False)
-    console.print("; ".join(comparison.headline) + ".", markup=False, style="bold")
-    for title, lines in comparison.sections:
-        console.print()
-        console.print(title, style="bold")
-        for line in lines:
-            console.print(f"  • {line}", markup=False)
+    else:
+        console = Console(highlight=False)
+        console.print("; ".join(comparison.headline) + ".", markup=False, style="bold")
+        for title, lines in comparison.sections:
+            console.print()
+            console.print(title, style="bold")
+            for line in lines:
+                console.print(f"  • {line}", markup=False)
+    if page is not None:
+        write_page(html, page)
     raise typer.Exit(EXIT_CLEAN)
 
 

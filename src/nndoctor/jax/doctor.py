@@ -147,6 +147,12 @@ class JaxDoctor:
             self.recorder.loss(self.losses_logged, float(np.asarray(value, np.float64).reshape(-1)[0]))
             self.losses_logged += 1
 
+    def on_eval_loss(self, value: Any) -> None:
+        """A validation batch's loss seen in a jitted function without gradients (zero-code
+        runs, nndoctor.jax.eval_losses); one evaluation pass's batches are averaged."""
+        with self.faults.guard("validation loss capture"), self._lock:
+            self.recorder.eval_loss(self.losses_logged, float(np.asarray(value, np.float64).reshape(-1)[0]))
+
     def on_dropout_key(self, key_data: Any, site: str) -> None:
         with self.faults.guard("dropout key check"), self._lock:
             raw = np.asarray(key_data).tobytes()

@@ -29,6 +29,8 @@ from flax import nnx
 from nndoctor.core.capability import Selection
 from nndoctor.core.report import Report
 from nndoctor.jax.doctor import JaxDoctor
+from nndoctor.jax.eval_losses import EvalLossCapture
+from nndoctor.jax.model import path_name
 from nndoctor.jax.optax_names import remember
 from nndoctor.jax.optax_watch import watched
 from nndoctor.jax.replay import replay
@@ -79,6 +81,7 @@ class JaxRunWatcher:
         self.preflight = preflight
         self._saved: list[tuple[Any, str, Any]] = []
         self._captured: dict[str, Any] | None = None
+        self.eval_losses = EvalLossCapture(doctor, _PAUSED)
 
     # ----------------------------------------------------------------- install
     def _patch(self, namespace: Any, name: str, replacement: Any) -> None:
@@ -89,11 +92,15 @@ class JaxRunWatcher:
         for name in OPTAX_CONSTRUCTORS:
             if hasattr(optax, name):
                 self._patch(optax, name, self._constructor(name, getattr(optax, name)))
-        self._patch(jax, "value_and_grad", self._value_and_grad(jax.value_and_grad))
-        self._patch(jax, "grad", self._grad(jax.value_and_grad))
-        self._patch(nnx, "value_and_grad", self._value_and_grad(nnx.value_and_grad, nested=True))
-        self._patch(nnx, "grad", self._grad(nnx.value_and_grad, nested=True))
+        # The originals first: jax.grad built on the patched value_and_grad would count each
+        # step twice.
+        jax_value_and_grad, nnx_value_and_grad = jax.value_and_grad, nnx.value_and_grad
+        self._patch(jax, "value_and_grad", self._value_and_grad(jax_value_and_grad))
+        self._patch(jax, "grad", self._grad(jax_value_and_grad))
+        self._patch(nnx, "value_and_grad", self._value_and_grad(nnx_value_and_grad, nested=True))
+        self._patch(nnx, "grad", self._grad(nnx_value_and_grad, nested=True))
         self._patch(jax.random, "bernoulli", self._bernoulli(jax.random.bernoulli))
+        self.eval_losses.install(self._patch)
         self.doctor.replay = self._replay
         if self.facts is not None:
             self.facts.install()
@@ -182,6 +189,7 @@ class JaxRunWatcher:
                 for index, value in zip(arrays, values):
                     filled[index] = np.asarray(value)
                 self._captured = {"function": function, "argnums": argnums, "has_aux": has_aux, "options": options,
+                                  "losses_before": doctor.losses_logged,
                                   "original": original, "treedef": treedef, "leaves": filled,
                                   "graphs": {i: graph for i, (graph, _) in graphs.items()}, "traced_cells": traced}
 
@@ -212,11 +220,10 @@ class JaxRunWatcher:
         data, kwargs, cell_values = jax.tree_util.tree_unflatten(captured["treedef"], captured["leaves"])
         args = [nnx.merge(captured["graphs"][i], value) if i in captured["graphs"] else value
                 for i, value in enumerate(data)]
-        floats = [leaf for leaf in jax.tree_util.tree_leaves((args, kwargs))
+        floats = [leaf for leaf in jax.tree_util.tree_leaves((args, kwargs, cell_values))
                   if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size]
         if any(not np.isfinite(leaf).all() for leaf in floats):
-            return {"origin": "input", "module": None,
-                    "detail": "an argument of the training step (batch or parameters) already held NaN/Inf"}
+            return self._non_finite_argument(data, kwargs, cell_values, captured["argnums"])
         function = captured["original"](_with_cells(captured["function"], captured["traced_cells"], cell_values),
                                         argnums=captured["argnums"],
                                         has_aux=captured["has_aux"], **captured["options"])
@@ -225,6 +232,33 @@ class JaxRunWatcher:
         # Huge but finite parameters or inputs: the NaN is an overflow (non-finite reads it).
         found["largest_input"] = max((float(np.abs(leaf).max()) for leaf in floats), default=None)
         return found
+
+    def _non_finite_argument(self, data: list[Any], kwargs: dict[str, Any], cell_values: list[Any],
+                             argnums: Any) -> dict[str, Any]:
+        """Where the NaN/Inf sat when the step began: in what is differentiated (the
+        parameters, or the model's state) — written by the previous update when the losses
+        before were finite, else there from the start — or in the rest (the batch)."""
+        wrt = {argnums} if isinstance(argnums, int) else set(argnums)
+        damaged = []
+        for index, value in enumerate(data):
+            if index in wrt:
+                for path, leaf in jax.tree_util.tree_flatten_with_path(value)[0]:
+                    if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and not np.isfinite(leaf).all():
+                        damaged.append(path_name(path))
+        if not damaged:
+            return {"origin": "input", "module": None,
+                    "detail": "the batch given to the training step already held NaN/Inf"}
+        module = damaged[-1].rsplit("/", 1)[0] if "/" in damaged[-1] else damaged[-1]
+        if self._captured.get("losses_before", 0) > 1:  # finite steps came first
+            statistics = all(name.rsplit("/", 1)[-1] in BATCH_STATISTICS for name in damaged)
+            written = ("the BatchNorm running statistics overflowed (the activations had grown until their "
+                       "variance was no longer a float32)" if statistics else
+                       "the last update (a huge gradient or an overflowing optimizer step) wrote NaN/Inf into "
+                       "the parameters")
+            return {"origin": "gradient", "module": module, "parameters": damaged[:20],
+                    "detail": f"the steps before were finite, so {written}; the last damaged leaf is {damaged[-1]}"}
+        return {"origin": "parameter", "module": module, "parameters": damaged[:20],
+                "detail": "the parameters held NaN/Inf before the first loss (initialisation or a loaded checkpoint)"}
 
     def _stop_for_preflight(self, function: Any, has_aux: bool, args: tuple, kwargs: dict[str, Any]) -> None:
         """In preflight's eager replay of the training step: stop at its gradient call."""
@@ -239,8 +273,7 @@ class JaxRunWatcher:
 
             def watched_value_and_grad(*args: Any, **kwargs: Any) -> Any:
                 watcher._stop_for_preflight(fun, has_aux, args, kwargs)
-                with paused(("grads",) if nested else ()):
-                    value, grads = transformed(*args, **kwargs)
+                value, grads = watcher._transformed(transformed, nested, has_aux, args, kwargs)
                 with watcher.doctor.faults.guard("loss capture"):
                     watcher._observe(fun, argnums, has_aux, options, original, args, kwargs, value, grads)
                 return value, grads
@@ -250,6 +283,20 @@ class JaxRunWatcher:
         value_and_grad.__wrapped__ = original  # type: ignore[attr-defined]
         return value_and_grad
 
+    def _transformed(self, transformed: Any, nested: bool, has_aux: bool, args: tuple,
+                     kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """The user's gradient call; the optax losses it traces are training losses, and so
+        are those of the jitted function it sits in (its metrics)."""
+        self.eval_losses.grad_depth += 1
+        try:
+            with paused(("grads",) if nested else ()):
+                value, grads = transformed(*args, **kwargs)
+        finally:
+            self.eval_losses.grad_depth -= 1
+        with self.doctor.faults.guard("validation loss capture"):
+            self.eval_losses.training(value[0] if has_aux else value)
+        return value, grads
+
     def _grad(self, original_value_and_grad: Any, nested: bool = False) -> Any:
         watcher = self
 
@@ -258,8 +305,7 @@ class JaxRunWatcher:
 
             def watched_grad(*args: Any, **kwargs: Any) -> Any:
                 watcher._stop_for_preflight(fun, has_aux, args, kwargs)
-                with paused(("grads",) if nested else ()):
-                    value, grads = transformed(*args, **kwargs)
+                value, grads = watcher._transformed(transformed, nested, has_aux, args, kwargs)
                 with watcher.doctor.faults.guard("loss capture"):
                     watcher._observe(fun, argnums, has_aux, options, original_value_and_grad, args, kwargs,
                                      value, grads)
@@ -283,6 +329,10 @@ class JaxRunWatcher:
 
         bernoulli.__wrapped__ = original  # type: ignore[attr-defined]
         return bernoulli
+
+
+# The leaf names of running statistics in Flax's BatchNorm (NNX and Linen): state, not parameters.
+BATCH_STATISTICS = ("mean", "var")
 
 
 def _holds_arrays(cell: Any) -> bool:

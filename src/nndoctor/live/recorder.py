@@ -75,7 +75,11 @@ class Recorder:
         value = float(value)
         if not math.isfinite(value):
             self.non_finite["eval_losses_non_finite"] += 1
-            if not self.non_finite["found"]:
+            # Only an evaluation that went bad on its own is the origin: after a NaN in the
+            # training losses or gradients the training's own origin is told (it may be
+            # located later, on the host), and a NaN validation loss is just its consequence.
+            training_bad = self.first_non_finite_loss_step is not None or self.non_finite["grad_steps_non_finite"]
+            if not self.non_finite["found"] and not training_bad:
                 self.non_finite_origin(step, origin="eval", module=None, trigger="eval loss",
                                        detail="a validation loss was NaN/Inf while training losses were finite")
             return

@@ -106,7 +106,7 @@ class NonFinite(Rule):
                 summary = f"{where} overflowed: its inputs had grown to |x| = {num(info['largest_input'])}"
                 causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
             module = info.get("module")
-            what = "the parameters" if info.get("trigger") == "weights" else (
+            what = {"weights": "the parameters", "gradients": "the gradients"}.get(info.get("trigger")) or (
                 "a validation loss" if origin == "eval" else "the training loss")
             message = (f"{what} became NaN/Inf at step {info.get('step')} (healthy training has "
                        f"none): {summary}" + (f", first producing module '{module}'." if module else "."))
