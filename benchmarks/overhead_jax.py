@@ -22,7 +22,13 @@ on the process CPU clock (XLA computes on its own threads; robust to other proce
 and on the wall clock; printed per clock: mean step time per mode and the median and
 mean of the per-round ratios to plain (target at defaults: <= 1.05).
 
-Measured (jax 0.10.2, CPU, 2 cores shared with other jobs, 40 rounds, 2026-12-02):
+Measured again with the A/A control (a second plain step), 80 rounds, MLP, 2026-12-02,
+another job on the other core: aux median 1.045 process / 1.022 wall, control 0.989 /
+0.967 (middle half of the control 0.95-1.04: two identical programs differ by ±4% per
+round here); 40 rounds under heavier load gave 1.089 / 1.073. In-process variants of the
+wrapper (benchmarks kept out of the tree) put the unsampled cost at ~2% (every=1000) and
+the sampled step at ~+45% of a step (the recomputed optimizer update): 1.03 at every=20.
+Earlier (jax 0.10.2, CPU, 2 cores shared with other jobs, 40 rounds, 2026-12-02):
 MLP (128x784 -> 256 -> 256 -> 10, ~2-3 ms/step): aux median 1.046 process / 1.054 wall,
 mean 1.054 / 1.061; a run a few minutes earlier gave 1.105 process (middle half of the
 rounds 1.04-1.16) — on this machine the MLP ratio moves by ±0.05 between runs. CNN
