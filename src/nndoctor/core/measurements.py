@@ -251,7 +251,7 @@ class NonFinite(TypedDict):
     first_grad_step: int | None
     step: NotRequired[int | None]
     trigger: NotRequired[str]
-    origin: NotRequired[str]  # input, parameter, gradient, activation, loss, eval, unknown
+    origin: NotRequired[str]  # input, parameter, gradient, statistics, activation, loss, eval, unknown
     module: NotRequired[str | None]
     module_type: NotRequired[str | None]
     detail: NotRequired[str | None]

@@ -250,13 +250,14 @@ class JaxRunWatcher:
                     "detail": "the batch given to the training step already held NaN/Inf"}
         module = damaged[-1].rsplit("/", 1)[0] if "/" in damaged[-1] else damaged[-1]
         if self._captured.get("losses_before", 0) > 1:  # finite steps came first
-            statistics = all(name.rsplit("/", 1)[-1] in BATCH_STATISTICS for name in damaged)
-            written = ("the BatchNorm running statistics overflowed (the activations had grown until their "
-                       "variance was no longer a float32)" if statistics else
-                       "the last update (a huge gradient or an overflowing optimizer step) wrote NaN/Inf into "
-                       "the parameters")
+            if all(name.rsplit("/", 1)[-1] in BATCH_STATISTICS for name in damaged):
+                return {"origin": "statistics", "module": module, "parameters": damaged[:20],
+                        "detail": "the steps before were finite, so the BatchNorm running statistics overflowed "
+                                  "(the activations had grown until their variance was no longer a float32); "
+                                  f"the last damaged leaf is {damaged[-1]}"}
             return {"origin": "gradient", "module": module, "parameters": damaged[:20],
-                    "detail": f"the steps before were finite, so {written}; the last damaged leaf is {damaged[-1]}"}
+                    "detail": "the steps before were finite, so the last update (a huge gradient or an overflowing "
+                              f"optimizer step) wrote NaN/Inf into the parameters; the last damaged leaf is {damaged[-1]}"}
         return {"origin": "parameter", "module": module, "parameters": damaged[:20],
                 "detail": "the parameters held NaN/Inf before the first loss (initialisation or a loaded checkpoint)"}
 

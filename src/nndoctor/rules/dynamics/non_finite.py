@@ -29,6 +29,14 @@ BY_ORIGIN = {
          "Clip gradients before the update: `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`.",
          "Add a small epsilon inside sqrt/norm/log (`torch.sqrt(x + 1e-12)`)."],
     ),
+    "statistics": (
+        "running statistics (BatchNorm mean/variance) overflowed to NaN/Inf after finite steps",
+        ["Activations growing step after step until their variance no longer fits the float type: the learning rate is too high.",
+         "Float16 statistics: a variance above 65504 overflows."],
+        ["Lower the learning rate (try 10x lower) or add a warm-up schedule.",
+         "Clip gradients before the update: `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`.",
+         "Keep normalisation statistics in float32 under mixed precision."],
+    ),
     "activation": (
         "a module turned finite inputs into NaN/Inf",
         ["log/sqrt/division of a value that can be zero or negative inside that module's forward.",
@@ -59,9 +67,9 @@ class NonFinite(Rule):
 
     What it detects:
         The first NaN or Inf in training, and where it began: in the input batch, in a
-        parameter, in a gradient (the update wrote it) or in an activation — naming the
-        first module that *produced* it from finite inputs, not the ones that merely
-        passed it on — or in the loss computation. Also a run where most updates have
+        parameter, in a gradient (the update wrote it), in running statistics (BatchNorm
+        buffers) or in an activation — naming the first module that *produced* it from
+        finite inputs, not the ones that merely passed it on — or in the loss computation. Also a run where most updates have
         non-finite gradients (a mixed-precision loss scaler skipping nearly every step).
 
     Why it matters:

@@ -38,7 +38,7 @@ Measurements returned by `measurements()` (plain Python; `series` = BoundedSerie
         "mean_abs_input": series|None}} | None
     activation_rms: {"profiles": [{"step", "layers": [...], "rms": [...]}]} | None
         output RMS of each parameterised layer in forward order, sampled steps
-    non_finite: {"found": bool, "step", "origin": input|parameter|gradient|activation|
+    non_finite: {"found": bool, "step", "origin": input|parameter|gradient|statistics|activation|
         loss|eval|unknown, "module", "detail", "parameters", "loss_steps_non_finite",
         "eval_losses_non_finite", "grad_steps_non_finite", "first_grad_step"}
 """

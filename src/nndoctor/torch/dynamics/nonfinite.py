@@ -128,6 +128,11 @@ def localise(
         param_damage = [name for name in damaged if not name.startswith("buffer ")]
         last = param_damage[-1] if param_damage else damaged[-1]
         module = last.replace("buffer ", "").rsplit(".", 1)[0]
+        if seen_finite_loss and not param_damage:
+            return {"origin": "statistics", "module": module, "parameters": damaged[:20],
+                    "detail": "the previous loss was finite and every parameter is finite: only buffers "
+                              "(BatchNorm running statistics) hold NaN/Inf, written by the forward pass of "
+                              f"activations that had grown too large; the latest damaged module is {module}"}
         if seen_finite_loss:
             return {"origin": "gradient", "module": module, "parameters": damaged[:20],
                     "detail": "the previous loss was finite, so the last update (a non-finite "
