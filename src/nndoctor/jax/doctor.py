@@ -29,7 +29,9 @@ from nndoctor.live.recorder import MEASUREMENTS as RECORDED
 JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # Why a measurement of a JAX run is absent, when nothing more specific is known.
 UNMEASURED_REASONS = {
-    "eval_loss_series": "no validation loss was logged: call tx.log(val_loss=...) after evaluating",
+    "eval_loss_series": "no validation loss was seen: under `nndoctor run`, an optax loss computed in a jitted "
+                        "step that takes no gradient (an eval_step) is one; with nndoctor.jax.watch, call "
+                        "tx.log(val_loss=...) after evaluating",
     "update_ratio_per_layer": "optimizer.update was called without params, so update sizes are unknown "
                               "(pass params: tx.update(grads, state, params))",
     "weight_norm_per_layer": "optimizer.update was called without params",
