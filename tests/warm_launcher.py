@@ -207,6 +207,11 @@ class WarmServer:
             self.process.wait(timeout=10)
         except Exception:  # noqa: BLE001
             self.process.kill()
+            self.process.wait()
+        try:
+            self.process.stdout.close()
+        except Exception:  # noqa: BLE001 - the reader thread may be reading its last line
+            pass
 
 
 _servers: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], WarmServer] = {}
