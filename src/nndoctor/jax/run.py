@@ -35,6 +35,7 @@ from nndoctor.jax.optax_names import remember
 from nndoctor.jax.optax_watch import watched
 from nndoctor.jax.replay import replay
 from nndoctor.jax.run_preflight import PreflightCapture
+from nndoctor.live.state_origin import state_origin
 
 OPTAX_CONSTRUCTORS = (
     "adam", "adamw", "sgd", "rmsprop", "adagrad", "adabelief", "adamax", "adamaxw", "amsgrad", "lamb", "lars",
@@ -223,7 +224,7 @@ class JaxRunWatcher:
         floats = [leaf for leaf in jax.tree_util.tree_leaves((args, kwargs, cell_values))
                   if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size]
         if any(not np.isfinite(leaf).all() for leaf in floats):
-            return self._non_finite_argument(data, kwargs, cell_values, captured["argnums"])
+            return self._non_finite_argument(data, captured["argnums"])
         function = captured["original"](_with_cells(captured["function"], captured["traced_cells"], cell_values),
                                         argnums=captured["argnums"],
                                         has_aux=captured["has_aux"], **captured["options"])
@@ -233,11 +234,10 @@ class JaxRunWatcher:
         found["largest_input"] = max((float(np.abs(leaf).max()) for leaf in floats), default=None)
         return found
 
-    def _non_finite_argument(self, data: list[Any], kwargs: dict[str, Any], cell_values: list[Any],
-                             argnums: Any) -> dict[str, Any]:
+    def _non_finite_argument(self, data: list[Any], argnums: Any) -> dict[str, Any]:
         """Where the NaN/Inf sat when the step began: in what is differentiated (the
-        parameters, or the model's state) — written by the previous update when the losses
-        before were finite, else there from the start — or in the rest (the batch)."""
+        parameters, or the model's state, BatchNorm statistics included) or in the rest (the
+        batch)."""
         wrt = {argnums} if isinstance(argnums, int) else set(argnums)
         damaged = []
         for index, value in enumerate(data):
@@ -248,18 +248,9 @@ class JaxRunWatcher:
         if not damaged:
             return {"origin": "input", "module": None,
                     "detail": "the batch given to the training step already held NaN/Inf"}
-        module = damaged[-1].rsplit("/", 1)[0] if "/" in damaged[-1] else damaged[-1]
-        if self._captured.get("losses_before", 0) > 1:  # finite steps came first
-            if all(name.rsplit("/", 1)[-1] in BATCH_STATISTICS for name in damaged):
-                return {"origin": "statistics", "module": module, "parameters": damaged[:20],
-                        "detail": "the steps before were finite, so the BatchNorm running statistics overflowed "
-                                  "(the activations had grown until their variance was no longer a float32); "
-                                  f"the last damaged leaf is {damaged[-1]}"}
-            return {"origin": "gradient", "module": module, "parameters": damaged[:20],
-                    "detail": "the steps before were finite, so the last update (a huge gradient or an overflowing "
-                              f"optimizer step) wrote NaN/Inf into the parameters; the last damaged leaf is {damaged[-1]}"}
-        return {"origin": "parameter", "module": module, "parameters": damaged[:20],
-                "detail": "the parameters held NaN/Inf before the first loss (initialisation or a loaded checkpoint)"}
+        return state_origin(damaged, damaged[-1].rsplit("/", 1)[0],
+                            statistics_only=all(name.rsplit("/", 1)[-1] in BATCH_STATISTICS for name in damaged),
+                            after_finite_steps=self._captured.get("losses_before", 0) > 1)
 
     def _stop_for_preflight(self, function: Any, has_aux: bool, args: tuple, kwargs: dict[str, Any]) -> None:
         """In preflight's eager replay of the training step: stop at its gradient call."""

@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nndoctor.live.state_origin import state_origin
+
 # Inputs this large mean the NaN/Inf is an overflow of values that grew step by step (a
 # learning rate too high), not a log/sqrt of a bad value: float16 overflows at 6.5e4 and
 # healthy activations stay within a few hundred.
@@ -128,19 +130,7 @@ def localise(
         param_damage = [name for name in damaged if not name.startswith("buffer ")]
         last = param_damage[-1] if param_damage else damaged[-1]
         module = last.replace("buffer ", "").rsplit(".", 1)[0]
-        if seen_finite_loss and not param_damage:
-            return {"origin": "statistics", "module": module, "parameters": damaged[:20],
-                    "detail": "the previous loss was finite and every parameter is finite: only buffers "
-                              "(BatchNorm running statistics) hold NaN/Inf, written by the forward pass of "
-                              f"activations that had grown too large; the latest damaged module is {module}"}
-        if seen_finite_loss:
-            return {"origin": "gradient", "module": module, "parameters": damaged[:20],
-                    "detail": "the previous loss was finite, so the last update (a non-finite "
-                              "gradient or an overflowing optimizer step) wrote NaN/Inf into "
-                              f"the parameters; the latest damaged module in forward order is {module}"}
-        return {"origin": "parameter", "module": module, "parameters": damaged[:20],
-                "detail": "the parameters held NaN/Inf before the first loss (initialisation or "
-                          "a loaded checkpoint)"}
+        return state_origin(damaged, module, statistics_only=not param_damage, after_finite_steps=seen_finite_loss)
     if captured is None:
         return {"origin": "unknown", "module": None,
                 "detail": "parameters and buffers are finite; the batch that produced the "
