@@ -220,7 +220,7 @@ def test_report_show_and_compare_draw_recorded_runs_as_html(two_runs, tmp_path, 
     page = (tmp_path / "b.html").read_text()
     assert "<svg" in page and "non-finite" in page
     code, _, err = nndoctor(capsys, "show", "last~1", "--html", tmp_path / "a.html")
-    assert code == 0 and "<svg" in (tmp_path / "a.html").read_text() and "wrote" in err
+    assert code == 0 and "<svg" in (tmp_path / "a.html").read_text() and "HTML report written to" in err
     code, out, _ = nndoctor(capsys, "compare", "last~1", "last", "--json", "--html", tmp_path / "ab.html")
     assert code == 0 and json.loads(out)["headline"]  # stdout stays JSON
     both = (tmp_path / "ab.html").read_text()

@@ -73,14 +73,19 @@ def finish(
 
 
 def write_html_report(report: Report, path: Path | None) -> None:
-    """--html: write the page; a path that cannot be written is one line on stderr (the
-    diagnosis itself was printed and keeps its exit code)."""
+    """--html: write the report's page (see write_html_page)."""
     if path is None:
         return
-    from nndoctor.report.html import write_html
+    from nndoctor.report.html import render_html
 
+    write_html_page(render_html(report), path)
+
+
+def write_html_page(page: str, path: Path) -> None:
+    """Write an HTML page; a path that cannot be written is one line on stderr (the
+    diagnosis itself was printed and keeps its exit code)."""
     try:
-        write_html(report, path)
+        Path(path).write_text(page, encoding="utf-8")
     except OSError as error:
         print(f"nndoctor: error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
         return

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nndoctor.cli.common import app, fail
+from nndoctor.cli.common import app, fail, write_html_page, write_html_report
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import EXIT_CLEAN
 
@@ -61,14 +61,6 @@ def stored_report(run: Any) -> Any:
         return Report.from_dict(run.report)
     except UsageError as error:
         fail(f"run {run['id'][:8]}'s stored report cannot be read: {error}")
-
-
-def write_page(html: Path, page: str) -> None:
-    try:
-        html.write_text(page, encoding="utf-8")
-    except OSError as error:
-        fail(f"cannot write {html}: {error.strerror or error}")
-    typer.echo(f"nndoctor: wrote {html}", err=True)
 
 
 def parse_since(text: str) -> float:
@@ -220,13 +212,11 @@ def show_command(
             step = f" (step {finding['step']})" if finding.get("step") is not None else ""
             console.print(f"  {finding['severity']}: [{finding['rule']}]{step} {finding['message']}", markup=False)
         raise typer.Exit(EXIT_CLEAN)
-    from nndoctor.report.html import render_html
     from nndoctor.report.terminal import render_report
 
     report = stored_report(run)
     render_report(report, console, verbose=verbose)
-    if html is not None:
-        write_page(html, render_html(report))
+    write_html_report(report, html)
     raise typer.Exit(EXIT_CLEAN)
 
 
@@ -264,7 +254,7 @@ def compare_command(
             for line in lines:
                 console.print(f"  • {line}", markup=False)
     if page is not None:
-        write_page(html, page)
+        write_html_page(page, html)
     raise typer.Exit(EXIT_CLEAN)
 
 
