@@ -150,9 +150,13 @@ class Finished:
         self.cpu_seconds = cpu_seconds
 
 
+def _startup(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The part of an environment that a server fixes when it starts."""
+    return tuple((k, env[k]) for k in STARTUP_VARIABLES if k in env)
+
+
 class WarmServer:
     def __init__(self, preload: tuple[str, ...], env: dict[str, str]) -> None:
-        self.env = {k: env[k] for k in STARTUP_VARIABLES if k in env}
         self.process = subprocess.Popen([sys.executable, __file__, *preload], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
         self.lock = threading.Lock()
@@ -163,8 +167,8 @@ class WarmServer:
             raise RuntimeError("the warm server did not start")
         threading.Thread(target=self._read, daemon=True).start()
 
-    def accepts(self, env: dict[str, str]) -> bool:
-        return self.process.poll() is None and {k: env[k] for k in STARTUP_VARIABLES if k in env} == self.env
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -219,10 +223,10 @@ _servers_lock = threading.Lock()
 
 
 def _server(preload: tuple[str, ...], env: dict[str, str]) -> WarmServer | None:
-    key = (preload, tuple(sorted((k, env[k]) for k in STARTUP_VARIABLES if k in env)))
+    key = (preload, _startup(env))  # one server per preload and start-up environment
     with _servers_lock:
         server = _servers.get(key)
-        if server is None or not server.accepts(env):
+        if server is None or not server.alive():
             try:
                 server = _servers[key] = WarmServer(preload, env)
             except (OSError, RuntimeError):
