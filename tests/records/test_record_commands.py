@@ -14,6 +14,7 @@ import pytest
 from nndoctor.cli.app import _load_commands
 from nndoctor.cli.common import run_cli
 from nndoctor.records import schema, store
+from test_store import add_run
 
 _load_commands()
 
@@ -231,9 +232,6 @@ def test_report_show_and_compare_draw_recorded_runs_as_html(two_runs, tmp_path, 
 
 
 def test_report_of_a_run_that_never_finished_says_so(records_db, tmp_path, capsys):
-    connection = schema.connect(records_db)
-    store.insert_run(connection, {"id": "feed0001feed0001", "command": "run", "command_line": ["nndoctor", "run"],
-                                  "script": "train.py", "status": "running", "started_at": time.time(),
-                                  "pid": os.getpid(), "host": "here"})
+    add_run(schema.connect(records_db), "feed0001feed0001")  # running, in this live process
     code, _, err = nndoctor(capsys, "report", "feed0001", "--html", tmp_path / "x.html")
     assert code == 2 and "did not finish" in err and not (tmp_path / "x.html").exists()
