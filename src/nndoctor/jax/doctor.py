@@ -26,6 +26,12 @@ from nndoctor.live.recorder import FLOAT32_MAX, Recorder
 from nndoctor.live.report_series import add_series
 from nndoctor.live.recorder import MEASUREMENTS as RECORDED
 
+
+def _scalar(value: Any) -> float:
+    """A loss as the host sees it: a device array, a numpy value or a number (its first element)."""
+    return float(np.asarray(value, np.float64).reshape(-1)[0])
+
+
 JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # Why a measurement of a JAX run is absent, when nothing more specific is known.
 UNMEASURED_REASONS = {
@@ -146,14 +152,14 @@ class JaxDoctor:
     def on_loss(self, value: Any) -> None:
         """A training loss seen inside a grad transform (zero-code runs)."""
         with self.faults.guard("loss capture"), self._lock:
-            self.recorder.loss(self.losses_logged, float(np.asarray(value, np.float64).reshape(-1)[0]))
+            self.recorder.loss(self.losses_logged, _scalar(value))
             self.losses_logged += 1
 
     def on_eval_loss(self, value: Any) -> None:
         """A validation batch's loss seen in a jitted function without gradients (zero-code
         runs, nndoctor.jax.eval_losses); one evaluation pass's batches are averaged."""
         with self.faults.guard("validation loss capture"), self._lock:
-            self.recorder.eval_loss(self.losses_logged, float(np.asarray(value, np.float64).reshape(-1)[0]))
+            self.recorder.eval_loss(self.losses_logged, _scalar(value))
 
     def on_dropout_key(self, key_data: Any, site: str) -> None:
         with self.faults.guard("dropout key check"), self._lock:
@@ -174,14 +180,14 @@ class JaxDoctor:
             self._flush_losses()
             with self.faults.guard("validation loss"):
                 at = step if step is not None else max(self.losses_logged - 1, 0)
-                self.recorder.eval_loss(at, float(np.asarray(val_loss, np.float64).reshape(-1)[0]))
+                self.recorder.eval_loss(at, _scalar(val_loss))
         self.maybe_judge()
 
     def _flush_losses(self) -> None:
         pending, self._pending_losses = self._pending_losses, []
         with self.faults.guard("training loss"):
             for step, value in pending:
-                self.recorder.loss(step, float(np.asarray(value, np.float64).reshape(-1)[0]))
+                self.recorder.loss(step, _scalar(value))
         self._locate_non_finite()
 
     def _locate_non_finite(self) -> None:
