@@ -71,9 +71,9 @@ class EvalLossCapture:
 
     def _observe(self, output: Any) -> None:
         trace = _trace_of(output)
-        if trace is None or not jnp.issubdtype(output.dtype, jnp.floating):
-            return
-        cell = {"train": trace in self._training}
+        if trace is None or trace in self._training or not jnp.issubdtype(output.dtype, jnp.floating):
+            return  # no callback in a train step (its metrics after the gradient): nothing to send
+        cell = {"train": False}  # set when a gradient is taken later in the same trace
         self._cells.setdefault(trace, []).append(cell)
         doctor = self.doctor
 
