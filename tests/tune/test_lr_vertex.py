@@ -99,3 +99,40 @@ def test_seeds_draw_independent_batch_orders():
     assert not orders(0, lr_orders.CONFIRM_STREAM) & orders(1, lr_orders.CONFIRM_STREAM)
     assert not orders(0, lr_orders.CONFIRM_STREAM) & orders(0, lr_orders.RANGE_STREAM)
     assert lr_orders.order_seed(3, lr_orders.CONFIRM_STREAM, 7) == lr_orders.order_seed(3, lr_orders.CONFIRM_STREAM, 7)
+
+
+def test_far_off_orders_are_held_at_the_fence_and_counted():
+    typical = [0.25 + 0.01 * ((-1) ** i) * (i % 4) for i in range(20)]
+    values, far = lr_curve.fenced(typical + [0.84, 1.2])
+    median = float(np.median(typical + [0.84, 1.2]))
+    assert far == 2 and max(values) < 0.84 and max(values) > median
+    assert values[:20] == typical  # the typical orders are untouched
+    assert lr_curve.fenced(typical) == (typical, 0)
+    # Fewer orders than a fence needs, no scatter at all, or a low tail (orders escaping a
+    # plateau): nothing is changed.
+    assert lr_curve.fenced([0.25, 0.26, 0.9]) == ([0.25, 0.26, 0.9], 0)
+    assert lr_curve.fenced([0.5] * 9 + [2.0]) == ([0.5] * 9 + [2.0], 0)
+    escapes = typical + [0.05, 0.04]
+    assert lr_curve.fenced(escapes) == (escapes, 0)
+
+
+def test_many_far_off_orders_are_how_the_rate_trains_and_the_plain_mean_stands():
+    typical = [0.25 + 0.01 * ((-1) ** i) * (i % 4) for i in range(12)]
+    bimodal = typical + [0.9] * 5  # 5 of 17 (29%) far off: not a tail
+    assert lr_curve.fenced(bimodal) == (bimodal, 0)
+
+
+def test_a_rate_near_the_edge_gives_the_same_vertex_whether_or_not_a_seed_draws_its_far_off_orders():
+    def score_with_tail(every):
+        base = noisy_parabola(-1.9, 0.08, lambda e: 0.005)
+
+        def score(lr, order):
+            value = base(lr, order)
+            # The highest rate sends some orders far off (the LSTM/SGD task at lr 1).
+            return value + 0.6 if math.log10(lr) > -1.6 and every and order % every == every - 1 else value
+        return score
+    vertices = []
+    for every in (0, 8, 6):  # no far-off order, one in 8, one in 6
+        _, (trio, values, _) = refine(score_with_tail(every), GRID)
+        vertices.append(lr_curve.interpolated_minimum(trio, values))
+    assert max(vertices) - min(vertices) < 0.05  # decades; a plain mean moves it ~0.2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nndoctor.tune import lr_curve
+
 BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -66,6 +68,9 @@ def lr_summary(result: dict[str, Any], *, batches: str) -> list[str]:
             bar = "█" * max(1, int(20 * held / worst)) if held is not None else "diverged"
             mark = "  ← best" if best is not None and abs(point["lr"] - best) < 1e-12 * best else ""
             spike = "  (spikes early)" if point["early_spike"] and held is not None else ""
+            far = point.get("far_off_orders", 0)
+            if far and held is not None:
+                spike += f"  ({far} batch orders far off: each counted at the rate's median + {lr_curve.FAR_OFF_SCALES:g} robust standard deviations)"
             lines.append(f"  {fmt_lr(point['lr']):>7s}  {'' if held is None else f'{held:.4g}':>7s}  {bar}{mark}{spike}")
     if result["confirmed_lr"] is not None:
         stable = fmt_lr(result["largest_stable_lr"]) + (" (the highest tried)" if result["largest_stable_is_limit"] else "")

@@ -20,6 +20,7 @@ class SweepPoint:
     early_spike: bool  # on most of its batch orders the loss rose sharply within the first tenth of the budget
     warmup: bool = False
     spiked_orders: int = 0  # how many of its batch orders spiked early
+    far_off_orders: int = 0  # how many ended far above its typical orders (held at a fence in its score)
 
 
 @dataclass

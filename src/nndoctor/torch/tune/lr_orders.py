@@ -80,6 +80,7 @@ def runs(trainer: TuningTrainer, schedule: Any, order_seeds: list[int], budget: 
 
 
 def _standard_error(values: list[float]) -> float:
+    values = lr_curve.fenced(values)[0]
     return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.inf
 
 
@@ -120,7 +121,8 @@ def add_orders(trainer: TuningTrainer, result: LrRangeResult, points: dict[float
     if not outcome.finite:
         point.held_out_loss, point.stable = None, False
         return
-    point.held_out_loss = float(np.mean(scores[exponent]))
+    values, point.far_off_orders = lr_curve.fenced(scores[exponent])
+    point.held_out_loss = float(np.mean(values))
     point.stable = point.held_out_loss < (1 - lr_curve.MIN_DROP_SHARE) * result.initial_held_out_loss \
         and not point.early_spike
 
@@ -155,9 +157,9 @@ def vertex_terms(result: LrRangeResult, points: dict[float, SweepPoint],
     measured = [e for e in trio if points[e].stable and len(scores[e]) > 1]
     if not measured:
         return trio, values[best - 1: best + 2], [math.inf if points[e].stable else 0.0 for e in trio]
-    pooled = sum(np.var(scores[e], ddof=1) * (len(scores[e]) - 1) for e in measured) / \
-        sum(len(scores[e]) - 1 for e in measured)
-    variances = [(max(float(np.var(scores[e], ddof=1)), pooled) / len(scores[e]) if e in measured else math.inf)
+    spread = {e: float(np.var(lr_curve.fenced(scores[e])[0], ddof=1)) for e in measured}
+    pooled = sum(spread[e] * (len(scores[e]) - 1) for e in measured) / sum(len(scores[e]) - 1 for e in measured)
+    variances = [(max(spread[e], pooled) / len(scores[e]) if e in measured else math.inf)
                  if points[e].stable else 0.0 for e in trio]
     return trio, values[best - 1: best + 2], variances
 
