@@ -85,6 +85,23 @@ def test_a_leaf_cut_off_by_stop_gradient_is_found():
     assert set(finding.where) == {"hidden/kernel", "hidden/bias"}
 
 
+def test_at_defaults_the_sampled_update_rules_still_judge_a_few_hundred_updates():
+    from nndoctor.jax.optax_watch import DEFAULT_EVERY
+
+    healthy = nndoctor.jax.watch(optax.adam(1e-3), live=False)
+    assert healthy.doctor.every == DEFAULT_EVERY
+    assert _train(healthy, steps=240, val_every=40).findings == []
+    assert healthy.doctor.measurements()["grad_norm_global"]["count"] == 240 // DEFAULT_EVERY
+    # Diverged within 16 updates, before a second sample: told from the losses alone.
+    too_high = _train(nndoctor.jax.watch(optax.sgd(30.0), live=False), steps=240)
+    non_finite = next(f for f in too_high.findings if f.rule == "non-finite")
+    assert "diverged first" in non_finite.message and "learning rate" in non_finite.causes[0]
+    assert "update-ratio-high" in {f.rule for f in _train(nndoctor.jax.watch(optax.sgd(5.0), live=False),
+                                                           steps=240).findings}
+    frozen = _train(nndoctor.jax.watch(optax.adam(1e-3), live=False), bug="frozen", steps=240)
+    assert "no-gradient" in {f.rule for f in frozen.findings}
+
+
 def test_works_inside_an_optax_chain_and_with_plain_params():
     tx = nndoctor.jax.watch(optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1)), every=1, mode="callback",
                             live=False)
@@ -133,3 +150,40 @@ def test_the_declared_capability_covers_what_the_wrapper_hands_over(healthy):
     tx, _ = healthy
     m = tx.doctor.measurements()
     assert set(m) | set(m.unavailable) <= CAPABILITY.produces <= set(SCHEMA)
+
+
+class _Pending:
+    """A logged loss whose step is still running (is_ready() False) until released."""
+
+    def __init__(self, value):
+        self.value, self.done = value, False
+
+    def is_ready(self):
+        return self.done
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype)
+
+
+def test_logging_never_waits_for_a_loss_still_being_computed():
+    from nndoctor.jax.doctor import PENDING_LOSSES_FACTOR, JaxDoctor
+
+    doctor = JaxDoctor(every=5, live=False)
+    losses = [_Pending(1.0 / (i + 1)) for i in range(40)]
+    for loss in losses[:5]:
+        loss.done = True
+    for loss in losses[:10]:
+        doctor.log(loss=loss)
+    # The ready losses were read in step order; the running ones are kept, not waited for.
+    assert doctor.recorder.measurements()["loss_series"]["count"] == 5
+    assert len(doctor._pending_losses) == 5
+    for loss in losses[5:8]:
+        loss.done = True
+    doctor.log(loss=losses[10])
+    assert doctor.recorder.measurements()["loss_series"]["count"] == 8
+    # Losses never computed are kept at most PENDING_LOSSES_FACTOR × every, then read anyway.
+    for loss in losses[11:]:
+        doctor.log(loss=loss)
+    assert len(doctor._pending_losses) < PENDING_LOSSES_FACTOR * 5
+    assert doctor.finish().context["steps_observed"] == 40
+    assert doctor.recorder.measurements()["loss_series"]["count"] == 40

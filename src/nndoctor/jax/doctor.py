@@ -32,6 +32,19 @@ def _scalar(value: Any) -> float:
     return float(np.asarray(value, np.float64).reshape(-1)[0])
 
 
+def _ready(value: Any) -> bool:
+    """Whether reading a logged loss would not wait for the device (a number always is)."""
+    is_ready = getattr(value, "is_ready", None)
+    if is_ready is None:
+        return True
+    try:
+        return bool(is_ready())
+    except Exception:  # noqa: BLE001 — a deleted array: reading it reports the fault
+        return True
+
+
+# Losses not yet computed are kept up to this many times `every` before logging waits for them.
+PENDING_LOSSES_FACTOR = 4
 JUDGE_COST_FACTOR = 100  # wait at least 100× the last judgement's duration before the next
 # Why a measurement of a JAX run is absent, when nothing more specific is known.
 UNMEASURED_REASONS = {
@@ -175,7 +188,7 @@ class JaxDoctor:
             self._pending_losses.append((self.losses_logged if step is None else step, loss))
             self.losses_logged += 1
             if len(self._pending_losses) >= self.every:
-                self._flush_losses()
+                self._flush_losses(ready_only=len(self._pending_losses) < PENDING_LOSSES_FACTOR * self.every)
         if val_loss is not None:
             self._flush_losses()
             with self.faults.guard("validation loss"):
@@ -183,8 +196,15 @@ class JaxDoctor:
                 self.recorder.eval_loss(at, _scalar(val_loss))
         self.maybe_judge()
 
-    def _flush_losses(self) -> None:
-        pending, self._pending_losses = self._pending_losses, []
+    def _flush_losses(self, ready_only: bool = False) -> None:
+        """Read the kept losses on the host. `ready_only`: only those already computed (in
+        step order), so that logging never waits for a step still running: reading the
+        newest loss would stop the host from preparing the next step meanwhile."""
+        pending = self._pending_losses
+        keep = len(pending)
+        if ready_only:
+            keep = next((i for i, (_, value) in enumerate(pending) if not _ready(value)), len(pending))
+        pending, self._pending_losses = pending[:keep], pending[keep:]
         with self.faults.guard("training loss"):
             for step, value in pending:
                 self.recorder.loss(step, _scalar(value))

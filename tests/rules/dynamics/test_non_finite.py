@@ -36,3 +36,24 @@ def test_skipped_updates_threshold():
     assert finding.evidence["share"] == 0.5 and finding.step == 0
     assert NonFinite().check({"non_finite": half, "grad_norm_global": {"count": 25}},
                              skipped_update_share=0.6) == []
+
+
+def _losses(values):
+    return {"count": len(values), "head": [[i, v] for i, v in enumerate(values)], "recent": [[i, v] for i, v in enumerate(values)]}
+
+
+def test_a_loss_that_blew_up_before_the_nan_is_told_as_divergence_not_a_bad_loss_function():
+    # lr far too high, seen only through the loss (no sampled gradient before it went bad).
+    info = dict(CLEAN, found=True, step=6, trigger="loss", origin="loss", module=None, detail="x", loss_steps_non_finite=3)
+    [finding] = NonFinite().check({"non_finite": info, "loss_series": _losses([2.0, 1.9, 200.0, 1e5, 3e9, 1e20])})
+    assert "diverged first" in finding.message and "1.9 at step 1" in finding.message
+    assert "100×" in finding.message and "learning rate" in finding.causes[0]
+    # A loss that was steady until one step produced NaN (log of 0): the loss computation.
+    [steady] = NonFinite().check({"non_finite": info, "loss_series": _losses([2.0, 1.9, 1.8, 1.7, 1.75, 1.6])})
+    assert "loss computation produced NaN" in steady.message and "log" in steady.causes[0]
+    # Growth below the threshold, or an origin found elsewhere, keeps its own text.
+    [small] = NonFinite().check({"non_finite": info, "loss_series": _losses([2.0, 1.9, 3.0, 9.0, 20.0, 50.0])})
+    assert "diverged first" not in small.message
+    data = dict(info, origin="input")
+    [batch] = NonFinite().check({"non_finite": data, "loss_series": _losses([2.0, 1e9, 1e20])})
+    assert "input batch" in batch.message

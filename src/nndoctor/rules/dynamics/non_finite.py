@@ -7,6 +7,7 @@ from nndoctor.core.finding import Finding
 from nndoctor.core.numbers import num, percent
 from nndoctor.core.registry import register
 from nndoctor.core.rule import Rule
+from nndoctor.rules.dynamics._series import all_points
 
 # Where the NaN began decides what to do about it; most likely causes and fixes first.
 BY_ORIGIN = {
@@ -61,6 +62,17 @@ BY_ORIGIN = {
 }
 
 
+def _loss_growth(series: Mapping[str, Any] | None, step: Any) -> tuple[tuple[int, float], tuple[int, float], float] | None:
+    """(the lowest finite loss before the first NaN/Inf, the last one before it, last / lowest)."""
+    if not series or step is None:
+        return None
+    before = [(s, v) for s, v in all_points(series) if s < int(step) and v > 0]
+    if len(before) < 2:
+        return None
+    lowest, last = min(before, key=lambda point: point[1]), before[-1]
+    return (lowest, last, last[1] / lowest[1]) if last[0] > lowest[0] else None
+
+
 @register
 class NonFinite(Rule):
     """The loss or the parameters became NaN/Inf; names where it began.
@@ -96,7 +108,7 @@ class NonFinite(Rule):
     severity = "error"
     area = "dynamics"
     requires = ("non_finite",)
-    optional = ('grad_norm_global',)
+    optional = ('grad_norm_global', 'loss_series')
 
     def check(
         self,
@@ -104,14 +116,22 @@ class NonFinite(Rule):
         *,
         skipped_update_share: float = 0.5,  # a loss scaler skips a few steps; most steps skipped means no training
         overflow_input_magnitude: float = 1e4,  # inputs this large = values grew until they overflowed (float16 max 6.5e4)
+        diverged_loss_growth: float = 100.0,  # last finite loss / lowest before it: the run blew up, then overflowed
     ) -> list[Finding]:
         info = m["non_finite"]
         if info.get("found"):
             origin = info.get("origin", "unknown")
             summary, causes, fixes = BY_ORIGIN.get(origin, ("the origin could not be determined", None, None))
+            growth = _loss_growth(m.get("loss_series"), info.get("step"))
             if origin in ("activation", "loss") and (info.get("largest_input") or 0) >= overflow_input_magnitude:
                 where = "a module" if origin == "activation" else "the loss computation"
                 summary = f"{where} overflowed: its inputs had grown to |x| = {num(info['largest_input'])}"
+                causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
+            elif origin in ("activation", "loss", "unknown") and growth and growth[2] >= diverged_loss_growth:
+                (low_step, low), (high_step, high) = growth[0], growth[1]
+                summary = (f"training diverged first: the loss grew {num(high / low)}× (threshold "
+                           f"{num(diverged_loss_growth)}×), from {num(low)} at step {low_step} to {num(high)} at step "
+                           f"{high_step}, before it became NaN/Inf")
                 causes, fixes = BY_ORIGIN["gradient"][1], BY_ORIGIN["gradient"][2]
             module = info.get("module")
             what = {"weights": "the parameters", "gradients": "the gradients"}.get(info.get("trigger")) or (
