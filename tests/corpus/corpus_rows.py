@@ -242,6 +242,12 @@ ROWS: tuple[Row, ...] = (
     Row("gan_mlp.py", why="adversarial losses do not fall: loss-trend rules must not judge them as supervised"),
     Row("gan_mlp.py", "no-netd-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=3),)),
 
+    # policy gradient (pytorch/examples reinforce.py): the surrogate loss wanders around 0
+    Row("reinforce_cartpole.py", args=("--episodes", "120"),
+        why="REINFORCE's loss is a surrogate (log_prob × normalised return): loss-diverging fired on it"),
+    Row("reinforce_cartpole.py", "lr-100x", args=("--episodes", "40"),
+        expect=(Expect("update-ratio-high", "warning", by_step=10, where_contains="affine"),)),
+
     # knowledge distillation: teacher trained first, then queried in eval/no_grad at every student step
     Row("distillation_kl.py"),
     Row("distillation_kl.py", "kl-on-logits",

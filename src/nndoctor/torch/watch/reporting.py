@@ -17,6 +17,7 @@ from nndoctor.live.judge import JUDGE_INTERVAL_SECONDS
 from nndoctor.live.report_series import add_series
 from nndoctor.torch.dynamics.monitor import MEASUREMENTS as DYNAMICS_MEASUREMENTS
 from nndoctor.torch.watch.iteration import train_mode_record
+from nndoctor.torch.watch.score_function import SCORE_FUNCTION_MIN_CALLS, SURROGATE_REASON
 
 
 # Why a dynamics measurement can be absent, in words a user can act on.
@@ -120,6 +121,8 @@ class SessionReporting:
                     part.mark_unavailable(name, reason)
             if adversarial:
                 part.mark_unavailable("loss_series", ADVERSARIAL_REASON)
+            elif self.score_function_log_probs >= SCORE_FUNCTION_MIN_CALLS:
+                part.mark_unavailable("loss_series", SURROGATE_REASON)
             parts.append(part)
         return parts
 

@@ -34,6 +34,7 @@ from nndoctor.torch.watch.clip_tracking import ClipTracking, patch_clipping, unp
 from nndoctor.torch.watch.functional_dropout import patch_functional_dropout, unpatch_functional_dropout
 from nndoctor.torch.watch.iteration import IterationFacts
 from nndoctor.torch.watch.loss_interception import LossCallTracking, patch_losses, unpatch_losses
+from nndoctor.torch.watch.score_function import patch_distributions, unpatch_distributions
 from nndoctor.torch.watch.model_discovery import ModelDiscovery
 from nndoctor.torch.watch.models import OptimizerInfo, WatchedModel
 from nndoctor.torch.watch.reporting import CAPABILITY, SessionReporting
@@ -124,6 +125,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         self._last_loss_call: dict[str, Any] | None = None
         self._eval_sum = 0.0
         self._eval_count = 0
+        self.score_function_log_probs = 0  # log_prob of a sample() with gradients: a policy-gradient loss
         self._handles: list[Any] = []
         self._discovery_handles: list[Any] = []
         self._originals: dict[str, Any] = {}
@@ -143,6 +145,7 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         patch_losses(self)
         patch_functional_dropout(self)
         patch_clipping(self)
+        patch_distributions(self)
         self._handles.append(optimizer_hooks.register_optimizer_step_pre_hook(self._on_step_pre))
         self._handles.append(optimizer_hooks.register_optimizer_step_post_hook(self._on_step_post))
         if self.discover:
@@ -181,7 +184,8 @@ class Session(BackwardTracking, LossCallTracking, ModelDiscovery, UpdateTracking
         unpatch_backward(self._originals)
         unpatch_functional_dropout(self._originals)
         unpatch_clipping(self._originals)
-        unpatch_losses(self._originals)
+        unpatch_distributions(self._originals)
+        unpatch_losses(self._originals)  # last: it puts back every original left
         self._originals.clear()
         self._candidates.clear()
         self._candidate_inputs.clear()
