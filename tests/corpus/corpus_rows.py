@@ -276,6 +276,16 @@ ROWS: tuple[Row, ...] = (
         expect=(Expect("missing-zero-grad", "error", by_step=2),)),
 
     # HF Trainer, tiny random BERT, warmup_steps=5
+    # 🤗 Accelerate without Trainer (run_glue_no_trainer.py): prepared optimizer, accumulate()
+    Row("accelerate_no_trainer.py", needs=HF),
+    Row("accelerate_no_trainer.py", args=("--gradient-accumulation-steps", "2"), needs=HF,
+        why="the prepared optimizer skips step/zero_grad between synchronisations; accelerate scales the loss"),
+    Row("accelerate_no_trainer.py", "no-eval-mode", needs=HF,
+        expect=(Expect("eval-mode-missing", "warning", where_contains="dropout",
+                       message_contains=("scaled_dot_product_attention",)),)),
+    Row("accelerate_no_trainer.py", "lr-100x", needs=HF,
+        expect=(Expect(("update-ratio-high", "loss-diverging", "exploding-gradients", "saturated-activation",
+                        "vanishing-gradients"), "warning"),)),
     Row("hf_bert_trainer.py", needs=HF),
     Row("hf_bert_trainer.py", args=("--accumulate", "4"), needs=HF),  # accelerate's accumulation, warm-up, clipping
     Row("hf_bert_trainer.py", preflight=True, needs=HF,

@@ -70,3 +70,15 @@ def test_functional_dropout_threshold_on_passes():
     m = Measurements(no_grad_forwards=[functional(4, calls), functional(8, [])])
     assert EvalModeMissing().check(m, min_passes=2) == []
     assert EvalModeMissing().check(m, min_passes=1)
+
+
+def test_attention_dropout_of_a_model_left_in_training_mode_is_part_of_the_one_finding():
+    # transformers' BERT without model.eval(): nn.Dropout modules in training mode, and its
+    # attention's dropout_p (tied to self.training) active too. One cause, one finding.
+    calls = [{"function": "scaled_dot_product_attention", "p": 0.1, "calls": 4}]
+    record = dict(forward(30, ["bert.embeddings.dropout (Dropout)"], total=1), model_in_eval_mode=False,
+                  functional_dropout=calls)
+    [finding] = EvalModeMissing().check(Measurements(no_grad_forwards=[record]))
+    assert "still in training mode" in finding.message
+    assert "scaled_dot_product_attention(p=0.1) ×4" in finding.message
+    assert finding.evidence["functional_dropout"] == calls

@@ -65,7 +65,11 @@ class EvalModeMissing(Rule):
         passes = [record for record in eligible if record["train_mode_modules"]]
         if passes and len(passes) >= min_passes:
             findings.append(self._module_finding(passes, min_passes))
-        functional = [record for record in eligible if _active_dropout(record)]
+        # Functional dropout in a model left in training mode is the same missing
+        # model.eval() when the module finding already names it (transformers' attention
+        # passes `dropout_p=p if self.training else 0.0`): one finding, with the calls in it.
+        functional = [record for record in eligible if _active_dropout(record)
+                      and not (record["train_mode_modules"] and not record.get("model_in_eval_mode"))]
         if functional and len(functional) >= min_passes:
             findings.append(self._functional_finding(functional, min_passes))
         return findings
@@ -76,10 +80,13 @@ class EvalModeMissing(Rule):
         normalisation = any("Norm" in name for name in names)
         kinds = Counter(name.rsplit(" (", 1)[-1].rstrip(")") for name in names)
         summary = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+        calls = _active_dropout(first)
+        also = ("; it also applied functional dropout (" + ", ".join(
+            f"{c['function']}(p={num(c['p'])}) ×{count(c['calls'])}" for c in calls) + ")") if calls else ""
         return self.finding(
             f"The evaluation pass at step {first['step']} ran {first['model']} with "
             f"{first['train_mode_count']} of {first['mode_dependent_count']} mode-dependent "
-            f"modules still in training mode ({summary}); seen in {len(passes)} pass(es) "
+            f"modules still in training mode ({summary}){also}; seen in {len(passes)} pass(es) "
             f"(threshold {min_passes}).",
             step=first["step"],
             where=[name.split(" ")[0] for name in names],
@@ -89,6 +96,7 @@ class EvalModeMissing(Rule):
                 "passes_in_training_mode": len(passes),
                 "train_mode_modules": names,
                 "mode_dependent_modules": first["mode_dependent_count"],
+                **({"functional_dropout": calls} if calls else {}),
             },
         )
 
@@ -101,7 +109,8 @@ class EvalModeMissing(Rule):
                    "`F.dropout(x, p, training=True)`, or `scaled_dot_product_attention(dropout_p=...)` "
                    "without `if self.training`")
         else:
-            why = f"{first['model']} was also left in training mode"
+            why = (f"{first['model']} was left in training mode and has no dropout module to show it: "
+                   "`model.eval()` switches such calls off when they read `self.training`")
         return self.finding(
             f"The evaluation pass at step {first['step']} applied active functional dropout ({summary}); {why}. "
             f"Seen in {len(passes)} pass(es) (threshold {min_passes}): evaluation outputs are random.",
