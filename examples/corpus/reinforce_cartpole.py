@@ -1,4 +1,5 @@
-"""REINFORCE on CartPole: a faithful copy of pytorch/examples reinforcement_learning/reinforce.py.
+"""REINFORCE and actor-critic on CartPole: faithful copies of pytorch/examples
+reinforcement_learning/reinforce.py and actor_critic.py.
 
 The policy gradient loop as the example writes it: a Policy (Linear-Dropout-ReLU-Linear,
 softmax output) samples actions from a Categorical during the episode, in train mode, and
@@ -8,16 +9,18 @@ dependency here, so CartPole-v1 is the classic cart-pole physics (Barto, Sutton 
 
 The "loss" of policy gradient is not a loss that falls: the returns are normalised to zero
 mean, so it wanders around 0, often negative, and grows in magnitude as episodes lengthen.
-A diagnosis must not call that diverging, oscillating or stuck.
+A diagnosis must not call that diverging, oscillating or stuck. actor_critic.py adds a critic
+head trained with smooth_l1_loss towards the returns, one loss call per environment step,
+summed with the policy loss.
 
-    python reinforce_cartpole.py [--episodes N] [--bug NAME]
+    python reinforce_cartpole.py [--algorithm reinforce|actor-critic] [--episodes N] [--bug NAME]
 
 Bugs, as users write them:
   lr-100x        Adam at lr 1.0 (the first update saturates the policy; it never learns)
 """
 import argparse
 import math
-from collections import deque
+from collections import deque, namedtuple
 from itertools import count
 
 import numpy as np
@@ -77,17 +80,43 @@ class Policy(nn.Module):
         return F.softmax(action_scores, dim=1)
 
 
+SavedAction = namedtuple('SavedAction', ['log_prob', 'value'])
+
+
+class ActorCritic(nn.Module):
+    """
+    implements both actor and critic in one model
+    """
+    def __init__(self):
+        super(ActorCritic, self).__init__()
+        self.affine1 = nn.Linear(4, 128)
+        self.action_head = nn.Linear(128, 2)
+        self.value_head = nn.Linear(128, 1)
+        self.saved_actions = []
+        self.rewards = []
+
+    def forward(self, x):
+        x = F.relu(self.affine1(x))
+        action_prob = F.softmax(self.action_head(x), dim=-1)
+        state_values = self.value_head(x)
+        return action_prob, state_values
+
+
 def main():
     parser = argparse.ArgumentParser(description='PyTorch REINFORCE example')
     parser.add_argument('--gamma', type=float, default=0.99)
     parser.add_argument('--seed', type=int, default=543)
     parser.add_argument('--episodes', type=int, default=300)
     parser.add_argument('--log-interval', type=int, default=50)
+    parser.add_argument('--algorithm', choices=('reinforce', 'actor-critic'), default='reinforce')
     parser.add_argument('--bug', choices=BUGS, default='none')
     args = parser.parse_args()
 
     env = CartPole(args.seed)
     torch.manual_seed(args.seed)
+    if args.algorithm == 'actor-critic':
+        actor_critic(args, env)
+        return
     policy = Policy()
     optimizer = optim.Adam(policy.parameters(), lr=1.0 if args.bug == 'lr-100x' else 1e-2)
     eps = np.finfo(np.float32).eps.item()
@@ -118,6 +147,10 @@ def main():
         del policy.rewards[:]
         del policy.saved_log_probs[:]
 
+    episodes(args, env, select_action, finish_episode, policy.rewards)
+
+
+def episodes(args, env, select_action, finish_episode, rewards):
     running_reward = 10
     for i_episode in count(1):
         state, _ = env.reset()
@@ -125,7 +158,7 @@ def main():
         for t in range(1, 10000):  # Don't infinite loop while learning
             action = select_action(state)
             state, reward, terminated, truncated, _ = env.step(action)
-            policy.rewards.append(reward)
+            rewards.append(reward)
             ep_reward += reward
             if terminated or truncated:
                 break
@@ -139,6 +172,44 @@ def main():
             break
         if i_episode >= args.episodes:
             break
+
+
+def actor_critic(args, env):
+    model = ActorCritic()
+    optimizer = optim.Adam(model.parameters(), lr=3.0 if args.bug == 'lr-100x' else 3e-2)
+    eps = np.finfo(np.float32).eps.item()
+
+    def select_action(state):
+        state = torch.from_numpy(state).float()
+        probs, state_value = model(state)
+        m = Categorical(probs)
+        action = m.sample()
+        model.saved_actions.append(SavedAction(m.log_prob(action), state_value))
+        return action.item()
+
+    def finish_episode():
+        R = 0
+        saved_actions = model.saved_actions
+        policy_losses = []  # list to save actor (policy) loss
+        value_losses = []  # list to save critic (value) loss
+        returns = []  # list to save the true values
+        for r in model.rewards[::-1]:
+            R = r + args.gamma * R
+            returns.insert(0, R)
+        returns = torch.tensor(returns)
+        returns = (returns - returns.mean()) / (returns.std() + eps)
+        for (log_prob, value), R in zip(saved_actions, returns):
+            advantage = R - value.item()
+            policy_losses.append(-log_prob * advantage)
+            value_losses.append(F.smooth_l1_loss(value, torch.tensor([R])))
+        optimizer.zero_grad()
+        loss = torch.stack(policy_losses).sum() + torch.stack(value_losses).sum()
+        loss.backward()
+        optimizer.step()
+        del model.rewards[:]
+        del model.saved_actions[:]
+
+    episodes(args, env, select_action, finish_episode, model.rewards)
 
 
 if __name__ == '__main__':

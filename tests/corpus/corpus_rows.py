@@ -247,6 +247,10 @@ ROWS: tuple[Row, ...] = (
         why="REINFORCE's loss is a surrogate (log_prob × normalised return): loss-diverging fired on it"),
     Row("reinforce_cartpole.py", "lr-100x", args=("--episodes", "40"),
         expect=(Expect("update-ratio-high", "warning", by_step=10, where_contains="affine"),)),
+    Row("reinforce_cartpole.py", args=("--algorithm", "actor-critic", "--episodes", "60"),
+        why="actor-critic: policy surrogate + smooth_l1 critic loss per environment step, summed"),
+    Row("reinforce_cartpole.py", "lr-100x", args=("--algorithm", "actor-critic", "--episodes", "30"),
+        expect=(Expect("update-ratio-high", "warning", by_step=10, where_contains="head"),)),
 
     # knowledge distillation: teacher trained first, then queried in eval/no_grad at every student step
     Row("distillation_kl.py"),
