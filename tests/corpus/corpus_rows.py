@@ -242,6 +242,9 @@ ROWS: tuple[Row, ...] = (
     Row("gan_mlp.py", why="adversarial losses do not fall: loss-trend rules must not judge them as supervised"),
     Row("gan_mlp.py", "no-netd-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=3),)),
 
+    # contrastive pre-training (sthalles/SimCLR's info_nce_loss): all-zero targets, logits / 0.07
+    Row("simclr_info_nce.py", args=("--epochs", "4")),
+
     # policy gradient (pytorch/examples reinforce.py): the surrogate loss wanders around 0
     Row("reinforce_cartpole.py", args=("--episodes", "120"),
         why="REINFORCE's loss is a surrogate (log_prob × normalised return): loss-diverging fired on it"),
