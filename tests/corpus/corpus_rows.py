@@ -242,6 +242,10 @@ ROWS: tuple[Row, ...] = (
     Row("gan_mlp.py", why="adversarial losses do not fall: loss-trend rules must not judge them as supervised"),
     Row("gan_mlp.py", "no-netd-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=3),)),
 
+    # mixup (facebookresearch/mixup-cifar10) and its soft-target form: train loss stays high
+    Row("mixup_soft_targets.py"),
+    Row("mixup_soft_targets.py", args=("--soft",)),
+
     # contrastive pre-training (sthalles/SimCLR's info_nce_loss): all-zero targets, logits / 0.07
     Row("simclr_info_nce.py", args=("--epochs", "4")),
 
