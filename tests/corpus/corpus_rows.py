@@ -328,6 +328,14 @@ ROWS: tuple[Row, ...] = (
     Row("poly_regression.py", "no-zero-grad", expect=(Expect("missing-zero-grad", "error", by_step=2),)),
     Row("poly_regression.py", "lr-100x", expect=(Expect(("update-ratio-high", "loss-diverging")),)),
 
+    # google/flax examples/mnist/train.py as written for Linen: TrainState, apply_model (grads, loss,
+    # accuracy) and update_model jitted apart, the test set scored with the gradient-taking apply_model
+    Row("flax_mnist_linen.py", needs=FLAX),
+    Row("flax_mnist_linen.py", "lr-100x", args=("--epochs", "1"), needs=FLAX,
+        expect=(Expect("non-finite", "error", by_step=10),)),
+    Row("flax_mnist_linen.py", "no-update", args=("--epochs", "1"), needs=FLAX,
+        expect=(Expect("params-not-updated", "error", message_contains=("not kept",)),),
+        why="`update_model(state, grads)` without `state =`: the new TrainState is dropped every step"),
     # google/flax examples/mnist/train.py (NNX): nnx.jit train/eval steps, BatchNorm, Dropout, MultiMetric
     Row("flax_mnist_nnx.py", needs=FLAX),
     Row("flax_mnist_nnx.py", "lr-100x", args=("--epochs", "1"), needs=FLAX,

@@ -187,3 +187,24 @@ def test_logging_never_waits_for_a_loss_still_being_computed():
     assert len(doctor._pending_losses) < PENDING_LOSSES_FACTOR * 5
     assert doctor.finish().context["steps_observed"] == 40
     assert doctor.recorder.measurements()["loss_series"]["count"] == 40
+
+
+def test_an_update_whose_result_is_dropped_is_found():
+    tx = nndoctor.jax.watch(optax.sgd(0.1), every=2, mode="callback", live=False)
+    params = {"w": jnp.ones((4, 3)), "b": jnp.zeros((3,))}
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean((x @ p["w"] + p["b"] - y) ** 2))(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    x, y = jnp.asarray(np.random.default_rng(0).normal(size=(16, 4)), jnp.float32), jnp.zeros((16, 3))
+    for _ in range(12):
+        _, _, loss = step(params, opt_state, x, y)  # the new params and state are dropped
+        tx.log(loss=loss)
+    finding = next(f for f in tx.report().findings if f.rule == "params-not-updated")
+    assert finding.evidence["cause"] == "update_discarded" and set(finding.where) == {"w", "b"}
+    assert "step count never advanced" in finding.message
+

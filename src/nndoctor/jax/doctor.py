@@ -106,6 +106,14 @@ class JaxDoctor:
         # Per leaf over the sampled updates: was any gradient / update non-zero?
         self.leaf_nonzero_grad: dict[str, bool] = {}
         self.leaf_moved: dict[str, bool] = {}
+        # Did a leaf's parameter norm ever differ from the first one sampled? Identical norms
+        # after non-zero updates: the new parameters were not kept (functional code that
+        # drops the result of apply_gradients / apply_updates).
+        self._first_param_norm: dict[str, float] = {}
+        self.leaf_param_changed: dict[str, bool] = {}
+        self.param_samples = 0
+        self.stuck_step_samples = 0  # samples whose optimizer step count had not advanced
+        self._last_sample_step = -1
         self.worst_grad_leaf: tuple[int, str, int, list[str]] | None = None
         self.largest_parameter: float | None = None  # max |param| at the last sampled update
         self.context: dict[str, Any] = {"framework": "jax"}
@@ -151,8 +159,16 @@ class JaxDoctor:
             if any(bad) and self.worst_grad_leaf is None:
                 first = bad.index(1)
                 self.worst_grad_leaf = (step, self.names[first], sum(bad), [n for n, b in zip(self.names, bad) if b][:8])
+            if step <= self._last_sample_step:
+                self.stuck_step_samples += 1
+            self._last_sample_step = max(self._last_sample_step, step)
             if has_params:
                 self.saw_params = True
+                if not any(bad):
+                    self.param_samples += 1
+                    for name, norm in zip(self.names, param_norms.tolist()):
+                        first = self._first_param_norm.setdefault(name, norm)
+                        self.leaf_param_changed[name] = self.leaf_param_changed.get(name, False) or norm != first
                 if math.isfinite(float(largest_parameter)):
                     self.largest_parameter = float(largest_parameter)
                 params = param_norms.tolist()
@@ -257,10 +273,22 @@ class JaxDoctor:
     def parameter_status(self) -> list[dict[str, Any]]:
         """Per leaf over the sampled updates: a gradient that was exactly zero every time
         (cut by stop_gradient, an unused layer) and updates that never moved it."""
-        return [{"name": name, "shape": list(shape), "numel": int(np.prod(shape)), "trainable": True,
-                 "in_optimizer": None, "got_grad": True, "grad_all_zero": not self.leaf_nonzero_grad[name],
-                 "changed": self.leaf_moved[name]}
-                for name, shape in zip(self.names, self.shapes) if name in self.leaf_nonzero_grad]
+        compared = self.param_samples >= 2
+        rows = []
+        for name, shape in zip(self.names, self.shapes):
+            if name not in self.leaf_nonzero_grad:
+                continue
+            moved = self.leaf_moved[name]
+            discarded = moved and compared and not self.leaf_param_changed.get(name, False)
+            row = {"name": name, "shape": list(shape), "numel": int(np.prod(shape)), "trainable": True,
+                   "in_optimizer": None, "got_grad": True, "grad_all_zero": not self.leaf_nonzero_grad[name],
+                   "changed": moved and not discarded}
+            if compared:
+                row["checked_updates"] = self.param_samples - 1
+            if discarded:
+                row.update(update_discarded=True, optimizer_step_stuck=self.stuck_step_samples > 0)
+            rows.append(row)
+        return rows
 
     def measurements(self) -> Measurements:
         self._locate_non_finite()

@@ -96,3 +96,18 @@ def test_live_zero_lr_is_a_warning_and_a_warmup_step_is_not():
     assert ParamsNotUpdated().check({"parameter_status": [warmup]}) == []
     updated_after_warmup = dict(live("w", checked=3, zero_lr_updates=5), changed=True)
     assert ParamsNotUpdated().check({"parameter_status": [updated_after_warmup]}) == []
+
+
+def test_a_functional_update_whose_result_is_dropped_says_to_keep_it():
+    # JAX: updates computed at every sampled call, the parameters never changed, the
+    # optimizer's step count never advanced (`update_model(state, grads)` without `state =`).
+    row = {"name": "Dense_0/kernel", "shape": [64, 10], "numel": 640, "trainable": True, "in_optimizer": None,
+           "got_grad": True, "grad_all_zero": False, "changed": False, "checked_updates": 9,
+           "update_discarded": True, "optimizer_step_stuck": True}
+    [finding] = ParamsNotUpdated().check({"parameter_status": [row]})
+    assert finding.evidence["cause"] == "update_discarded" and finding.severity == "error"
+    assert "10 sampled calls" in finding.message and "step count never advanced" in finding.message
+    assert any("state = state.apply_gradients" in fix for fix in finding.fixes)
+    assert "result is dropped" in finding.causes[0]
+    # Too few comparisons: nothing said.
+    assert ParamsNotUpdated().check({"parameter_status": [dict(row, checked_updates=1)]}) == []

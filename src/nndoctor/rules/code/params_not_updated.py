@@ -97,9 +97,21 @@ class ParamsNotUpdated(Rule):
                     "not_in_optimizer": [p["name"] for p in params if p.get("in_optimizer") is False],
                     "steps_observed": steps, "checked_updates": max(int(p.get("checked_updates") or 0) for p in params)}
         p = params[0]
-        doc_fixes = self.doc().fixes
+        doc_fixes, causes = self.doc().fixes, None
         if cause == "not_in_optimizer":
             tail, fixes = f"; {len(params)} of them are not in the optimizer", doc_fixes[:2]
+        elif cause == "update_discarded":
+            stuck = (" and the optimizer's own step count never advanced, so its state is dropped too"
+                     if any(q.get("optimizer_step_stuck") for q in params) else "")
+            tail = (f": the optimizer computed non-zero updates at each of {count(evidence['checked_updates'] + 1)} sampled "
+                    f"calls, but the parameters it was given next were the same{stuck}. The updated parameters are "
+                    "returned, not written in place, and the result is not kept")
+            fixes = ["Keep what the update returns: `state = update_model(state, grads)` / "
+                     "`state = state.apply_gradients(grads=grads)`, or `params = optax.apply_updates(params, updates)` "
+                     "and `opt_state = new_opt_state`.",
+                     "Return the new parameters and optimizer state from the jitted step and rebind them in the loop."]
+            causes = ["A functional update whose result is dropped: `update_model(state, grads)` without `state = `.",
+                      "The loop rebinds another name (`new_state = step(state, batch)`) and keeps passing the old one."]
         elif cause == "grad_cleared":
             tail = (f"; their .grad was None at optimizer.step() in {p.get('grad_none_at_step')} checked update(s) although "
                     "backward had produced it: the gradients are cleared between backward and step (zero_grad in "
@@ -121,7 +133,8 @@ class ParamsNotUpdated(Rule):
                 fixes = ["Raise the learning rate of this param group (try 1e-4 to 1e-2 for Adam, 1e-3 to 1e-1 for SGD)."]
         else:
             tail, fixes = "; all are in the optimizer, so check their param group's lr", doc_fixes
-        return self.finding(head + tail + ".", where=[q["name"] for q in params], evidence=evidence, fixes=fixes)
+        return self.finding(head + tail + ".", where=[q["name"] for q in params], evidence=evidence, fixes=fixes,
+                            causes=causes)
 
 
 def _stale(p: Mapping[str, Any], gradient_to_value_min: float, min_checked: int) -> bool:
@@ -139,6 +152,8 @@ def _stale(p: Mapping[str, Any], gradient_to_value_min: float, min_checked: int)
 
 
 def _cause(p: Mapping[str, Any], clipping_shrink_min: float) -> str:
+    if p.get("update_discarded"):
+        return "update_discarded"
     if p.get("in_optimizer") is False:
         return "not_in_optimizer"
     if int(p.get("grad_none_at_step") or 0) > 0:
