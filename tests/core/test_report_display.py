@@ -79,3 +79,12 @@ def test_nothing_judged_speaks_the_frameworks_words_and_names_whose_exit_code() 
     assert "exit code 1 before" in nothing_judged_line(jax_run, script_exit_code=1)
     assert nothing_judged_line(torch_run, cannot_judge_exit=None).endswith("look at.")
     assert nothing_judged_line(Report("run", context={"backwards_observed": 3})) is None
+
+
+def test_nothing_judged_after_child_processes_says_where_the_training_went() -> None:
+    from nndoctor.report.terminal import nothing_judged_line
+
+    hogwild = Report("run", context={"backwards_observed": 0, "child_processes": 2})
+    line = nothing_judged_line(hogwild)
+    assert "started 2 child processes" in line and "nndoctor.watch()" in line
+    assert "child process" not in nothing_judged_line(Report("run", context={"backwards_observed": 0}))

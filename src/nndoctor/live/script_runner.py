@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from nndoctor.core.engine import internal_error_finding
 from nndoctor.core.errors import UsageError
 from nndoctor.core.report import Report
+from nndoctor.live.child_processes import ChildProcesses
 from nndoctor.live.faults import StopRun
 
 EXIT_INTERRUPTED = 130
@@ -101,11 +102,13 @@ def run_script(watcher: Watcher, *, script: str | None = None, module: str | Non
         sys.path.insert(0, script_dir)
     exit_code, stopped, interrupted, crashed = 0, None, False, False
     watcher.install()
+    children = ChildProcesses()
     try:
-        if script is not None:
-            runpy.run_path(os.path.abspath(script), run_name="__main__")
-        else:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        with children:
+            if script is not None:
+                runpy.run_path(os.path.abspath(script), run_name="__main__")
+            else:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
         exit_code = _exit_code(exit_.code)
     except StopRun as stop:
@@ -132,6 +135,8 @@ def run_script(watcher: Watcher, *, script: str | None = None, module: str | Non
         report.findings.append(internal_error_finding("final report", error))
     report.context.update({"script": script if script is not None else f"-m {module}", "script_args": args,
                            "script_exit_code": exit_code})
+    if children.started:
+        report.context["child_processes"] = children.started
     if stopped is not None:
         report.context["stopped_by"] = stopped.rule
     if interrupted:

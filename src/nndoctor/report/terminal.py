@@ -93,6 +93,12 @@ def nothing_judged_line(report: Report, script_exit_code: int = 0, cannot_judge_
         return (f"nndoctor: the script stopped with exit code {script_exit_code} before nndoctor saw a training "
                 f"step: {step}, so the training checks had nothing to look at. The exit code is the script's.")
     ending = "." if cannot_judge_exit is None else f" (exit code {cannot_judge_exit})."
+    children = report.context.get("child_processes")
+    if children:
+        ending += (f" The script started {plural(children, 'child process', 'child processes')} (multiprocessing): "
+                   "if the training runs there (e.g. Hogwild workers), nndoctor run does not see it — it watches "
+                   "the process it starts. Put `with nndoctor.watch():` around the training in the worker "
+                   "function, or let one process train.")
     return f"nndoctor: {step}, so the training checks had nothing to look at{ending}"
 
 
