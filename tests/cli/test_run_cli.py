@@ -216,7 +216,7 @@ def test_environment_is_untouched(tmp_path):
 def test_training_in_spawned_workers_leaves_the_run_intact_and_is_explained():
     # pytorch/examples mnist_hogwild: spawn-started workers re-import the script as
     # __mp_main__ and train there; the parent only tests.
-    result = nndoctor_run(EXAMPLES / "corpus" / "mnist_hogwild.py", "--epochs", "1")
+    result = nndoctor_run(EXAMPLES / "multiprocess" / "mnist_hogwild.py", "--epochs", "1")
     assert "Test set: Average loss" in result.stdout and result.stdout.count("Train Epoch: 1 [0/1024") == 2
     assert result.returncode == 2
     assert "started 2 child processes" in result.stderr and "Traceback" not in result.stderr
